@@ -1,0 +1,217 @@
+"""`cdrflow`: one command for every user action; each calls a library function tests call too."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import Settings
+
+app = typer.Typer(help="Streaming analytics for carrier CDRs: Kafka → Faust → ClickHouse → Grafana.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    ingest: Optional[Path] = typer.Option(None, help="Watch this directory of CDR files instead of simulating"),
+    format: str = typer.Option("asterisk_csv", help="Format of the files in --ingest"),
+    rate: float = typer.Option(300.0, help="Simulated calls per second"),
+    duration: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)"),
+) -> None:
+    """Start the whole pipeline locally (broker, worker, producer) with a live view; Ctrl-C stops it."""
+    from .stack import Stack
+
+    with Stack(Settings()) as stack:
+        stack.start(ingest=ingest, format=format, rate=rate)
+        stack.watch(duration)
+
+
+@app.command()
+def broker() -> None:
+    """Run the local Tansu broker in the foreground (what `up` starts for you)."""
+    from .kafka_admin import ensure_topics, pipeline_topics
+    from .local_broker import LocalBroker
+    from .runtime import clear_state, publish_state
+
+    settings = Settings()
+    with LocalBroker() as local:
+        ensure_topics(local.bootstrap, pipeline_topics(settings))
+        publish_state(settings, "broker", bootstrap=local.bootstrap)
+        console.print(f"Tansu broker on {local.bootstrap} (memory storage); Ctrl-C stops it")
+        try:
+            local.process.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            clear_state(settings, "broker")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the ClickHouse migrations that have not run yet (safe to run again)."""
+    from .clickhouse.client import connect
+    from .clickhouse.migrate import migrate as run
+
+    settings = Settings()
+    applied = run(connect(settings), settings)
+    console.print(f"applied: {', '.join(applied)}")
+
+
+@app.command()
+def worker(loglevel: str = typer.Option("warning")) -> None:
+    """Run a Faust stream worker (ingest agent) against the configured Kafka and ClickHouse."""
+    from .runtime import bootstrap_servers
+    from .stream.app import run_worker
+
+    settings = Settings()
+    sys.argv = [sys.argv[0], "worker"]  # Faust parses its own command line
+    run_worker(settings, bootstrap_servers(settings), loglevel)
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="CDR files or directories"),
+    format: str = typer.Option("asterisk_csv", help="CDR format (see `cdrflow formats`)"),
+    source: str = typer.Option("switch-1", help="Id of the switch/SBC that wrote the files"),
+    pattern: str = typer.Option("*", help="File name pattern inside directories"),
+    follow: bool = typer.Option(False, help="Keep tailing files and directories for new records"),
+) -> None:
+    """Publish CDR files to Kafka, resuming from checkpoints; malformed lines go to the dead-letter topic."""
+    from .producers.checkpoint import CheckpointStore
+    from .producers.file_source import FileSource
+    from .producers.formats import parser_for
+    from .producers.publisher import Publisher
+    from .runtime import bootstrap_servers
+
+    settings = Settings()
+    try:
+        parser = parser_for(format)
+    except ValueError as exc:
+        fail(str(exc))
+    publisher = Publisher(bootstrap_servers(settings), settings)
+    file_source = FileSource(
+        source=source, paths=paths, parser=parser, publisher=publisher, pattern=pattern,
+        checkpoints=CheckpointStore(settings.resolved_data_dir / "checkpoints" / f"{source}.json"),
+        timezone=ZoneInfo(settings.source_timezone))
+    try:
+        stats = file_source.run(follow=follow)
+    except KeyboardInterrupt:
+        stats = file_source.stats
+    finally:
+        publisher.close()
+    console.print(f"{stats.lines} lines → {stats.cdrs} CDRs published, {stats.dead_letters} dead letters"
+                  + (f" {stats.reasons}" if stats.reasons else ""))
+
+
+@app.command()
+def formats() -> None:
+    """List the CDR formats producers can read."""
+    from .producers.formats import FORMATS
+
+    for name, parser in FORMATS.items():
+        console.print(f"{name}: {(parser.__doc__ or '').strip().splitlines()[0] if parser.__doc__ else ''}")
+
+
+@app.command()
+def simulate(
+    rate: float = typer.Option(300.0, help="Calls per second (event time)"),
+    count: Optional[int] = typer.Option(None, help="Stop after this many CDRs (default: run until Ctrl-C)"),
+    seed: int = typer.Option(1),
+    fast: bool = typer.Option(False, help="Publish as fast as possible instead of in real time"),
+    fault: list[str] = typer.Option([], help="INTERCONNECT:KIND:START_MIN:MINUTES, KIND one of "
+                                              "answer_collapse, traffic_vanish, network_causes"),
+) -> None:
+    """Publish realistic carrier CDRs (several SBCs/switches, diurnal load, cause mix, injected faults)."""
+    from .producers.publisher import Publisher
+    from .producers.simulate import Fault, default_config, generate, paced
+    from .producers.simulator_source import publish_stream
+    from .runtime import bootstrap_servers
+
+    settings = Settings()
+    start_ms = int(time.time() * 1000)
+    faults = []
+    for spec in fault:
+        try:
+            ic, kind, start_min, minutes = spec.split(":")
+            begin = start_ms + int(float(start_min) * 60_000)
+            faults.append(Fault(ic, kind, begin, begin + int(float(minutes) * 60_000)))
+        except ValueError:
+            fail(f"bad --fault {spec!r}: want INTERCONNECT:KIND:START_MIN:MINUTES")
+    cfg = default_config(settings, seed=seed, calls_per_second=rate, start_ms=start_ms, faults=tuple(faults))
+    cdrs = generate(cfg, count=count)
+    publisher = Publisher(bootstrap_servers(settings), settings)
+    batch = settings.batch_max_cdrs if fast else max(1, min(settings.batch_max_cdrs, int(rate / 4)))
+    try:
+        total = publish_stream(cdrs if fast else paced(cdrs), publisher, batch, flush_every=50 if fast else 1)
+    except KeyboardInterrupt:
+        total = publisher.sent_cdrs
+    finally:
+        publisher.close()
+    console.print(f"published {total} simulated CDRs")
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="SQL to run on cdrflow's ClickHouse"),
+    output: str = typer.Option("table", "--output", "-o", help="table, json or csv"),
+) -> None:
+    """Query what was stored — also while the stack runs (through the worker owning embedded chdb)."""
+    from .runtime import QueryError, run_query
+
+    try:
+        columns, rows = run_query(Settings(), sql)
+    except QueryError as exc:
+        fail(str(exc).strip().splitlines()[0][:500])
+    if output == "json":
+        for row in rows:
+            console.print_json(json.dumps(dict(zip(columns, row)), default=str))
+    elif output == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("NULL" if v is None else str(v) for v in row))
+        console.print(table)
+
+
+@app.command()
+def schema(out: Optional[Path] = typer.Option(None, help="Directory to write the JSON Schema files to")) -> None:
+    """Export the JSON Schema of the wire contracts (CDR batch envelope, dead letter)."""
+    from .schemas.export import json_schemas
+
+    for name, document in json_schemas().items():
+        text = json.dumps(document, indent=2)
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{name}.schema.json").write_text(text + "\n")
+        else:
+            console.print_json(text)
+
+
+@app.command()
+def bench(
+    cdrs: int = typer.Option(300_000, help="Simulated CDRs to push through the pipeline"),
+    partitions: int = typer.Option(4),
+) -> None:
+    """Measure producer → Kafka → worker → ClickHouse: CDR/s per stage and end to end, worker peak RSS."""
+    from .bench import run_bench
+
+    run_bench(cdrs=cdrs, partitions=partitions, console=console)

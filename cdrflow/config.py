@@ -1,0 +1,71 @@
+"""The one configuration model: defaults run embedded; CDRFLOW_* env vars or a TOML file override."""
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+# A demo carrier topology: SBC trunk groups → the partner carrier (interconnect) behind them.
+# The simulator draws its traffic from this map, so the embedded demo resolves every trunk.
+DEMO_INTERCONNECTS: dict[str, str] = {
+    "TG-VZ-01": "verizon",
+    "TG-VZ-02": "verizon",
+    "TG-ATT-01": "att",
+    "TG-TMO-01": "tmobile",
+    "TG-LUMEN-01": "lumen",
+    "TG-BT-01": "bt-intl",
+    "TG-ORANGE-01": "orange-intl",
+    "TG-DTAG-01": "dtag-intl",
+    "TG-BW-01": "bandwidth",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CDRFLOW_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Field(Path(".cdrflow"), description="Local state: embedded ClickHouse, checkpoints, logs")
+    kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers; unset = start a local Tansu broker")
+    clickhouse_url: str | None = Field(None, description="http(s)://host:8123 or chdb:///abs/path; unset = embedded chdb in data_dir")
+    clickhouse_database: str = "cdrflow"
+
+    topic_cdr_batches: str = "cdr.batches"
+    topic_dead_letter: str = "cdr.deadletter"
+    partitions: int = Field(4, ge=1, description="Partitions of the CDR topic: the ceiling on parallel workers")
+
+    home_region: str = Field("US", description="ISO region for numbers received in national format")
+    source_timezone: str = Field("UTC", description="Time zone of switch-local timestamps (e.g. Asterisk Master.csv)")
+    interconnects: dict[str, str] = Field(default_factory=lambda: dict(DEMO_INTERCONNECTS),
+                                          description="trunk (or 'source/trunk') → interconnect")
+    retention_days: int = Field(400, ge=1, description="TTL of raw CDRs in ClickHouse")
+
+    batch_max_cdrs: int = Field(500, ge=1, description="CDRs per Kafka message (batch envelope)")
+    producer_linger_ms: int = 20
+    worker_take: int = Field(200, ge=1, description="Kafka messages a worker inserts at once")
+    worker_within_s: float = Field(0.5, gt=0, description="Longest wait before inserting a partial batch")
+    worker_web_port: int = Field(6066, description="Faust web port; also serves queries in embedded mode")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CDRFLOW_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.clickhouse_url is None or self.clickhouse_url.startswith("chdb:")
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        return self.clickhouse_url or f"chdb://{self.resolved_data_dir / 'clickhouse'}"

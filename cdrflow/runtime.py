@@ -1,0 +1,94 @@
+"""Where the running pieces are: files in data_dir that tell one cdrflow process about another.
+
+An embedded chdb path belongs to the one worker process that opened it, so the worker records
+its web endpoint here and other commands (query, the live view) ask it instead of opening chdb.
+"""
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .config import Settings
+
+
+def _state_file(settings: Settings, name: str) -> Path:
+    return settings.resolved_data_dir / f"{name}.json"
+
+
+def publish_state(settings: Settings, name: str, **values: Any) -> None:
+    path = _state_file(settings, name)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), **values}))
+    os.replace(tmp, path)
+
+
+def read_state(settings: Settings, name: str) -> dict | None:
+    path = _state_file(settings, name)
+    try:
+        state = json.loads(path.read_text())
+        os.kill(state["pid"], 0)  # still running?
+        return state
+    except (FileNotFoundError, ProcessLookupError, ValueError, KeyError):
+        return None
+
+
+def clear_state(settings: Settings, name: str) -> None:
+    _state_file(settings, name).unlink(missing_ok=True)
+
+
+def bootstrap_servers(settings: Settings) -> str:
+    """Configured Kafka, else the local broker that `cdrflow up` / `cdrflow broker` started."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    state = read_state(settings, "broker")
+    if not state:
+        raise RuntimeError("no Kafka: set CDRFLOW_KAFKA_BOOTSTRAP or start the local broker (cdrflow up / cdrflow broker)")
+    return state["bootstrap"]
+
+
+class QueryError(RuntimeError):
+    pass
+
+
+def worker_request(settings: Settings, path: str, body: dict | None = None, timeout_s: float = 30.0) -> Any:
+    """GET/POST a running worker's endpoint; None when no worker is running."""
+    state = read_state(settings, "worker")
+    if not state:
+        return None
+    request = urllib.request.Request(f"http://127.0.0.1:{state['port']}{path}",
+                                     data=orjson.dumps(body) if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        try:
+            message = orjson.loads(body).get("error", str(exc))
+        except orjson.JSONDecodeError:
+            message = f"{exc}: {body[:200]!r}"
+        raise QueryError(message) from None
+    except urllib.error.URLError:
+        return None
+
+
+def run_query(settings: Settings, sql: str, parameters: dict | None = None) -> tuple[list[str], list[list]]:
+    """Through the worker when it owns the embedded engine; otherwise with a client of our own."""
+    if settings.embedded_clickhouse:
+        answer = worker_request(settings, "/query", {"sql": sql, "parameters": parameters})
+        if answer is not None:
+            return answer["columns"], answer["rows"]
+    from cdrflow.clickhouse.client import connect
+
+    client = connect(settings)
+    try:
+        result = client.query(sql, parameters=parameters)
+    except Exception as exc:
+        raise QueryError(str(exc)) from None
+    return list(result.column_names), [list(r) for r in result.result_rows]

@@ -1,0 +1,51 @@
+"""Cause normalisation, the one place: SIP final responses → Q.850 (RFC 3398 §8.2.6.1) and the
+class of each outcome used by NER (ITU-T E.411/E.425).
+
+Classes:
+  answered   the call was answered
+  user       failed because of the called user: busy (17), no answer (18, 19), rejected (21)
+  abandoned  the caller gave up before answer (Q.850 16 unanswered, SIP 487)
+  number     number or routing fault: unallocated (1), no route (2, 3), changed (22),
+             out of order (27), invalid format (28), normal unspecified (31)
+  network    network or resource failure: Q.850 34–47, 102, 111, 127, …
+  other      anything else (service/option not available, Cisco-specific > 127, unknown)
+"""
+from __future__ import annotations
+
+# RFC 3398 section 8.2.6.1 "Mapping SIP response codes to ISUP cause values".
+SIP_TO_Q850: dict[int, int] = {
+    400: 41, 401: 21, 402: 21, 403: 21, 404: 1, 405: 63, 406: 79, 407: 21, 408: 102, 410: 22,
+    413: 127, 414: 127, 415: 79, 416: 127, 420: 127, 421: 127, 423: 127, 480: 18, 481: 41,
+    482: 25, 483: 25, 484: 28, 485: 1, 486: 17, 488: 127, 500: 41, 501: 79, 502: 38, 503: 41,
+    504: 102, 505: 127, 513: 127, 600: 17, 603: 21, 604: 1, 606: 58,
+}
+
+USER_CAUSES = frozenset({17, 18, 19, 21})
+NUMBER_CAUSES = frozenset({1, 2, 3, 22, 27, 28, 31})
+NETWORK_CAUSES = frozenset(range(34, 48)) | frozenset({38, 102, 111, 127})
+SIP_CALLER_CANCEL = 487
+
+
+def q850_from_sip(sip_code: int | None) -> int | None:
+    return None if sip_code is None else SIP_TO_Q850.get(sip_code)
+
+
+def classify(answered: bool, q850: int | None, sip_code: int | None = None) -> str:
+    """Class of a call's outcome; the Q.850 cause wins over the SIP code when both are known."""
+    if answered:
+        return "answered"
+    if q850 is None:
+        if sip_code == SIP_CALLER_CANCEL:
+            return "abandoned"
+        q850 = q850_from_sip(sip_code)
+    if q850 is None:
+        return "other"
+    if q850 in USER_CAUSES:
+        return "user"
+    if q850 == 16:
+        return "abandoned"
+    if q850 in NUMBER_CAUSES:
+        return "number"
+    if q850 in NETWORK_CAUSES:
+        return "network"
+    return "other"

@@ -1,0 +1,61 @@
+"""The canonical CDR: the contract between producers, stream agents and ClickHouse."""
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Fixed namespace: cdr_id = uuid5(namespace, source + native id), so a re-read or redelivered
+# record always carries the same id and deduplicates downstream.
+CDR_NAMESPACE = uuid.UUID("6f1c2f1e-8a43-4d7e-9a55-0c2d1b9e7a10")
+
+RecordKind = Literal["stop", "attempt", "start"]
+Direction = Literal["in", "out"]
+Initiator = Literal["caller", "callee", "network", "unknown"]
+
+
+def make_cdr_id(source: str, native_id: str) -> str:
+    return str(uuid.uuid5(CDR_NAMESPACE, f"{source}\x1f{native_id}"))
+
+
+class CDR(BaseModel):
+    """One call record as a switch or SBC reported it, plus what enrichment resolved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cdr_id: str = Field(description="uuid5 of source + native_id; stable across re-reads")
+    source: str = Field(description="Switch/SBC that wrote the record")
+    source_format: str = Field(description="Parser that read it, e.g. asterisk_csv")
+    native_id: str = Field(description="The record's own id at the source (e.g. uniqueid/sequence)")
+    call_id: str
+    correlation_id: str | None = Field(None, description="Links legs of one call (Asterisk linkedid, SBC session id)")
+    record_kind: RecordKind = "stop"
+
+    start_ms: int = Field(description="Call start (seizure), UTC epoch milliseconds")
+    answer_ms: int | None = Field(None, description="Answer time; null when not answered")
+    end_ms: int
+    duration_ms: int = Field(ge=0, description="end - start as the source reported it")
+    billable_ms: int = Field(ge=0, description="answer → end; 0 when not answered")
+
+    calling_number: str = ""
+    called_number: str = ""
+    calling_e164: str | None = Field(None, description="Filled by enrichment")
+    called_e164: str | None = Field(None, description="Filled by enrichment")
+
+    ingress_trunk: str | None = None
+    egress_trunk: str | None = None
+    interconnect: str | None = Field(None, description="Partner carrier; filled by enrichment from the trunk map")
+    direction: Direction | None = Field(None, description="in = from the interconnect, out = towards it")
+
+    q850_cause: int | None = Field(None, ge=0, le=999)
+    sip_code: int | None = Field(None, ge=100, le=699)
+    cause_class: str | None = Field(None, description="answered/user/abandoned/number/network/other; enrichment")
+    disconnect_initiator: Initiator | None = None
+    pdd_ms: int | None = Field(None, ge=0, description="Post-dial delay: setup → ringing/answer")
+
+    tenant: str | None = None
+    extension: str | None = None
+
+    source_file: str = Field(description="Where the record was read")
+    source_offset: int = Field(ge=0, description="Byte offset of the record in source_file")

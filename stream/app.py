@@ -1,0 +1,134 @@
+"""The Faust app: ingest agent (decode → enrich → write → acknowledge) and its local endpoints.
+
+Kafka offsets are committed only for events Faust has acked, and `take_events` acks a buffer only
+after the loop body returns — so a batch is acknowledged after ClickHouse stored it. A crash before
+that redelivers the batch, and CdrWriter skips the cdr_ids already stored: at-least-once delivery,
+exactly-once rows.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import faust
+import orjson
+
+from cdrflow.config import Settings
+from cdrflow.schemas.envelope import encode_dead_letter
+
+from .decode import decode_messages
+from .enrich import Enricher
+from .sink import CdrWriter
+
+log = logging.getLogger("cdrflow.stream")
+
+
+@dataclass
+class WorkerStats:
+    """Counters the live view and the benchmark read from /stats."""
+
+    started_at: float = field(default_factory=time.time)
+    messages: int = 0
+    cdrs_in: int = 0
+    cdrs_stored: int = 0
+    duplicates_skipped: int = 0
+    dead_letters: int = 0
+    last_write_s: float = 0.0
+
+
+def create_app(settings: Settings, bootstrap: str) -> faust.App:
+    app = faust.App(
+        "cdrflow",
+        broker=f"kafka://{bootstrap}",
+        datadir=str(settings.resolved_data_dir / "faust"),
+        value_serializer="raw",
+        key_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        broker_commit_interval=1.0,
+        # A single local broker answers at once; short timeouts make group joins and failover fast.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=10.0,
+        consumer_max_fetch_size=16 * 1024 * 1024,
+        web_bind="127.0.0.1",
+        web_port=settings.worker_web_port,
+        web_in_thread=False,
+    )
+    cdr_topic = app.topic(settings.topic_cdr_batches, value_serializer="raw", partitions=settings.partitions)
+    dead_letter_topic = app.topic(settings.topic_dead_letter, value_serializer="raw", partitions=1)
+    enrich = Enricher(settings.home_region, settings.interconnects)
+    stats = WorkerStats()
+    state: dict = {}
+
+    def clickhouse():
+        # Opened lazily inside the worker process: an embedded chdb path belongs to one process.
+        if "client" not in state:
+            from cdrflow.clickhouse.client import connect
+            from cdrflow.clickhouse.migrate import migrate
+
+            state["client"] = connect(settings)
+            migrate(state["client"], settings)
+            state["writer"] = CdrWriter(state["client"], settings.clickhouse_database)
+        return state["client"]
+
+    @app.task
+    async def open_clickhouse():
+        clickhouse()  # migrate before the first batch, and fail fast on a bad ClickHouse URL
+
+    @app.agent(cdr_topic)
+    async def ingest(stream):
+        async for events in stream.take_events(settings.worker_take, within=settings.worker_within_s):
+            decoded = decode_messages(
+                (e.message.value, f"{e.message.topic}/{e.message.partition}@{e.message.offset}") for e in events)
+            for letter in decoded.dead_letters:
+                await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
+            t0 = time.perf_counter()
+            clickhouse()
+            stored = state["writer"].write(enrich(decoded.cdrs))
+            stats.last_write_s = time.perf_counter() - t0
+            stats.messages += len(events)
+            stats.cdrs_in += len(decoded.cdrs)
+            stats.cdrs_stored += stored
+            stats.duplicates_skipped += len(decoded.cdrs) - stored
+            stats.dead_letters += len(decoded.dead_letters)
+
+    @app.page("/stats")
+    async def stats_view(web, request):
+        return web.bytes(orjson.dumps(stats.__dict__), content_type="application/json")
+
+    @app.page("/health")
+    async def health_view(web, request):
+        clickhouse().query("SELECT 1")
+        return web.bytes(b'{"ok":true}', content_type="application/json")
+
+    @app.page("/query")
+    class QueryView(faust.web.View):
+        """Runs SQL on the worker's ClickHouse client: the way into an embedded chdb it owns."""
+
+        async def post(self, request):
+            body = orjson.loads(await request.read())
+            try:
+                result = clickhouse().query(body["sql"], parameters=body.get("parameters") or None)
+            except Exception as exc:
+                return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
+            payload = {"columns": list(result.column_names), "rows": result.result_rows}
+            return self.bytes(orjson.dumps(payload, default=str), content_type="application/json")
+
+    app.cdrflow_stats = stats  # for tests that run the app in-process
+    return app
+
+
+def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") -> None:
+    from cdrflow.runtime import clear_state, publish_state
+
+    app = create_app(settings, bootstrap)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, workdir=str(settings.resolved_data_dir))
+    if settings.embedded_clickhouse:
+        publish_state(settings, "worker", port=settings.worker_web_port)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        clear_state(settings, "worker")
