@@ -1,0 +1,198 @@
+"""Asterisk cdr_csv (Master.csv) lines → canonical CDRs.
+
+Columns, no header: accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata,
+start, answer, end, duration, billsec, disposition, amaflags, uniqueid, userfield; with cdr.conf
+[csv] newcdrcolumns=yes also peeraccount, linkedid, sequence (19 and 20 columns are accepted too).
+Times are switch-local "YYYY-MM-DD HH:MM:SS" with an empty answer when the call was not answered.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from cdrflow.producers.parsing import RecordError, SourceContext
+from cdrflow.schemas.cdr import CDR, make_cdr_id
+
+FORMAT_NAME = "asterisk_csv"
+
+# Asterisk reports only the Dial outcome, so the cause is the closest Q.850 value for it.
+# FAILED means the outgoing channel could not be created or dialled (DIALSTATUS CHANUNAVAIL, e.g.
+# an unreachable peer) and, unless cdr.conf sets congestion=yes, congestion too. On a trunk both
+# are network failures: 41 "temporary failure", which RFC 3398 also gives SIP 500/503, puts FAILED
+# in the network class for NER beside CONGESTION (34). Unknown dispositions stay None ("other").
+DISPOSITION_Q850: dict[str, int] = {
+    "ANSWERED": 16, "NO ANSWER": 19, "BUSY": 17, "CONGESTION": 34, "FAILED": 41,
+}
+
+_TIME_FORMAT_HINT = "expected YYYY-MM-DD HH:MM:SS"
+_EPOCH = datetime(1970, 1, 1)
+_MS = timedelta(milliseconds=1)
+_SEXAGESIMAL = {f"{i:02d}": i for i in range(60)}
+_HOUR = re.compile(r"\d{4}-\d\d-\d\d \d\d", re.ASCII)
+_HEX = "0123456789abcdefABCDEF"
+_UNSET = object()
+_MAX_SECONDS_DIGITS = 10  # keeps ms inside Int64 (and orjson); int() of huge strings is slow
+_MAX_CACHED_HOURS = 100_000
+
+# cdr_csv quotes text, doubles embedded quotes and leaves numbers bare; strict turns a stray quote
+# into an error instead of a silently merged field. Registered by name because passing the
+# options on every csv.reader() call costs ~1 µs a line.
+_DIALECT = "cdrflow_asterisk_csv"
+csv.register_dialect(_DIALECT, delimiter=",", quotechar='"', doublequote=True, strict=True)
+
+# tz → "YYYY-MM-DD HH" → UTC ms of that local hour, or None when the UTC offset changes inside
+# the hour. strptime + zoneinfo per timestamp would cost more than the rest of the parse, and
+# the CDRs of a file fall into few hours.
+_hour_cache: dict[ZoneInfo, dict[str, int | None]] = {}
+
+
+def _hour_start_ms(key: str, tz: ZoneInfo) -> int | None:
+    if not _HOUR.fullmatch(key):
+        raise ValueError(key)
+    first = datetime(int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]), tzinfo=tz)
+    offset = first.utcoffset()
+    if offset != first.replace(minute=59, second=59).utcoffset():
+        return None
+    return (first.replace(tzinfo=None) - _EPOCH - offset) // _MS
+
+
+def _local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
+    """Switch-local "YYYY-MM-DD HH:MM:SS" → UTC epoch ms; fold=1 picks the repeated autumn hour."""
+    try:
+        if len(text) != 19 or text[13] != ":" or text[16] != ":":
+            raise ValueError(text)
+        minute, second = _SEXAGESIMAL[text[14:16]], _SEXAGESIMAL[text[17:19]]
+        hours = _hour_cache.get(tz)
+        if hours is None or len(hours) > _MAX_CACHED_HOURS:
+            hours = _hour_cache[tz] = {}
+        key = text[:13]
+        base = hours.get(key, _UNSET)
+        if base is _UNSET:
+            base = hours[key] = _hour_start_ms(key, tz)
+        if base is not None and not fold:
+            return base + minute * 60_000 + second * 1000
+        local = datetime(int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]),
+                         minute, second, tzinfo=tz, fold=fold)
+        return (local.replace(tzinfo=None) - _EPOCH - local.utcoffset()) // _MS
+    except (ValueError, KeyError, OverflowError):
+        raise RecordError(f"bad timestamp {text[:40]!r}, {_TIME_FORMAT_HINT}") from None
+
+
+def _seconds(text: str, column: str) -> int:
+    # str.isdigit alone admits "²" and int() admits " 1", "+1", "1_0"; Asterisk writes plain digits.
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_SECONDS_DIGITS:
+        raise RecordError(f"{column} must be a whole number of seconds, got {text[:20]!r}")
+    return int(text)
+
+
+def trunk_from_channel(channel: str) -> str | None:
+    """Peer of a channel name: "SIP/carrierA-00000012" → "carrierA", "DAHDI/i1/555-3" → "i1".
+
+    Local channels are dialplan loops, not trunks; NOT_AVAILABLE means there was no channel.
+    """
+    tech, slash, peer = channel.partition("/")
+    if not slash or tech.lower() == "local":
+        return None
+    head, dash, suffix = peer.rpartition("-")
+    if dash and suffix and not suffix.strip(_HEX):  # the per-call "-<hex>" counter
+        peer = head
+    peer = peer.partition("/")[0]  # DAHDI/i<span>/<number>: the span is the trunk
+    return peer or None
+
+
+def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
+    # Caller names, lastdata and userfield are free text; a Latin-1 name must not cost the record.
+    text = raw.decode("utf-8", "replace")
+    try:
+        row = next(csv.reader((text,), _DIALECT))
+    except csv.Error as e:
+        # drop Python's "- do you need to open the file in universal-newline mode?" hint
+        raise RecordError(f"bad CSV: {str(e).split(' - ')[0]}") from None
+    n = len(row)
+    if not 18 <= n <= 21:
+        raise RecordError(f"expected 18-21 columns, got {n}")
+    (_, src, dst, _, _, channel, dstchannel, _, _,
+     start, answer, end, duration, billsec, disposition, _, uniqueid, _) = row[:18]
+    linkedid = row[19] if n > 19 else ""
+    sequence = row[20] if n > 20 else ""
+    if not uniqueid:
+        raise RecordError("empty uniqueid")
+    duration_s = _seconds(duration, "duration")
+    billsec_s = _seconds(billsec, "billsec")
+
+    tz = ctx.timezone
+    start_ms = _local_ms(start, tz)
+    end_ms = _local_ms(end, tz)
+    if end_ms < start_ms:  # a call across the autumn DST change ends in the repeated hour
+        end_ms = _local_ms(end, tz, fold=1)
+        if end_ms < start_ms:
+            raise RecordError(f"end {end!r} is before start {start!r}")
+
+    answer_ms = None
+    if answer:
+        answer_ms = _local_ms(answer, tz)
+        if answer_ms < start_ms:
+            answer_ms = _local_ms(answer, tz, fold=1)
+        if not start_ms <= answer_ms <= end_ms:
+            raise RecordError(f"answer {answer!r} is outside start {start!r} .. end {end!r}")
+        # Answer() in the dialplan stamps an answer time even when the dialled party never
+        # answered; without talk time only the disposition tells the truth.
+        if billsec_s == 0 and disposition != "ANSWERED":
+            answer_ms = None
+    elif billsec_s:
+        raise RecordError(f"billsec {billsec_s} but no answer time")
+
+    # Forked calls repeat uniqueid on several rows and only newer Asterisk writes sequence, so
+    # without it the row's own bytes tell the legs apart (identical rows then share one id).
+    if sequence:
+        native_id = f"{uniqueid}/{sequence}"
+    else:
+        native_id = f"{uniqueid}#{hashlib.blake2b(raw, digest_size=6).hexdigest()}"
+
+    return CDR.model_validate({
+        "cdr_id": make_cdr_id(ctx.source, native_id),
+        "source": ctx.source,
+        "source_format": FORMAT_NAME,
+        "native_id": native_id,
+        "call_id": uniqueid,
+        "correlation_id": linkedid or None,
+        "record_kind": "stop",
+        "start_ms": start_ms,
+        "answer_ms": answer_ms,
+        "end_ms": end_ms,
+        "duration_ms": duration_s * 1000,
+        "billable_ms": billsec_s * 1000,
+        "calling_number": src,
+        "called_number": dst,
+        "ingress_trunk": trunk_from_channel(channel),
+        "egress_trunk": trunk_from_channel(dstchannel),
+        "q850_cause": DISPOSITION_Q850.get(disposition),
+        "source_file": ctx.source_file,
+        "source_offset": offset,
+    })
+
+
+class AsteriskCsvParser:
+    format_name = FORMAT_NAME
+
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+        try:
+            raw = line.rstrip(b"\r\n")
+            if not raw.strip():
+                return None
+            return _parse(raw, offset, ctx)
+        except RecordError:
+            raise
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+            raise RecordError(f"invalid CDR: {problems}") from None
+        except Exception as e:  # the file source relies on CDR/None/RecordError and nothing else
+            raise RecordError(f"cannot parse line: {type(e).__name__}: {e}") from e
+
+
+parse_asterisk_csv = AsteriskCsvParser()
