@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     source_timezone: str = Field("UTC", description="Time zone of switch-local timestamps (e.g. Asterisk Master.csv)")
     interconnects: dict[str, str] = Field(default_factory=lambda: dict(DEMO_INTERCONNECTS),
                                           description="trunk (or 'source/trunk') → interconnect")
-    retention_days: int = Field(400, ge=1, description="TTL of raw CDRs in ClickHouse")
+    # ≤ 10000: TTL arithmetic is in DateTime, which ends in 2106 and wraps silently past it.
+    retention_days: int = Field(400, ge=1, le=10_000, description="TTL of raw CDRs in ClickHouse, days")
 
     batch_max_cdrs: int = Field(500, ge=1, description="CDRs per Kafka message (batch envelope)")
     producer_linger_ms: int = 20

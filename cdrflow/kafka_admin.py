@@ -21,3 +21,22 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 15.
 
 def pipeline_topics(settings: Settings) -> dict[str, int]:
     return {settings.topic_cdr_batches: settings.partitions, settings.topic_dead_letter: 1}
+
+
+def consumer_lag(bootstrap: str, group: str, topic: str, timeout_s: float = 10.0) -> int:
+    """Messages of `topic` not yet committed by consumer group `group` (all partitions)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    # Reading committed offsets does not join the group, so this never triggers a rebalance.
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout_s)
+        lag = 0
+        for tp in committed:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=timeout_s)
+            # max(0, …): Tansu reports some committed offsets one past its high watermark
+            lag += max(0, high - (tp.offset if tp.offset >= 0 else low))
+        return lag
+    finally:
+        consumer.close()

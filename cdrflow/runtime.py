@@ -74,21 +74,19 @@ def worker_request(settings: Settings, path: str, body: dict | None = None, time
         except orjson.JSONDecodeError:
             message = f"{exc}: {body[:200]!r}"
         raise QueryError(message) from None
-    except urllib.error.URLError:
-        return None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        raise QueryError(f"the worker (pid {state['pid']}) did not answer {path}: {exc}") from None
 
 
 def run_query(settings: Settings, sql: str, parameters: dict | None = None) -> tuple[list[str], list[list]]:
     """Through the worker when it owns the embedded engine; otherwise with a client of our own."""
-    if settings.embedded_clickhouse:
+    if settings.embedded_clickhouse and read_state(settings, "worker"):
         answer = worker_request(settings, "/query", {"sql": sql, "parameters": parameters})
-        if answer is not None:
-            return answer["columns"], answer["rows"]
+        return answer["columns"], answer["rows"]
     from cdrflow.clickhouse.client import connect
 
-    client = connect(settings)
     try:
-        result = client.query(sql, parameters=parameters)
+        result = connect(settings).query(sql, parameters=parameters)
     except Exception as exc:
         raise QueryError(str(exc)) from None
     return list(result.column_names), [list(r) for r in result.result_rows]

@@ -148,11 +148,13 @@ def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
         raise RecordError(f"billsec {billsec_s} but no answer time")
 
     # Forked calls repeat uniqueid on several rows and only newer Asterisk writes sequence, so
-    # without it the row's own bytes tell the legs apart (identical rows then share one id).
+    # without it the row's bytes and its byte offset tell the legs apart: forks with masked
+    # channels can be byte-identical (the sample has 8 such rows), while a re-read or a renamed
+    # (rotated) file keeps every row at the same offset and so under the same id.
     if sequence:
         native_id = f"{uniqueid}/{sequence}"
     else:
-        native_id = f"{uniqueid}#{hashlib.blake2b(raw, digest_size=6).hexdigest()}"
+        native_id = f"{uniqueid}#{hashlib.blake2b(raw, digest_size=6).hexdigest()}@{offset}"
 
     return CDR.model_validate({
         "cdr_id": make_cdr_id(ctx.source, native_id),

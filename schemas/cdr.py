@@ -1,6 +1,7 @@
 """The canonical CDR: the contract between producers, stream agents and ClickHouse."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Literal
 
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # Fixed namespace: cdr_id = uuid5(namespace, source + native id), so a re-read or redelivered
 # record always carries the same id and deduplicates downstream.
 CDR_NAMESPACE = uuid.UUID("6f1c2f1e-8a43-4d7e-9a55-0c2d1b9e7a10")
+_NAMESPACE_BYTES = CDR_NAMESPACE.bytes
 
 RecordKind = Literal["stop", "attempt", "start"]
 Direction = Literal["in", "out"]
@@ -16,7 +18,10 @@ Initiator = Literal["caller", "callee", "network", "unknown"]
 
 
 def make_cdr_id(source: str, native_id: str) -> str:
-    return str(uuid.uuid5(CDR_NAMESPACE, f"{source}\x1f{native_id}"))
+    """uuid5(CDR_NAMESPACE, source + US + native_id), formatted directly: uuid.uuid5 costs ~11 µs,
+    a third of a parser's budget per line (tests pin this to uuid.uuid5)."""
+    h = hashlib.sha1(_NAMESPACE_BYTES + f"{source}\x1f{native_id}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
 class CDR(BaseModel):

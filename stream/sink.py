@@ -23,17 +23,29 @@ class CdrWriter:
         self.table = f"{database}.cdr"
 
     def already_stored(self, cdrs: list[dict[str, Any]]) -> set[str]:
-        """cdr_ids of this batch that a previous delivery stored. Bounded by the batch's time range
-        so only the day partitions it touches are read, and the bloom index skips most granules."""
+        """cdr_ids of this batch that a previous delivery stored.
+
+        The batch's time range selects the candidates through the primary key. When the range
+        holds few rows (the usual case: a batch covers seconds of traffic) their ids are fetched
+        and compared here; a wide range (a re-read of old files) is filtered by ClickHouse with
+        the ids passed as one JSON string — an Array parameter of 100k UUIDs takes ~40 s to bind.
+        """
         if not cdrs:
             return set()
         starts = [c["start_ms"] for c in cdrs]
+        window = "start_time BETWEEN fromUnixTimestamp64Milli({lo:Int64}) AND fromUnixTimestamp64Milli({hi:Int64})"
+        params = {"lo": min(starts), "hi": max(starts)}
+        in_range = self.client.query(f"SELECT count() FROM {self.table} WHERE {window}", parameters=params).result_rows[0][0]
+        if in_range == 0:
+            return set()
+        ids = {c["cdr_id"] for c in cdrs}
+        if in_range <= 4 * len(cdrs) + 10_000:
+            rows = self.client.query(f"SELECT toString(cdr_id) FROM {self.table} WHERE {window}", parameters=params).result_rows
+            return ids.intersection(row[0] for row in rows)
         rows = self.client.query(
-            f"SELECT toString(cdr_id) FROM {self.table} "
-            "WHERE start_time BETWEEN fromUnixTimestamp64Milli({lo:Int64}) AND fromUnixTimestamp64Milli({hi:Int64}) "
-            "AND cdr_id IN {ids:Array(UUID)}",
-            parameters={"lo": min(starts), "hi": max(starts), "ids": [c["cdr_id"] for c in cdrs]},
-        ).result_rows
+            f"SELECT toString(cdr_id) FROM {self.table} WHERE {window} "
+            "AND cdr_id IN (SELECT arrayJoin(JSONExtract({ids:String}, 'Array(UUID)')))",
+            parameters={**params, "ids": orjson.dumps(list(ids)).decode()}).result_rows
         return {row[0] for row in rows}
 
     def write(self, cdrs: list[dict[str, Any]]) -> int:

@@ -83,8 +83,9 @@ def test_sample_totals():
     assert sum(c.duration_ms for c in cdrs) == 41_114_000
     # ANSWERED 133, NO ANSWER 83, BUSY 2
     assert Counter(c.q850_cause for c in cdrs) == {16: 133, 19: 83, 17: 2}
-    # 8 rows of the file are byte-identical copies of another row: they collapse downstream
-    assert len({c.cdr_id for c in cdrs}) == 210
+    # 8 rows are byte-identical copies of another row (forks with masked channels): their
+    # offsets keep them apart, so every row is its own record
+    assert len({c.cdr_id for c in cdrs}) == 218
     assert [c.source_offset for c in cdrs] == [offset for offset, _ in sample_lines()]
 
 
@@ -98,12 +99,12 @@ def test_sample_row_fields_new_york():
     _, line = sample_lines()[1]
     cdr = parse(line, NEW_YORK, offset=274)
     assert cdr.model_dump() == {
-        # the row without its newline | b2sum -l 48; then uuid5 as in schemas/cdr.py. Pinned:
+        # (the row without its newline | b2sum -l 48)@offset; then uuid5 as in schemas/cdr.py. Pinned:
         # changing it would give every re-read record a new id and defeat deduplication.
-        "cdr_id": "d13686eb-765f-564a-86e1-ff54ee1535eb",
+        "cdr_id": "3c0f6bfa-0244-57d9-b23b-b83e4b15c99f",
         "source": "pbx-hq",
         "source_format": "asterisk_csv",
-        "native_id": "1497952162.0#5fe15408f53a",
+        "native_id": "1497952162.0#5fe15408f53a@274",
         "call_id": "1497952162.0",
         "correlation_id": None,
         "record_kind": "stop",
@@ -142,11 +143,11 @@ def test_sample_unanswered_row():
 
 def test_cdr_id_is_stable_and_forks_differ():
     (_, first), (_, second) = sample_lines()[:2]
-    assert parse(first).cdr_id == parse(first).cdr_id == "2ea86bb0-6594-5adb-8d3a-5a762d3f6588"
+    assert parse(first).cdr_id == parse(first).cdr_id == "b29ded65-f158-58e2-8947-d5b5d1d05a7b"
     assert parse(first).call_id == parse(second).call_id == "1497952162.0"
     assert parse(first).cdr_id != parse(second).cdr_id
-    # neither the position in the file nor the line ending is part of the identity
-    assert parse(first, offset=0).cdr_id == parse(first, offset=999).cdr_id
+    # the line ending is not part of the identity; the byte offset is (identical forked rows)
+    assert parse(first, offset=0).cdr_id != parse(first, offset=999).cdr_id
     assert parse(first.rstrip(b"\n") + b"\r\n").cdr_id == parse(first).cdr_id
 
 
@@ -410,3 +411,12 @@ def byte_mutants(draw) -> bytes:
 @given(st.one_of(column_mutants(), byte_mutants()), st.sampled_from(ZONES))
 def test_fuzz_mutated_valid_lines(line, tz):
     assert_contract(line, tz)
+
+
+def test_make_cdr_id_is_uuid5():
+    import uuid
+
+    from cdrflow.schemas.cdr import CDR_NAMESPACE
+
+    for source, native in [("pbx-hq", "1.0"), ("sbc", "x#ab@12"), ("ünï", "")]:
+        assert make_cdr_id(source, native) == str(uuid.uuid5(CDR_NAMESPACE, f"{source}\x1f{native}"))

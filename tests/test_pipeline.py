@@ -1,0 +1,103 @@
+"""End to end on real components: files → producer → Tansu → Faust worker → embedded ClickHouse."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+
+from cdrflow.producers.checkpoint import CheckpointStore
+from conftest import SAMPLES, query, read_topic, write_asterisk_file
+
+SAMPLE = SAMPLES / "asterisk_cdr_csv" / "cdrcsv-report-generator_cdr.csv"
+# Counted from the sample with awk: 218 lines; 133 with disposition ANSWERED plus 5 NO ANSWER rows
+# that carry an answer time and billsec > 0 — 138 answered (see test_asterisk_csv).
+SAMPLE_RECORDS, SAMPLE_ANSWERED = 218, 138
+
+
+def ingest(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cdrflow", "ingest", *args], env=dict(os.environ),
+                          capture_output=True, text=True, timeout=300, check=True)
+
+
+def stored(settings) -> tuple[int, int]:
+    """(rows, distinct cdr_ids) as stored — no FINAL, so a duplicate insert would show."""
+    return tuple(query(settings, "SELECT count(), uniqExact(cdr_id) FROM cdrflow.cdr")[0])
+
+
+def test_sample_file_with_malformed_lines(settings, worker, tmp_path):
+    source_file = tmp_path / "Master.csv"
+    shutil.copy(SAMPLE, source_file)
+    good_size = source_file.stat().st_size
+    short_line = b'"only","three","columns"\n'
+    with open(source_file, "ab") as fh:
+        fh.write(short_line)
+        fh.write(b'"","1","2","ctx","clid","SIP/a-1","SIP/b-2","Dial","x","not a time","","2017-06-20 09:49:32",1,0,"NO ANSWER","DOCUMENTATION","1.1",""\n')
+    worker.start()
+    result = ingest(str(source_file), "--source", "pbx-sample")
+    assert "218 CDRs published, 2 dead letters" in result.stdout
+
+    worker.wait_for(lambda s: s["cdrs_stored"] >= SAMPLE_RECORDS)
+    worker.settle()
+    assert stored(settings) == (SAMPLE_RECORDS, SAMPLE_RECORDS)
+    answered = query(settings, "SELECT countIf(answer_time IS NOT NULL), countIf(cause_class = 'answered') FROM cdrflow.cdr")[0]
+    assert answered == [SAMPLE_ANSWERED, SAMPLE_ANSWERED]
+
+    letters = [orjson.loads(v) for v in read_topic(settings.kafka_bootstrap, settings.topic_dead_letter, expect=2)]
+    assert len(letters) == 2
+    assert all(letter["stage"] == "parse" and letter["source"] == "pbx-sample" for letter in letters)
+    assert letters[0]["position"] == f"{source_file}:{good_size}"
+    assert "column" in letters[0]["reason"]
+    assert letters[1]["position"] == f"{source_file}:{good_size + len(short_line)}"
+    assert "time" in letters[1]["reason"].lower()
+
+
+def test_producer_killed_mid_file_then_reread_gives_exactly_n(settings, worker, tmp_path):
+    source_file = tmp_path / "Master.csv"
+    n = 60_000
+    answered = write_asterisk_file(source_file, n)
+    checkpoint_file = settings.resolved_data_dir / "checkpoints" / "pbx-1.json"
+
+    producer = subprocess.Popen([sys.executable, "-m", "cdrflow", "ingest", str(source_file), "--source", "pbx-1"],
+                                env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not checkpoint_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    producer.send_signal(signal.SIGKILL)
+    producer.wait()
+    partial = next(iter(CheckpointStore(checkpoint_file).entries.values()))["offset"]
+    assert 0 < partial < source_file.stat().st_size, "the producer must be killed mid-file"
+
+    ingest(str(source_file), "--source", "pbx-1")           # resumes from the checkpoint
+    checkpoint_file.unlink()
+    ingest(str(source_file), "--source", "pbx-1")           # re-reads the whole file
+
+    worker.start()
+    worker.wait_for(lambda s: s["cdrs_in"] >= 2 * n)
+    stats = worker.settle()
+    assert stored(settings) == (n, n)
+    assert stats["duplicates_skipped"] >= n                  # the whole re-read was recognised
+    assert query(settings, "SELECT countIf(cause_class = 'answered') FROM cdrflow.cdr")[0][0] == answered
+
+
+def test_worker_killed_mid_stream_then_restarted_gives_exactly_n(settings, worker, tmp_path, monkeypatch):
+    monkeypatch.setenv("CDRFLOW_WORKER_TAKE", "2")           # small inserts, so a kill lands mid-stream
+    monkeypatch.setenv("CDRFLOW_BATCH_MAX_CDRS", "200")
+    source_file = tmp_path / "Master.csv"
+    n = 40_000
+    write_asterisk_file(source_file, n)
+    ingest(str(source_file), "--source", "pbx-2")
+
+    worker.start()
+    before = worker.wait_for(lambda s: s["cdrs_stored"] > 0)
+    worker.kill()
+    assert before["cdrs_stored"] < n, "the worker must be killed mid-stream"
+    worker.start()
+    after = worker.settle()
+    assert stored(settings) == (n, n)
+    # what the restarted worker stored is exactly what the killed one had not
+    assert after["cdrs_stored"] <= n - before["cdrs_stored"]
