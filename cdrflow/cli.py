@@ -210,8 +210,9 @@ def schema(out: Optional[Path] = typer.Option(None, help="Directory to write the
 def bench(
     cdrs: int = typer.Option(300_000, help="Simulated CDRs to push through the pipeline"),
     partitions: int = typer.Option(4),
+    rate: float = typer.Option(20_000, help="CDR/s of the paced phase that measures latency"),
 ) -> None:
     """Measure producer → Kafka → worker → ClickHouse: CDR/s per stage and end to end, worker peak RSS."""
     from .bench import run_bench
 
-    run_bench(cdrs=cdrs, partitions=partitions, console=console)
+    run_bench(cdrs=cdrs, partitions=partitions, console=console, rate=rate)

@@ -19,6 +19,9 @@ class CheckpointStore:
 
     def save(self, file_id: str, path: Path, offset: int) -> None:
         self.entries[file_id] = {"path": str(path), "offset": offset}
+        self._write()
+
+    def _write(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         with open(tmp, "w") as fh:
             json.dump(self.entries, fh)
@@ -28,5 +31,8 @@ class CheckpointStore:
 
     def forget_missing(self, live_ids: set[str]) -> None:
         """Drops entries of files that are gone, so a reused inode starts from the beginning."""
-        for file_id in set(self.entries) - live_ids:
+        gone = set(self.entries) - live_ids
+        for file_id in gone:
             del self.entries[file_id]
+        if gone:  # on disk too, or a restart would hand the stale offset to the reused inode
+            self._write()

@@ -8,10 +8,11 @@ still writing waits for its newline.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 from zoneinfo import ZoneInfo
 
 from cdrflow.schemas.envelope import DeadLetter, truncate_raw
@@ -61,28 +62,33 @@ class FileSource:
         consumed, live = 0, set()
         for path in self.files():
             try:
-                st = path.stat()
+                fh = open(path, "rb")
             except FileNotFoundError:
                 continue
-            file_id = f"{st.st_dev}:{st.st_ino}"
-            live.add(file_id)
-            offset = self.checkpoints.offset(file_id)
-            if st.st_size < offset:
-                log.warning("%s shrank below its checkpoint: truncated, reading from 0", path)
-                offset = 0
-            while st.st_size > offset:
-                read = self._read_chunk(path, file_id, offset)
-                if not read:
-                    break
-                offset += read
-                consumed += read
+            # Identity and every chunk come from this one open file: if the switch rotates while
+            # it is read, the name then means the new file, but the offset belongs to this one.
+            with fh:
+                st = os.fstat(fh.fileno())
+                file_id = f"{st.st_dev}:{st.st_ino}"
+                live.add(file_id)
+                offset = self.checkpoints.offset(file_id)
+                if st.st_size < offset:
+                    log.warning("%s shrank below its checkpoint: truncated, reading from 0", path)
+                    offset = 0
+                    # Kept, or a poll after the rewrite outgrew the old offset would resume there.
+                    self.checkpoints.save(file_id, path, offset)
+                while st.st_size > offset:
+                    read = self._read_chunk(fh, path, file_id, offset)
+                    if not read:
+                        break
+                    offset += read
+                    consumed += read
         self.checkpoints.forget_missing(live)
         return consumed
 
-    def _read_chunk(self, path: Path, file_id: str, offset: int) -> int:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read(CHUNK_BYTES)
+    def _read_chunk(self, fh: BinaryIO, path: Path, file_id: str, offset: int) -> int:
+        fh.seek(offset)
+        data = fh.read(CHUNK_BYTES)
         end = data.rfind(b"\n") + 1
         if end == 0:
             return 0

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from dataclasses import dataclass, field
 
 import faust
@@ -37,6 +38,27 @@ class WorkerStats:
     duplicates_skipped: int = 0
     dead_letters: int = 0
     last_write_s: float = 0.0
+    # produce → stored latency of recent messages (Kafka CreateTime to the end of the write), ms
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=2_000))
+
+    def as_dict(self) -> dict:
+        figures = {k: v for k, v in self.__dict__.items() if k != "latencies_ms"}
+        ordered = sorted(self.latencies_ms)
+        for name, q in (("latency_p50_ms", 0.50), ("latency_p95_ms", 0.95)):
+            figures[name] = ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+        figures["peak_rss_mb"] = peak_rss_mb()
+        return figures
+
+
+def peak_rss_mb() -> float | None:
+    """The process's high-water mark of resident memory (VmHWM), from /proc."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def create_app(settings: Settings, bootstrap: str) -> faust.App:
@@ -106,10 +128,12 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             stats.cdrs_stored += stored
             stats.duplicates_skipped += cdrs_in - stored
             stats.dead_letters += len(dead_letters)
+            now_ms = time.time() * 1000
+            stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
 
     @app.page("/stats")
     async def stats_view(web, request):
-        return web.bytes(orjson.dumps(stats.__dict__), content_type="application/json")
+        return web.bytes(orjson.dumps(stats.as_dict()), content_type="application/json")
 
     @app.page("/health")
     async def health_view(web, request):
