@@ -16,7 +16,8 @@ The traffic model, in brief:
 - a Fault changes one interconnect's calls inside its window and nothing else: faults draw from
   their own RNG and every call consumes the same draws from the main RNG, so the calls outside
   the faulted interconnect/window are the same as in a run without the fault (after a
-  traffic_vanish their native_id/cdr_id differ, because per-source sequences stay gap-free).
+  traffic_vanish their native_id/cdr_id differ, because per-source sequences stay gap-free;
+  ids carry a seed.start_ms run tag, so separate runs never share a cdr_id).
 
 Speed (the benchmark source must outrun the pipeline): calls are drawn in blocks of BLOCK with
 numpy, from PCG64 streams seeded by `random.Random(seed)` (raw PCG64 output is stable across
@@ -323,6 +324,7 @@ class _Traffic:
         ics = sorted({ic for _, _, ic in routes_in})
         ic_index = {ic: i for i, ic in enumerate(ics)}
         self.sources = sources
+        self.run_tag = f"{cfg.seed}.{cfg.start_ms}-".encode()   # see _ids
 
         # Numbering. One `taken` set keeps every pool disjoint (a DID is never a remote number).
         # Pools are finite so numbers repeat, as real subscribers do (downstream caches rely on it).
@@ -432,24 +434,28 @@ class _Traffic:
         return (bits.random_raw(n * k).reshape(n, k) >> np.uint64(11)) * (1.0 / (1 << 53))
 
     def _ids(self, src: np.ndarray, seq: np.ndarray) -> tuple[list[str], list[str]]:
-        """native_id = f"{source}-{seq:012d}" and cdr_id = make_cdr_id(source, native_id), built a
-        source at a time so every row of bytes has one width and numpy can lay them out."""
+        """native_id = f"{source}-{seed}.{start_ms}-{seq:012d}" and cdr_id = make_cdr_id(source,
+        native_id), built a source at a time so every row of bytes has one width and numpy can lay
+        them out. The run tag keeps two runs (another seed or start) from sharing ids, which the
+        worker would otherwise drop as redeliveries."""
         n = len(src)
         native, cdr_id = np.empty(n, dtype=object), np.empty(n, dtype=object)
         # float64 floor division is exact here (seq < 2**53) and far faster than int64 division
         digits = (np.floor(seq[:, None] / _POW10) % 10 + 48).astype(np.uint8)
         sha1 = _sha1
+        run = self.run_tag
         for s in np.unique(src):
             idx = np.flatnonzero(src == s)
             name = self.sources[s].encode()
-            head = CDR_NAMESPACE.bytes + name + b"\x1f" + name + b"-"   # uuid5 input: ns + source \x1f native
+            native_at = len(CDR_NAMESPACE.bytes) + len(name) + 1
+            head = CDR_NAMESPACE.bytes + name + b"\x1f" + name + b"-" + run   # uuid5 input: ns + source \x1f native
             rows = np.empty((len(idx), len(head) + digits.shape[1]), dtype=np.uint8)
             rows[:, :len(head)] = np.frombuffer(head, dtype=np.uint8)
             rows[:, len(head):] = digits[idx]
             blob, w = rows.tobytes(), rows.shape[1]
             cdr_id[idx] = np.array(_uuid5_texts([sha1(blob[i:i + w]).digest() for i in range(0, len(blob), w)]),
                                    dtype=object)
-            native[idx] = np.array(_split(rows[:, len(head) - len(name) - 1:]), dtype=object)
+            native[idx] = np.array(_split(rows[:, native_at:]), dtype=object)
         return native.tolist(), cdr_id.tolist()
 
     def _starts(self, gaps: np.ndarray) -> np.ndarray:

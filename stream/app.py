@@ -98,9 +98,16 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             state["writer"] = CdrWriter(state["client"], settings.clickhouse_database)
         return state["client"]
 
+    writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
+
+    async def on_writer_thread(fn, *args):
+        # The ClickHouse client is used from one thread only: queries queue behind inserts
+        # instead of racing them on a shared chdb session, and never block the event loop.
+        return await asyncio.get_running_loop().run_in_executor(writer_thread, fn, *args)
+
     @app.task
     async def open_clickhouse():
-        clickhouse()  # migrate before the first batch, and fail fast on a bad ClickHouse URL
+        await on_writer_thread(clickhouse)  # migrate before the first batch, and fail fast on a bad ClickHouse URL
 
     def store(messages: list[tuple[bytes, str]]) -> tuple[int, int, list]:
         """decode → enrich → write; runs in the writer thread so the event loop keeps heartbeating."""
@@ -109,16 +116,13 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         stored = state["writer"].write(enrich(decoded.cdrs))
         return len(decoded.cdrs), stored, decoded.dead_letters
 
-    writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
-
     @app.agent(cdr_topic)
     async def ingest(stream):
         async for events in stream.take_events(settings.worker_take, within=settings.worker_within_s):
             messages = [(e.message.value, f"{e.message.topic}/{e.message.partition}@{e.message.offset}")
                         for e in events]
             t0 = time.perf_counter()
-            cdrs_in, stored, dead_letters = await asyncio.get_running_loop().run_in_executor(
-                writer_thread, store, messages)
+            cdrs_in, stored, dead_letters = await on_writer_thread(store, messages)
             for letter in dead_letters:
                 await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
             # Returning to take_events acks these events: offsets commit only after the write.
@@ -137,7 +141,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
     @app.page("/health")
     async def health_view(web, request):
-        clickhouse().query("SELECT 1")
+        await on_writer_thread(lambda: clickhouse().query("SELECT 1"))
         return web.bytes(b'{"ok":true}', content_type="application/json")
 
     @app.page("/query")
@@ -147,7 +151,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         async def post(self, request):
             body = orjson.loads(await request.read())
             try:
-                result = clickhouse().query(body["sql"], parameters=body.get("parameters") or None)
+                result = await on_writer_thread(
+                    lambda: clickhouse().query(body["sql"], parameters=body.get("parameters") or None))
             except Exception as exc:
                 return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
             payload = {"columns": list(result.column_names), "rows": result.result_rows}
