@@ -42,6 +42,22 @@ def settings(tmp_path, broker, monkeypatch) -> Settings:
     return settings
 
 
+@pytest.fixture
+def clickhouse(tmp_path, monkeypatch):
+    """(settings, client): a migrated embedded ClickHouse in a temp dir, opened in this process
+    (chdb allows one path per process at a time, so the client is closed after the test)."""
+    from cdrflow.clickhouse.client import connect
+    from cdrflow.clickhouse.migrate import migrate
+
+    monkeypatch.setenv("CDRFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CDRFLOW_RETENTION_DAYS", "5000")
+    settings = Settings()
+    client = connect(settings)
+    migrate(client, settings)
+    yield settings, client
+    client.close()
+
+
 class WorkerProcess:
     """`cdrflow worker` as a child process, the way `cdrflow up` and Kubernetes run it."""
 

@@ -1,14 +1,6 @@
--- Live view: per interconnect and direction over the last {minutes:UInt32} minutes of event time.
--- ASR = answered / seizures (ITU-T E.411); NER counts user-caused outcomes as effective.
-SELECT
-    interconnect,
-    direction,
-    count() AS seizures,
-    countIf(cause_class = 'answered') AS answered,
-    round(answered / seizures, 3) AS asr,
-    round(countIf(cause_class IN ('answered', 'user')) / seizures, 3) AS ner
-FROM {database}.cdr FINAL
-WHERE start_time >= (SELECT max(start_time) FROM {database}.cdr) - toIntervalMinute({minutes:UInt32})
-  AND interconnect != ''
-GROUP BY interconnect, direction
+-- Live view: per interconnect and direction over the last {minutes:UInt32} minutes of event time
+-- (up to the newest seizure minute stored, so replayed or simulated traffic shows too).
+WITH (SELECT max(minute) FROM {database}.interconnect_minute) AS newest
+SELECT interconnect, direction, seizures, answered, round(asr, 3) AS asr, round(ner, 3) AS ner
+FROM {database}.interconnect_quality(from = newest - {minutes:UInt32} * 60 + 60, to = newest + 60, bucket_s = 0)
 ORDER BY interconnect, direction
