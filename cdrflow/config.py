@@ -5,7 +5,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 # A demo carrier topology: SBC trunk groups → the partner carrier (interconnect) behind them.
@@ -21,6 +21,20 @@ DEMO_INTERCONNECTS: dict[str, str] = {
     "TG-DTAG-01": "dtag-intl",
     "TG-BW-01": "bandwidth",
 }
+
+
+class Thresholds(BaseModel):
+    """When an interconnect incident opens (see stream/detector.py); per interconnect overridable."""
+
+    min_seizures: int = Field(30, ge=1, description="Seizures (or expected seizures) a window needs before it is judged")
+    window_minutes: int = Field(5, ge=1, le=60, description="Window of closed minutes each decision looks at")
+    asr_margin: float = Field(0.15, gt=0, lt=1, description="ASR this far below baseline (absolute) opens an incident")
+    ner_margin: float = Field(0.10, gt=0, lt=1, description="NER this far below baseline (absolute) opens an incident")
+    network_share: float = Field(0.20, gt=0, lt=1, description="Share of network-class failures that opens an incident")
+    vanish_ratio: float = Field(0.10, ge=0, lt=1, description="Traffic at or below this share of baseline has vanished")
+    pdd_factor: float = Field(2.0, gt=1, description="Average PDD this many times baseline opens an incident")
+    pdd_min_rise_ms: int = Field(1000, ge=0, description="…and at least this much above it")
+    quiet_minutes: int = Field(5, ge=1, description="Minutes without a breach before an incident resolves")
 
 
 class Settings(BaseSettings):
@@ -41,6 +55,23 @@ class Settings(BaseSettings):
                                           description="trunk (or 'source/trunk') → interconnect")
     # ≤ 10000: TTL arithmetic is in DateTime, which ends in 2106 and wraps silently past it.
     retention_days: int = Field(400, ge=1, le=10_000, description="TTL of raw CDRs in ClickHouse, days")
+
+    topic_partials: str = "interconnect.partials"
+    topic_incidents: str = "interconnect.incidents"
+    detection: Thresholds = Field(default_factory=Thresholds, description="Incident thresholds (defaults)")
+    detection_overrides: dict[str, dict] = Field(default_factory=dict,
+                                                 description="interconnect → thresholds that differ from `detection`")
+    baseline_days: int = Field(7, ge=1, le=60, description="Same hours of this many previous days form the baseline")
+
+    @model_validator(mode="after")
+    def _overrides_are_valid(self) -> "Settings":
+        for interconnect in self.detection_overrides:
+            self.thresholds(interconnect)   # a bad override fails at start-up, not at detection
+        return self
+
+    def thresholds(self, interconnect: str) -> Thresholds:
+        override = self.detection_overrides.get(interconnect)
+        return Thresholds.model_validate({**self.detection.model_dump(), **override}) if override else self.detection
 
     batch_max_cdrs: int = Field(500, ge=1, description="CDRs per Kafka message (batch envelope)")
     producer_linger_ms: int = 20

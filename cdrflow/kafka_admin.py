@@ -20,7 +20,9 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 15.
 
 
 def pipeline_topics(settings: Settings) -> dict[str, int]:
-    return {settings.topic_cdr_batches: settings.partitions, settings.topic_dead_letter: 1}
+    # partials are keyed by interconnect and co-partitioned with the detector's table
+    return {settings.topic_cdr_batches: settings.partitions, settings.topic_dead_letter: 1,
+            settings.topic_partials: settings.partitions, settings.topic_incidents: 1}
 
 
 def consumer_lag(bootstrap: str, group: str, topic: str, timeout_s: float = 10.0) -> int:

@@ -1,0 +1,224 @@
+"""Interconnect incident detection: pure decisions over per-minute partials (stream/partials.py).
+
+The Faust detector agent keeps one state per "interconnect|direction" in a changelogged table and
+calls `absorb` for each partials message and `evaluate` when the event-time watermark closes a
+minute. Each closed minute m is judged once, on the window of the `window_minutes` minutes
+ending at m, against the interconnect's baseline (the same hours of previous days where there is
+history, else recent hours; see clickhouse/queries/baseline.sql). An incident opens when, with at
+least `min_seizures` seizures (expected seizures for a vanish), any of:
+
+  traffic_vanish  seizures ≤ vanish_ratio × expected (baseline seizures/minute × window)
+  asr_drop        ASR < baseline ASR − max(asr_margin, 3σ)      σ = √(p(1−p)/n), binomial
+  ner_drop        NER < baseline NER − max(ner_margin, 3σ)
+  network_causes  network-class share > max(network_share, baseline share + 3σ)
+  pdd_rise        average PDD > pdd_factor × baseline and ≥ pdd_min_rise_ms above it
+
+The 3σ floor keeps small interconnects from paging on sampling noise. While open, every judged
+minute updates the incident (figures, lost calls, evidence); after quiet_minutes without a
+breach it resolves. Lost calls = Σ over incident minutes of max(0, baseline ASR × baseline
+seizures/minute − answered that minute) from its first to its last bad minute: calls the
+interconnect would have completed. Start and end are dated to the first and last minute that
+breach on their own (thresholds scaled to one minute); the window only says it is going on.
+"""
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cdrflow.config import Thresholds
+
+from .partials import MINUTE_MS, empty, merge
+
+KEEP_MINUTES = 90          # partials kept per key: the longest window plus slack for late records
+MAX_CATCH_UP = 180         # minutes judged at most per evaluate (a replay can jump far ahead)
+SAMPLES_KEPT = 10
+INCIDENT_NAMESPACE = uuid.UUID("7c1b7f0e-5d0a-4f55-9d3c-3f1de1a2b0c4")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Sums over some minutes, and the ratios the decisions use (None where undefined)."""
+
+    seizures: int = 0
+    answered: int = 0
+    effective: int = 0
+    network: int = 0
+    pdd_sum: int = 0
+    pdd_n: int = 0
+    minutes: int = 1
+
+    @classmethod
+    def of(cls, partials: list[dict[str, Any]], minutes: int) -> "Figures":
+        return cls(*(sum(p[f] for p in partials) for f in ("seizures", "answered", "effective", "network",
+                                                             "pdd_sum", "pdd_n")), minutes=minutes)
+
+    def _share(self, part: int) -> float | None:
+        return part / self.seizures if self.seizures else None
+
+    @property
+    def asr(self) -> float | None:
+        return self._share(self.answered)
+
+    @property
+    def ner(self) -> float | None:
+        return self._share(self.effective)
+
+    @property
+    def network_share(self) -> float | None:
+        return self._share(self.network)
+
+    @property
+    def pdd_avg_ms(self) -> float | None:
+        return self.pdd_sum / self.pdd_n if self.pdd_n else None
+
+    @property
+    def per_minute(self) -> float:
+        return self.seizures / self.minutes
+
+    def summary(self) -> dict[str, Any]:
+        return {"seizures": self.seizures, "answered": self.answered, "asr": self.asr, "ner": self.ner,
+                "network_share": self.network_share, "pdd_avg_ms": self.pdd_avg_ms,
+                "seizures_per_minute": self.per_minute}
+
+
+def _sigma3(p: float, n: int) -> float:
+    return 3 * math.sqrt(p * (1 - p) / n)
+
+
+def breaches(window: Figures, base: Figures | None, t: Thresholds) -> list[str]:
+    """The incident kinds this window shows against the baseline (empty: healthy)."""
+    kinds = []
+    if base is not None and base.seizures:
+        expected = base.per_minute * window.minutes
+        if expected >= t.min_seizures and window.seizures <= t.vanish_ratio * expected:
+            kinds.append("traffic_vanish")
+    n = window.seizures
+    if n < t.min_seizures:
+        return kinds
+    if base is not None and base.seizures:
+        if window.asr < base.asr - max(t.asr_margin, _sigma3(base.asr, n)):
+            kinds.append("asr_drop")
+        if window.ner < base.ner - max(t.ner_margin, _sigma3(base.ner, n)):
+            kinds.append("ner_drop")
+        if (window.pdd_avg_ms is not None and base.pdd_avg_ms is not None
+                and window.pdd_avg_ms > t.pdd_factor * base.pdd_avg_ms
+                and window.pdd_avg_ms - base.pdd_avg_ms >= t.pdd_min_rise_ms):
+            kinds.append("pdd_rise")
+    base_share = base.network_share if base is not None and base.seizures else 0.0
+    if window.network_share > max(t.network_share, base_share + _sigma3(base_share, n)):
+        kinds.append("network_causes")
+    return kinds
+
+
+def severity(kinds: list[str], window: Figures, base: Figures | None) -> str:
+    collapsed = base is not None and base.asr and window.asr is not None and window.asr < base.asr / 2
+    if "traffic_vanish" in kinds or collapsed or (window.network_share or 0) >= 0.5:
+        return "critical"
+    return "major"
+
+
+def absorb(state: dict[str, Any], message: dict[str, Any], offset: int) -> bool:
+    """Adds a partials message to a key's state; False if this offset was applied before (replay)."""
+    if offset <= state.get("offset", -1):
+        return False
+    minutes = state.setdefault("minutes", {})
+    for minute, partial in message["minutes"].items():
+        minutes[minute] = merge(minutes.get(minute) or empty(), partial)
+    state["offset"] = offset
+    return True
+
+
+def evaluate(key: str, state: dict[str, Any], watermark_ms: int, base: Figures | None,
+             t: Thresholds) -> list[dict[str, Any]]:
+    """Judges every minute closed since the last call; returns incident events (open/update/resolve)."""
+    closed = watermark_ms // MINUTE_MS * MINUTE_MS - MINUTE_MS   # the newest whole minute
+    first = max(state.get("judged", closed - MINUTE_MS) + MINUTE_MS, closed - (MAX_CATCH_UP - 1) * MINUTE_MS)
+    minutes = state.setdefault("minutes", {})
+    events = []
+    for m in range(first, closed + 1, MINUTE_MS):
+        window_partials = [minutes.get(str(x)) or empty()
+                           for x in range(m - (t.window_minutes - 1) * MINUTE_MS, m + MINUTE_MS, MINUTE_MS)]
+        window = Figures.of(window_partials, t.window_minutes)
+        event = _judge(key, state, m, window, window_partials, base, t)
+        if event:
+            events.append(event)
+    state["judged"] = max(closed, state.get("judged", closed))
+    for minute in [x for x in minutes if int(x) < closed - KEEP_MINUTES * MINUTE_MS]:
+        del minutes[minute]
+    return events
+
+
+def _judge(key: str, state: dict[str, Any], m: int, window: Figures, window_partials: list[dict[str, Any]],
+           base: Figures | None, t: Thresholds) -> dict[str, Any] | None:
+    kinds = breaches(window, base, t)
+    incident = state.get("incident")
+    this_minute = window_partials[-1]
+    if kinds:
+        if incident is None:
+            interconnect, direction = key.split("|")
+            first = m - (t.window_minutes - 1) * MINUTE_MS
+            bad = [first + i * MINUTE_MS for i, p in enumerate(window_partials) if _bad_alone(p, base, t)] or [m]
+            start = bad[0]
+            incident = state["incident"] = {
+                "id": str(uuid.uuid5(INCIDENT_NAMESPACE, f"{key}|{start}")), "interconnect": interconnect,
+                "direction": direction, "status": "open", "kinds": [], "severity": "major",
+                "start_ms": start, "end_ms": None, "last_breach_ms": m, "last_bad_minute_ms": bad[-1],
+                "version": 0, "lost_calls": 0.0, "lost_by_minute": {},
+                "baseline": base.summary() if base else None, "worst": window.summary(),
+                "causes": {}, "sip": {}, "samples": [], "counted_through_ms": start - MINUTE_MS}
+            for minute_ms, partial in zip(range(first, m + MINUTE_MS, MINUTE_MS), window_partials):
+                if minute_ms >= start:
+                    _count(incident, minute_ms, partial, base)
+            kind = "open"
+        else:
+            _count(incident, m, this_minute, base)
+            kind = "update"
+        incident["kinds"] = sorted(set(incident["kinds"]) | set(kinds))
+        if severity(kinds, window, base) == "critical":
+            incident["severity"] = "critical"
+        incident["last_breach_ms"] = m
+        incident["current"] = window.summary()
+        if window.asr is not None and (incident["worst"]["asr"] is None or window.asr < incident["worst"]["asr"]):
+            incident["worst"] = window.summary()
+    elif incident is not None:
+        _count(incident, m, this_minute, base)
+        incident["current"] = window.summary()
+        if m - incident["last_breach_ms"] < t.quiet_minutes * MINUTE_MS:
+            kind = "update"
+        else:
+            incident["status"], incident["end_ms"] = "resolved", incident["last_bad_minute_ms"] + MINUTE_MS
+            kind = "resolve"
+            state["incident"] = None
+    else:
+        return None
+    if incident["status"] == "open" and _bad_alone(this_minute, base, t):
+        incident["last_bad_minute_ms"] = max(incident["last_bad_minute_ms"], m)
+    # lost calls over [start, last bad minute]: the quiet minutes before resolving are not the fault's
+    incident["lost_calls"] = round(sum(v for k, v in incident["lost_by_minute"].items()
+                                       if int(k) <= incident["last_bad_minute_ms"]), 1)
+    incident["version"] += 1
+    incident["updated_ms"] = m + MINUTE_MS
+    return {"event": kind, "incident": dict(incident)}
+
+
+def _bad_alone(partial: dict[str, Any], base: Figures | None, t: Thresholds) -> bool:
+    """Whether one minute breaches by itself (min_seizures scaled to a minute): it dates an
+    incident's start and end to the minute, where the window only says it is going on."""
+    one_minute = t.model_copy(update={"min_seizures": max(1, math.ceil(t.min_seizures / t.window_minutes)),
+                                      "window_minutes": 1})
+    return bool(breaches(Figures.of([partial], 1), base, one_minute))
+
+
+def _count(incident: dict[str, Any], minute_ms: int, partial: dict[str, Any], base: Figures | None) -> None:
+    """Adds one incident minute's lost calls and evidence, once per minute."""
+    if minute_ms <= incident["counted_through_ms"]:
+        return
+    incident["counted_through_ms"] = minute_ms
+    if base is not None and base.seizures:
+        incident["lost_by_minute"][str(minute_ms)] = max(0.0, base.asr * base.per_minute - partial["answered"])
+    for counter in ("causes", "sip"):
+        for code, n in partial[counter].items():
+            incident[counter][code] = incident[counter].get(code, 0) + n
+    incident["samples"] = (incident["samples"] + partial["samples"])[:SAMPLES_KEPT]
