@@ -216,3 +216,9 @@ def bench(
     from .bench import run_bench
 
     run_bench(cdrs=cdrs, partitions=partitions, console=console, rate=rate)
+
+
+# Command groups live in their own modules; they import console/fail from here lazily.
+from .cli_incidents import incidents_app  # noqa: E402
+
+app.add_typer(incidents_app, name="incidents")

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     detection: Thresholds = Field(default_factory=Thresholds, description="Incident thresholds (defaults)")
     detection_overrides: dict[str, dict] = Field(default_factory=dict,
                                                  description="interconnect → thresholds that differ from `detection`")
+    detection_lateness_s: float = Field(10, ge=0, description="How long after a minute ends its last CDRs may arrive "
+                                        "(partition skew, switch write delay) before it is judged")
     baseline_days: int = Field(7, ge=1, le=60, description="Same hours of this many previous days form the baseline")
 
     @model_validator(mode="after")

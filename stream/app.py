@@ -21,7 +21,10 @@ from cdrflow.config import Settings
 from cdrflow.schemas.envelope import encode_dead_letter
 
 from .decode import decode_messages
+from .detector import absorb, evaluate
 from .enrich import Enricher
+from .incidents import load_baselines, store_incident
+from .partials import partial_messages
 from .sink import CdrWriter
 
 log = logging.getLogger("cdrflow.stream")
@@ -37,6 +40,8 @@ class WorkerStats:
     cdrs_stored: int = 0
     duplicates_skipped: int = 0
     dead_letters: int = 0
+    incident_events: int = 0
+    watermark_ms: int = 0           # detector's event time: newest CDR end time less the lateness
     last_write_s: float = 0.0
     # produce → stored latency of recent messages (Kafka CreateTime to the end of the write), ms
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=2_000))
@@ -83,6 +88,13 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     )
     cdr_topic = app.topic(settings.topic_cdr_batches, value_serializer="raw", partitions=settings.partitions)
     dead_letter_topic = app.topic(settings.topic_dead_letter, value_serializer="raw", partitions=1)
+    partials_topic = app.topic(settings.topic_partials, value_serializer="raw", key_serializer="raw",
+                               partitions=settings.partitions)
+    incidents_topic = app.topic(settings.topic_incidents, value_serializer="raw", partitions=1)
+    # "interconnect|direction" → detector state (minutes, open incident, last offset applied);
+    # changelogged, so a restarted worker resumes its interconnects where it left off.
+    detector_state = app.Table("detector-state", default=dict, partitions=settings.partitions,
+                               key_serializer="raw", value_serializer="json")
     enrich = Enricher(settings.home_region, settings.interconnects)
     stats = WorkerStats()
     state: dict = {}
@@ -109,12 +121,12 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     async def open_clickhouse():
         await on_writer_thread(clickhouse)  # migrate before the first batch, and fail fast on a bad ClickHouse URL
 
-    def store(messages: list[tuple[bytes, str]]) -> tuple[int, int, list]:
+    def store(messages: list[tuple[bytes, str]]) -> tuple[int, list, list]:
         """decode → enrich → write; runs in the writer thread so the event loop keeps heartbeating."""
         decoded = decode_messages(messages)
         clickhouse()
-        stored = state["writer"].write(enrich(decoded.cdrs))
-        return len(decoded.cdrs), stored, decoded.dead_letters
+        fresh = state["writer"].write(enrich(decoded.cdrs))
+        return len(decoded.cdrs), fresh, decoded.dead_letters
 
     @app.agent(cdr_topic)
     async def ingest(stream):
@@ -122,9 +134,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             messages = [(e.message.value, f"{e.message.topic}/{e.message.partition}@{e.message.offset}")
                         for e in events]
             t0 = time.perf_counter()
-            cdrs_in, stored, dead_letters = await on_writer_thread(store, messages)
+            cdrs_in, fresh, dead_letters = await on_writer_thread(store, messages)
+            stored = len(fresh)
             for letter in dead_letters:
                 await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
+            await send_partials(fresh)
             # Returning to take_events acks these events: offsets commit only after the write.
             stats.last_write_s = time.perf_counter() - t0
             stats.messages += len(events)
@@ -134,6 +148,57 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             stats.dead_letters += len(dead_letters)
             now_ms = time.time() * 1000
             stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
+
+    async def send_partials(fresh: list[dict]) -> None:
+        """Per-minute partials of the CDRs this take stored, keyed by interconnect, then a watermark
+        tick to every partition so a detector whose interconnects went silent still sees time pass.
+        Sent after the insert and before the ack: a crash in between loses these partials for
+        detection only (ClickHouse has the rows; a redelivery finds them stored and sends nothing)."""
+        messages, watermark = partial_messages(fresh)
+        if watermark is None:
+            return
+        sent = [await partials_topic.send(key=key.encode(), value=orjson.dumps(message))
+                for key, message in messages.items()]
+        tick = orjson.dumps({"watermark_ms": watermark})
+        sent += [await partials_topic.send(value=tick, partition=p) for p in range(settings.partitions)]
+        await asyncio.gather(*sent)
+
+    baselines: dict = {"slot": None, "figures": {}}
+
+    def refresh_baselines(watermark_ms: int) -> dict:
+        """Baselines per interconnect, reloaded when the watermark enters a new 10-minute slot."""
+        slot = watermark_ms // 600_000
+        if baselines["slot"] != slot:
+            baselines["figures"] = load_baselines(clickhouse(), settings, watermark_ms)
+            baselines["slot"] = slot
+        return baselines["figures"]
+
+    @app.agent(partials_topic)
+    async def detect(stream):
+        """Merges partials into detector_state and judges every closed minute of event time."""
+        async for event in stream.events():
+            message = orjson.loads(event.value)
+            key = message.get("key")
+            if key is not None:
+                key_state = detector_state[key.encode()]
+                if absorb(key_state, message, event.message.offset):
+                    detector_state[key.encode()] = key_state
+            # event time less the allowed lateness: a minute is judged once its CDRs are all in
+            watermark = (message.get("watermark_ms") or 0) - int(settings.detection_lateness_s * 1000)
+            if watermark // 60_000 > stats.watermark_ms // 60_000:   # a minute closed
+                stats.watermark_ms = watermark
+                await judge(watermark)
+
+    async def judge(watermark_ms: int) -> None:
+        figures = await on_writer_thread(refresh_baselines, watermark_ms)
+        for raw_key, key_state in list(detector_state.items()):
+            key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+            events = evaluate(key, key_state, watermark_ms, figures.get(key), settings.thresholds(key.split("|")[0]))
+            detector_state[raw_key] = key_state
+            for incident_event in events:
+                await on_writer_thread(store_incident, clickhouse(), settings, incident_event["incident"])
+                await incidents_topic.send(key=raw_key, value=orjson.dumps(incident_event))
+                stats.incident_events += 1
 
     @app.page("/stats")
     async def stats_view(web, request):
@@ -156,7 +221,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             except Exception as exc:
                 return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
             payload = {"columns": list(result.column_names), "rows": result.result_rows}
-            return self.bytes(orjson.dumps(payload, default=str), content_type="application/json")
+            return self.bytes(orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS),
+                              content_type="application/json")
 
     app.cdrflow_stats = stats  # for tests that run the app in-process
     return app

@@ -3,17 +3,19 @@
 The Faust detector agent keeps one state per "interconnect|direction" in a changelogged table and
 calls `absorb` for each partials message and `evaluate` when the event-time watermark closes a
 minute. Each closed minute m is judged once, on the window of the `window_minutes` minutes
-ending at m, against the interconnect's baseline (the same hours of previous days where there is
+ending at m, and on minute m alone (a big interconnect that collapses is seen within a
+minute; a small one needs the window to gather min_seizures), against the interconnect's baseline (the same hours of previous days where there is
 history, else recent hours; see clickhouse/queries/baseline.sql). An incident opens when, with at
 least `min_seizures` seizures (expected seizures for a vanish), any of:
 
   traffic_vanish  seizures ≤ vanish_ratio × expected (baseline seizures/minute × window)
-  asr_drop        ASR < baseline ASR − max(asr_margin, 3σ)      σ = √(p(1−p)/n), binomial
-  ner_drop        NER < baseline NER − max(ner_margin, 3σ)
-  network_causes  network-class share > max(network_share, baseline share + 3σ)
+  asr_drop        ASR < baseline ASR − max(asr_margin, 4σ)      σ = √(p(1−p)/n), binomial
+  ner_drop        NER < baseline NER − max(ner_margin, 4σ)
+  network_causes  network-class share > max(network_share, baseline share + 4σ)
   pdd_rise        average PDD > pdd_factor × baseline and ≥ pdd_min_rise_ms above it
 
-The 3σ floor keeps small interconnects from paging on sampling noise. While open, every judged
+The 4σ floor keeps small interconnects from paging on sampling noise: every key is judged every
+minute, so a healthy day is thousands of tests (P(z < −4) ≈ 3·10⁻⁵ each). While open, every judged
 minute updates the incident (figures, lost calls, evidence); after quiet_minutes without a
 breach it resolves. Lost calls = Σ over incident minutes of max(0, baseline ASR × baseline
 seizures/minute − answered that minute) from its first to its last bad minute: calls the
@@ -83,8 +85,11 @@ class Figures:
                 "seizures_per_minute": self.per_minute}
 
 
-def _sigma3(p: float, n: int) -> float:
-    return 3 * math.sqrt(p * (1 - p) / n)
+NOISE_Z = 4
+
+
+def _noise(p: float, n: int) -> float:
+    return NOISE_Z * math.sqrt(p * (1 - p) / n)
 
 
 def breaches(window: Figures, base: Figures | None, t: Thresholds) -> list[str]:
@@ -98,16 +103,16 @@ def breaches(window: Figures, base: Figures | None, t: Thresholds) -> list[str]:
     if n < t.min_seizures:
         return kinds
     if base is not None and base.seizures:
-        if window.asr < base.asr - max(t.asr_margin, _sigma3(base.asr, n)):
+        if window.asr < base.asr - max(t.asr_margin, _noise(base.asr, n)):
             kinds.append("asr_drop")
-        if window.ner < base.ner - max(t.ner_margin, _sigma3(base.ner, n)):
+        if window.ner < base.ner - max(t.ner_margin, _noise(base.ner, n)):
             kinds.append("ner_drop")
         if (window.pdd_avg_ms is not None and base.pdd_avg_ms is not None
                 and window.pdd_avg_ms > t.pdd_factor * base.pdd_avg_ms
                 and window.pdd_avg_ms - base.pdd_avg_ms >= t.pdd_min_rise_ms):
             kinds.append("pdd_rise")
     base_share = base.network_share if base is not None and base.seizures else 0.0
-    if window.network_share > max(t.network_share, base_share + _sigma3(base_share, n)):
+    if window.network_share > max(t.network_share, base_share + _noise(base_share, n)):
         kinds.append("network_causes")
     return kinds
 
@@ -152,9 +157,10 @@ def evaluate(key: str, state: dict[str, Any], watermark_ms: int, base: Figures |
 
 def _judge(key: str, state: dict[str, Any], m: int, window: Figures, window_partials: list[dict[str, Any]],
            base: Figures | None, t: Thresholds) -> dict[str, Any] | None:
-    kinds = breaches(window, base, t)
-    incident = state.get("incident")
     this_minute = window_partials[-1]
+    minute_alone = breaches(Figures.of([this_minute], 1), base, t.model_copy(update={"window_minutes": 1}))
+    kinds = sorted(set(breaches(window, base, t)) | set(minute_alone))
+    incident = state.get("incident")
     if kinds:
         if incident is None:
             interconnect, direction = key.split("|")

@@ -48,8 +48,8 @@ class CdrWriter:
             parameters={**params, "ids": orjson.dumps(list(ids)).decode()}).result_rows
         return {row[0] for row in rows}
 
-    def write(self, cdrs: list[dict[str, Any]]) -> int:
-        """Inserts the CDRs not stored yet (also dropping repeats within the batch); returns how many."""
+    def write(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Inserts the CDRs not stored yet (also dropping repeats within the batch); returns those."""
         stored = self.already_stored(cdrs)
         fresh: dict[str, dict[str, Any]] = {}
         for cdr in cdrs:
@@ -58,4 +58,4 @@ class CdrWriter:
         if fresh:
             self.client.raw_insert(self.table, column_names=list(CDR_COLUMNS),
                                    insert_block=orjson.dumps(list(fresh.values())), fmt="JSONEachRow")
-        return len(fresh)
+        return list(fresh.values())

@@ -22,20 +22,20 @@ def test_healthy_window_breaches_nothing():
 
 
 def test_asr_drop_below_baseline_minus_margin():
-    # threshold .55 − max(.15, 3·√(.55·.45/500) = .067) = .40
+    # threshold .55 − max(.15, 4·√(.55·.45/500) = .089) = .40
     assert breaches(window(500, 205, effective=480), BASE, T) == []        # ASR .41
     assert breaches(window(500, 195, effective=480), BASE, T) == ["asr_drop"]   # ASR .39
 
 
 def test_noise_floor_protects_small_interconnects():
     small = Figures(seizures=480, answered=264, effective=456, network=5, minutes=60)   # 8/min, ASR .55
-    # n = 40: 3σ = 3·√(.2475/40) = .236 > .15 → threshold .314
-    assert breaches(window(40, 13, effective=38), small, T) == []           # ASR .325
-    assert breaches(window(40, 12, effective=38), small, T) == ["asr_drop"]  # ASR .30
+    # n = 40: 4σ = 4·√(.2475/40) = .315 > .15 → threshold .235
+    assert breaches(window(40, 10, effective=38), small, T) == []           # ASR .25
+    assert breaches(window(40, 9, effective=38), small, T) == ["asr_drop"]   # ASR .225
 
 
 def test_ner_drop_and_network_causes():
-    # NER threshold .95 − max(.10, 3·√(.0475/500) = .029) = .85; network: max(.20, .01 + .013) = .20
+    # NER threshold .95 − max(.10, 4·√(.0475/500) = .039) = .85; network: max(.20, .01 + .018) = .20
     kinds = breaches(window(500, 250, effective=400, network=150), BASE, T)   # NER .80, network .30
     assert kinds == ["ner_drop", "network_causes"]
     assert breaches(window(500, 275, network=100), BASE, T) == []             # exactly .20 is not above
@@ -80,22 +80,21 @@ def test_incident_lifecycle_open_update_resolve():
     for m in range(6, 30):          # the watermark enters minute m+1: minute m is closed
         events += evaluate("verizon|out", state, (m + 1) * MINUTE_MS + 5_000, BASE, T)
     kinds = [e["event"] for e in events]
-    # window 6-10: ASR (4·55+10)/500 = .46 ≥ .40 → healthy; window 7-11: 185/500 = .37 → opens at 11
-    # the last breaching window is 13-17 (ASR .37); quiet for 5 minutes → resolves when judging 22
-    assert kinds == ["open"] + ["update"] * 10 + ["resolve"]
+    # window 6-10: ASR (4·55+10)/500 = .46 ≥ .40 → healthy, but minute 10 alone (n = 100) breaches:
+    # ASR .10 < .55 − max(.15, 4·√(.2475/100) = .199) = .351; NER .50 < .85; network .50 > .20.
+    # The last breaching window is 13-17 (ASR .37 < .40); quiet for 5 minutes → resolves judging 22.
+    assert kinds == ["open"] + ["update"] * 11 + ["resolve"]
     opened, resolved = events[0]["incident"], events[-1]["incident"]
-    # window 7-11: NER 385/500 = .77 < .85; network share 100/500 = .20 is not above .20 yet
-    assert opened["kinds"] == ["asr_drop", "ner_drop"]
-    assert resolved["kinds"] == ["asr_drop", "ner_drop", "network_causes"]   # window 8-12: .30
-    assert opened["start_ms"] == 10 * MINUTE_MS          # minute 10 is the first bad on its own
-    assert opened["lost_calls"] == pytest.approx(2 * 45)  # minutes 10, 11: 55 expected − 10 answered
+    assert opened["kinds"] == resolved["kinds"] == ["asr_drop", "ner_drop", "network_causes"]
+    assert opened["start_ms"] == 10 * MINUTE_MS
+    assert opened["lost_calls"] == pytest.approx(45)      # minute 10: 55 expected − 10 answered
     assert resolved["status"] == "resolved" and resolved["end_ms"] == 15 * MINUTE_MS
     assert resolved["lost_calls"] == pytest.approx(5 * 45)
     assert resolved["severity"] == "critical"           # window ASR .19 < half of .55
     assert resolved["causes"] == {"34": 5 * 90}
     assert resolved["samples"][0]["q850_cause"] == 34
     assert opened["id"] == resolved["id"] and state["incident"] is None
-    assert [e["incident"]["version"] for e in events] == list(range(1, 13))
+    assert [e["incident"]["version"] for e in events] == list(range(1, 14))
 
 
 def test_replayed_partials_are_absorbed_once():

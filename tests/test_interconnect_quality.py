@@ -49,7 +49,7 @@ def minute_of_calls(m: int) -> list[dict]:
 def store(clickhouse, cdrs: list[dict]) -> int:
     settings, client = clickhouse
     enrich = Enricher(settings.home_region, settings.interconnects)
-    return CdrWriter(client, settings.clickhouse_database).write(enrich(cdrs))
+    return len(CdrWriter(client, settings.clickhouse_database).write(enrich(cdrs)))
 
 
 def quality(clickhouse, start_ms: int, end_ms: int, bucket_s: int = 0) -> dict:

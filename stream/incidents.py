@@ -1,0 +1,40 @@
+"""Where detector decisions go: baselines in from ClickHouse, incident rows out to it."""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from clickhouse_connect.driver.client import Client
+
+from cdrflow.clickhouse.sql import query
+from cdrflow.config import Settings
+
+from .detector import Figures
+
+INCIDENT_COLUMNS = ["id", "version", "status", "interconnect", "direction", "kinds", "severity",
+                    "start_time", "end_time", "updated_at", "lost_calls", "detail"]
+
+
+def load_baselines(client: Client, settings: Settings, at_ms: int) -> dict[str, Figures]:
+    """"interconnect|direction" → baseline Figures: history where it has min_seizures, else recent."""
+    result = client.query(query("baseline", settings), parameters={"at": at_ms // 1000, "days": settings.baseline_days})
+    found: dict[str, dict[str, Figures]] = {}
+    for row in result.named_results():
+        figures = Figures(*(int(row[f]) for f in ("seizures", "answered", "effective", "network", "pdd_sum", "pdd_n")),
+                          minutes=int(row["minutes"]))
+        found.setdefault(f'{row["interconnect"]}|{row["direction"]}', {})[row["basis"]] = figures
+    baselines = {}
+    for key, bases in found.items():
+        enough = settings.thresholds(key.split("|")[0]).min_seizures
+        chosen = next((bases[b] for b in ("history", "recent") if b in bases and bases[b].seizures >= enough), None)
+        if chosen is not None:
+            baselines[key] = chosen
+    return baselines
+
+
+def store_incident(client: Client, settings: Settings, incident: dict[str, Any]) -> None:
+    end = incident["end_ms"] // 1000 if incident["end_ms"] is not None else None
+    row = [incident["id"], incident["version"], incident["status"], incident["interconnect"], incident["direction"],
+           incident["kinds"], incident["severity"], incident["start_ms"] // 1000, end,
+           incident["updated_ms"] // 1000, float(incident["lost_calls"]), orjson.dumps(incident).decode()]
+    client.insert(f"{settings.clickhouse_database}.incidents", [row], column_names=INCIDENT_COLUMNS)
