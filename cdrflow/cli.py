@@ -137,7 +137,7 @@ def simulate(
 ) -> None:
     """Publish realistic carrier CDRs (several SBCs/switches, diurnal load, cause mix, injected faults)."""
     from .producers.publisher import Publisher
-    from .producers.simulate import Fault, default_config, generate, paced
+    from .producers.simulate import Fault, as_written, default_config, generate, paced
     from .producers.simulator_source import publish_stream
     from .runtime import bootstrap_servers
 
@@ -152,11 +152,12 @@ def simulate(
         except ValueError:
             fail(f"bad --fault {spec!r}: want INTERCONNECT:KIND:START_MIN:MINUTES")
     cfg = default_config(settings, seed=seed, calls_per_second=rate, start_ms=start_ms, faults=tuple(faults))
-    cdrs = generate(cfg, count=count)
+    cdrs = as_written(generate(cfg, count=count))   # CDRs appear when calls end, as a switch writes them
     publisher = Publisher(bootstrap_servers(settings), settings)
     batch = settings.batch_max_cdrs if fast else max(1, min(settings.batch_max_cdrs, int(rate / 4)))
     try:
-        total = publish_stream(cdrs if fast else paced(cdrs), publisher, batch, flush_every=50 if fast else 1)
+        total = publish_stream(cdrs if fast else paced(cdrs, at="end_ms"), publisher, batch,
+                               flush_every=50 if fast else 1)
     except KeyboardInterrupt:
         total = publisher.sent_cdrs
     finally:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import time
 from bisect import bisect_left
+from heapq import heappop, heappush
 from dataclasses import dataclass
 from itertools import chain
 from random import Random
@@ -609,8 +610,23 @@ def _cut(blocks: Iterator[tuple[int, list[dict]]], count: int | None, until_ms: 
         yield records
 
 
-def paced(records: Iterable[dict], speed: float = 1.0, now=time.time, sleep=time.sleep) -> Iterator[dict]:
-    """Replay records in (scaled) real time: each is yielded no earlier than its start_ms offset
+def as_written(records: Iterable[dict]) -> Iterator[dict]:
+    """Calls in start order → their CDRs in the order a switch writes them: when the call ends.
+
+    Holds the calls in progress in a heap (rate × longest call of them); a call's CDR comes out
+    once the stream has passed its end time."""
+    in_progress: list[tuple[int, int, dict]] = []
+    for n, rec in enumerate(records):
+        while in_progress and in_progress[0][0] <= rec["start_ms"]:
+            yield heappop(in_progress)[2]
+        heappush(in_progress, (rec["end_ms"], n, rec))
+    while in_progress:
+        yield heappop(in_progress)[2]
+
+
+def paced(records: Iterable[dict], speed: float = 1.0, now=time.time, sleep=time.sleep,
+          at: str = "start_ms") -> Iterator[dict]:
+    """Replay records in (scaled) real time: each is yielded no earlier than its `at` time's offset
     from the first record, divided by speed. The clock is read only when a record is due later
     than the last reading, so fast replays do not pay a syscall per record."""
     if speed <= 0:
@@ -618,9 +634,9 @@ def paced(records: Iterable[dict], speed: float = 1.0, now=time.time, sleep=time
     t0 = wall0 = wall = None
     for rec in records:
         if t0 is None:
-            t0, wall0 = rec["start_ms"], now()
+            t0, wall0 = rec[at], now()
             wall = wall0
-        due = wall0 + (rec["start_ms"] - t0) / 1000.0 / speed
+        due = wall0 + (rec[at] - t0) / 1000.0 / speed
         if due > wall:
             wall = now()
             if due > wall:

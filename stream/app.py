@@ -94,7 +94,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     # "interconnect|direction" → detector state (minutes, open incident, last offset applied);
     # changelogged, so a restarted worker resumes its interconnects where it left off.
     detector_state = app.Table("detector-state", default=dict, partitions=settings.partitions,
-                               key_serializer="raw", value_serializer="json")
+                               schema=faust.Schema(key_serializer="raw", value_serializer="json"))
     enrich = Enricher(settings.home_region, settings.interconnects)
     stats = WorkerStats()
     state: dict = {}

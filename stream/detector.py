@@ -9,18 +9,19 @@ history, else recent hours; see clickhouse/queries/baseline.sql). An incident op
 least `min_seizures` seizures (expected seizures for a vanish), any of:
 
   traffic_vanish  seizures ≤ vanish_ratio × expected (baseline seizures/minute × window)
-  asr_drop        ASR < baseline ASR − max(asr_margin, 4σ)      σ = √(p(1−p)/n), binomial
-  ner_drop        NER < baseline NER − max(ner_margin, 4σ)
-  network_causes  network-class share > max(network_share, baseline share + 4σ)
+  asr_drop        ASR ≤ baseline ASR − asr_margin
+  ner_drop        NER ≤ baseline NER − ner_margin
+  network_causes  network-class share > network_share
   pdd_rise        average PDD > pdd_factor × baseline and ≥ pdd_min_rise_ms above it
 
-The 4σ floor keeps small interconnects from paging on sampling noise: every key is judged every
-minute, so a healthy day is thousands of tests (P(z < −4) ≈ 3·10⁻⁵ each). While open, every judged
+and in each case the count must also be implausible under the baseline: its exact binomial tail
+probability below `alpha` (1e-6). That keeps small interconnects from paging on sampling noise:
+every key is judged every minute, so a healthy day is ~10⁵ tests per hundred keys. While open, every judged
 minute updates the incident (figures, lost calls, evidence); after quiet_minutes without a
 breach it resolves. Lost calls = Σ over incident minutes of max(0, baseline ASR × baseline
 seizures/minute − answered that minute) from its first to its last bad minute: calls the
-interconnect would have completed. Start and end are dated to the first and last minute that
-breach on their own (thresholds scaled to one minute); the window only says it is going on.
+interconnect would have completed. Start and end are dated to the first and last minute past the
+margins on its own (a run of them, inside significant windows); the window only says it is on.
 """
 from __future__ import annotations
 
@@ -85,34 +86,52 @@ class Figures:
                 "seizures_per_minute": self.per_minute}
 
 
-NOISE_Z = 4
+def binomial_tail(k: int, n: int, p: float, lower: bool) -> float:
+    """P(X ≤ k) (lower) or P(X ≥ k) for X ~ Binomial(n, p), summed exactly in log space.
+
+    Exact, not a normal approximation: for ratios near 1 (NER ≈ .95) and windows of tens of calls
+    the normal tail is orders of magnitude too thin, and a healthy day would page."""
+    if p <= 0.0 or p >= 1.0:     # X is always 0 (or always n)
+        x = 0 if p <= 0.0 else n
+        return float(x <= k) if lower else float(x >= k)
+    terms = range(0, k + 1) if lower else range(k, n + 1)
+    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    logs = [log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q for i in terms]
+    if not logs:
+        return 0.0
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
 
 
-def _noise(p: float, n: int) -> float:
-    return NOISE_Z * math.sqrt(p * (1 - p) / n)
+def breaches(window: Figures, base: Figures | None, t: Thresholds, significant: bool = True) -> list[str]:
+    """The incident kinds this window shows against the baseline (empty: healthy).
 
-
-def breaches(window: Figures, base: Figures | None, t: Thresholds) -> list[str]:
-    """The incident kinds this window shows against the baseline (empty: healthy)."""
+    significant=False checks the margins only (no min_seizures, no alpha): how a single minute
+    is dated as part of an incident, once a significant window says there is one."""
     kinds = []
-    if base is not None and base.seizures:
-        expected = base.per_minute * window.minutes
-        if expected >= t.min_seizures and window.seizures <= t.vanish_ratio * expected:
-            kinds.append("traffic_vanish")
     n = window.seizures
-    if n < t.min_seizures:
+    has_base = base is not None and base.seizures > 0
+    if has_base:
+        expected = base.per_minute * window.minutes
+        if expected >= (t.min_seizures if significant else 1) and n <= t.vanish_ratio * expected:
+            kinds.append("traffic_vanish")
+    if n == 0 or (significant and n < t.min_seizures):
         return kinds
-    if base is not None and base.seizures:
-        if window.asr < base.asr - max(t.asr_margin, _noise(base.asr, n)):
+
+    def implausible(count: int, p: float, lower: bool) -> bool:
+        return not significant or binomial_tail(count, n, p, lower) < t.alpha
+
+    if has_base:
+        if window.asr <= base.asr - t.asr_margin and implausible(window.answered, base.asr, lower=True):
             kinds.append("asr_drop")
-        if window.ner < base.ner - max(t.ner_margin, _noise(base.ner, n)):
+        if window.ner <= base.ner - t.ner_margin and implausible(window.effective, base.ner, lower=True):
             kinds.append("ner_drop")
         if (window.pdd_avg_ms is not None and base.pdd_avg_ms is not None
                 and window.pdd_avg_ms > t.pdd_factor * base.pdd_avg_ms
                 and window.pdd_avg_ms - base.pdd_avg_ms >= t.pdd_min_rise_ms):
             kinds.append("pdd_rise")
-    base_share = base.network_share if base is not None and base.seizures else 0.0
-    if window.network_share > max(t.network_share, base_share + _noise(base_share, n)):
+    base_share = base.network_share if has_base else 0.0
+    if window.network_share > t.network_share and implausible(window.network, base_share, lower=False):
         kinds.append("network_causes")
     return kinds
 
@@ -161,19 +180,28 @@ def _judge(key: str, state: dict[str, Any], m: int, window: Figures, window_part
     minute_alone = breaches(Figures.of([this_minute], 1), base, t.model_copy(update={"window_minutes": 1}))
     kinds = sorted(set(breaches(window, base, t)) | set(minute_alone))
     incident = state.get("incident")
+    # minutes past the margins (of the kinds this incident shows) on their own date the incident;
+    # the window only says it is going on
+    dating_kinds = set(kinds) | set(incident["kinds"] if incident else ())
+    past_margin = [bool(dating_kinds & set(breaches(Figures.of([p], 1), base, t, significant=False)))
+                   for p in window_partials]
+    first = m - (t.window_minutes - 1) * MINUTE_MS
     if kinds:
         if incident is None:
             interconnect, direction = key.split("|")
-            first = m - (t.window_minutes - 1) * MINUTE_MS
-            bad = [first + i * MINUTE_MS for i, p in enumerate(window_partials) if _bad_alone(p, base, t)] or [m]
-            start = bad[0]
+            # the run of past-margin minutes that ends at the window's last such minute
+            last = max((i for i, bad in enumerate(past_margin) if bad), default=len(past_margin) - 1)
+            run_start = last
+            while run_start > 0 and past_margin[run_start - 1]:
+                run_start -= 1
+            start = first + run_start * MINUTE_MS
             incident = state["incident"] = {
                 "id": str(uuid.uuid5(INCIDENT_NAMESPACE, f"{key}|{start}")), "interconnect": interconnect,
                 "direction": direction, "status": "open", "kinds": [], "severity": "major",
-                "start_ms": start, "end_ms": None, "last_breach_ms": m, "last_bad_minute_ms": bad[-1],
-                "version": 0, "lost_calls": 0.0, "lost_by_minute": {},
+                "start_ms": start, "end_ms": None, "last_breach_ms": m, "version": 0, "lost_calls": 0.0,
+                "bad_minutes": [first + i * MINUTE_MS for i in range(run_start, len(past_margin)) if past_margin[i]],
                 "baseline": base.summary() if base else None, "worst": window.summary(),
-                "causes": {}, "sip": {}, "samples": [], "counted_through_ms": start - MINUTE_MS}
+                "causes": {}, "sip": {}, "samples": [], "lost_by_minute": {}, "counted_through_ms": start - MINUTE_MS}
             for minute_ms, partial in zip(range(first, m + MINUTE_MS, MINUTE_MS), window_partials):
                 if minute_ms >= start:
                     _count(incident, minute_ms, partial, base)
@@ -185,36 +213,26 @@ def _judge(key: str, state: dict[str, Any], m: int, window: Figures, window_part
         if severity(kinds, window, base) == "critical":
             incident["severity"] = "critical"
         incident["last_breach_ms"] = m
-        incident["current"] = window.summary()
         if window.asr is not None and (incident["worst"]["asr"] is None or window.asr < incident["worst"]["asr"]):
             incident["worst"] = window.summary()
     elif incident is not None:
         _count(incident, m, this_minute, base)
-        incident["current"] = window.summary()
-        if m - incident["last_breach_ms"] < t.quiet_minutes * MINUTE_MS:
-            kind = "update"
-        else:
-            incident["status"], incident["end_ms"] = "resolved", incident["last_bad_minute_ms"] + MINUTE_MS
-            kind = "resolve"
-            state["incident"] = None
+        kind = "update"
     else:
         return None
-    if incident["status"] == "open" and _bad_alone(this_minute, base, t):
-        incident["last_bad_minute_ms"] = max(incident["last_bad_minute_ms"], m)
-    # lost calls over [start, last bad minute]: the quiet minutes before resolving are not the fault's
-    incident["lost_calls"] = round(sum(v for k, v in incident["lost_by_minute"].items()
-                                       if int(k) <= incident["last_bad_minute_ms"]), 1)
+    if kind != "open" and past_margin[-1]:
+        incident["bad_minutes"].append(m)
+    # the last bad minute is the last past-margin minute inside a significant window
+    last_bad = max((b for b in incident["bad_minutes"] if b <= incident["last_breach_ms"]), default=incident["start_ms"])
+    if not kinds and m - incident["last_breach_ms"] >= t.quiet_minutes * MINUTE_MS:
+        incident["status"], incident["end_ms"] = "resolved", last_bad + MINUTE_MS
+        kind = "resolve"
+        state["incident"] = None
+    incident["current"] = window.summary()
+    incident["lost_calls"] = round(sum(v for k, v in incident["lost_by_minute"].items() if int(k) <= last_bad), 1)
     incident["version"] += 1
     incident["updated_ms"] = m + MINUTE_MS
     return {"event": kind, "incident": dict(incident)}
-
-
-def _bad_alone(partial: dict[str, Any], base: Figures | None, t: Thresholds) -> bool:
-    """Whether one minute breaches by itself (min_seizures scaled to a minute): it dates an
-    incident's start and end to the minute, where the window only says it is going on."""
-    one_minute = t.model_copy(update={"min_seizures": max(1, math.ceil(t.min_seizures / t.window_minutes)),
-                                      "window_minutes": 1})
-    return bool(breaches(Figures.of([partial], 1), base, one_minute))
 
 
 def _count(incident: dict[str, Any], minute_ms: int, partial: dict[str, Any], base: Figures | None) -> None:

@@ -15,8 +15,13 @@ INCIDENT_COLUMNS = ["id", "version", "status", "interconnect", "direction", "kin
                     "start_time", "end_time", "updated_at", "lost_calls", "detail"]
 
 
+# A baseline needs this many times min_seizures: its own sampling noise must be small next to
+# the window's, or a freshly seen interconnect pages on its first few noisy minutes.
+BASELINE_STRENGTH = 10
+
+
 def load_baselines(client: Client, settings: Settings, at_ms: int) -> dict[str, Figures]:
-    """"interconnect|direction" → baseline Figures: history where it has min_seizures, else recent."""
+    """"interconnect|direction" → baseline Figures: history where it is strong enough, else recent."""
     result = client.query(query("baseline", settings), parameters={"at": at_ms // 1000, "days": settings.baseline_days})
     found: dict[str, dict[str, Figures]] = {}
     for row in result.named_results():
@@ -25,7 +30,7 @@ def load_baselines(client: Client, settings: Settings, at_ms: int) -> dict[str, 
         found.setdefault(f'{row["interconnect"]}|{row["direction"]}', {})[row["basis"]] = figures
     baselines = {}
     for key, bases in found.items():
-        enough = settings.thresholds(key.split("|")[0]).min_seizures
+        enough = BASELINE_STRENGTH * settings.thresholds(key.split("|")[0]).min_seizures
         chosen = next((bases[b] for b in ("history", "recent") if b in bases and bases[b].seizures >= enough), None)
         if chosen is not None:
             baselines[key] = chosen

@@ -27,13 +27,16 @@ def broker():
 
 
 @pytest.fixture
-def settings(tmp_path, broker, monkeypatch) -> Settings:
+def settings(request, tmp_path, broker, monkeypatch) -> Settings:
+    """Settings on the test's broker and data dir; a test overrides variables with
+    @pytest.mark.parametrize("settings", [{"CDRFLOW_…": "…"}], indirect=True)."""
     env = {
         "CDRFLOW_DATA_DIR": str(tmp_path / "data"),
         "CDRFLOW_KAFKA_BOOTSTRAP": broker.bootstrap,
         "CDRFLOW_WORKER_WEB_PORT": str(free_port()),
         "CDRFLOW_RETENTION_DAYS": "5000",   # the real samples are from 2017: keep them past the TTL
         "CDRFLOW_WORKER_WITHIN_S": "0.2",
+        **getattr(request, "param", {}),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -1,10 +1,13 @@
 """Incident decisions on crafted per-minute partials, figures computed by hand in the comments."""
 from __future__ import annotations
 
+from fractions import Fraction
+from math import comb
+
 import pytest
 
 from cdrflow.config import Thresholds
-from cdrflow.stream.detector import Figures, absorb, breaches, evaluate
+from cdrflow.stream.detector import Figures, absorb, binomial_tail, breaches, evaluate
 from cdrflow.stream.partials import MINUTE_MS, empty, partial_messages
 
 T = Thresholds()   # min_seizures 30, window 5, asr_margin .15, ner_margin .10, network .20, vanish .10
@@ -22,20 +25,46 @@ def test_healthy_window_breaches_nothing():
 
 
 def test_asr_drop_below_baseline_minus_margin():
-    # threshold .55 − max(.15, 4·√(.55·.45/500) = .089) = .40
+    # margin: ASR ≤ .55 − .15 = .40; tails P(X ≤ 205) = 2.3e-10, P(X ≤ 195) = 5e-13 are both < alpha
     assert breaches(window(500, 205, effective=480), BASE, T) == []        # ASR .41
     assert breaches(window(500, 195, effective=480), BASE, T) == ["asr_drop"]   # ASR .39
 
 
 def test_noise_floor_protects_small_interconnects():
     small = Figures(seizures=480, answered=264, effective=456, network=5, minutes=60)   # 8/min, ASR .55
-    # n = 40: 4σ = 4·√(.2475/40) = .315 > .15 → threshold .235
-    assert breaches(window(40, 10, effective=38), small, T) == []           # ASR .25
-    assert breaches(window(40, 9, effective=38), small, T) == ["asr_drop"]   # ASR .225
+    # n = 40 at p = .55: P(X ≤ 7) = 1.22e-6, P(X ≤ 6) = 1.99e-7 (exact sums, see below); alpha 1e-6
+    assert breaches(window(40, 7, effective=38), small, T) == []           # ASR .175: a big drop, but 40 calls
+    assert breaches(window(40, 6, effective=38), small, T) == ["asr_drop"]  # ASR .15
+
+
+def exact_tail(k: int, n: int, p: str, lower: bool) -> float:
+    """The binomial tail in rational arithmetic: an independent check of binomial_tail."""
+    q = Fraction(p)
+    terms = range(0, k + 1) if lower else range(k, n + 1)
+    return float(sum(comb(n, i) * q ** i * (1 - q) ** (n - i) for i in terms))
+
+
+@pytest.mark.parametrize("k,n,p,lower", [(7, 40, "0.55", True), (6, 40, "0.55", True), (45, 55, "0.9455", True),
+                                         (185, 500, "0.55", True), (150, 500, "0.01", False), (3, 10, "0.5", False),
+                                         (0, 20, "0.3", True), (20, 20, "0.3", False)])
+def test_binomial_tail_is_exact(k, n, p, lower):
+    assert binomial_tail(k, n, float(p), lower) == pytest.approx(exact_tail(k, n, p, lower), rel=1e-9)
+
+
+def test_binomial_tail_at_certain_outcomes():
+    assert binomial_tail(0, 10, 0.0, lower=True) == 1.0 and binomial_tail(1, 10, 0.0, lower=False) == 0.0
+    assert binomial_tail(9, 10, 1.0, lower=True) == 0.0 and binomial_tail(10, 10, 1.0, lower=False) == 1.0
+
+
+def test_small_windows_near_one_are_judged_on_the_exact_tail():
+    # NER baseline .9455, 55 calls, 45 effective (.818): a normal approximation calls this −4.2σ,
+    # the exact tail is 7e-4: ordinary noise for a small interconnect, no incident
+    base = Figures(seizures=1726, answered=820, effective=1632, network=19, minutes=179)
+    assert breaches(window(55, 26, effective=45), base, T) == []
 
 
 def test_ner_drop_and_network_causes():
-    # NER threshold .95 − max(.10, 4·√(.0475/500) = .039) = .85; network: max(.20, .01 + .018) = .20
+    # NER ≤ .95 − .10 = .85 (P(X ≤ 400) = 2.5e-32); network share > .20 (P(X ≥ 150 | .01) = 5e-171)
     kinds = breaches(window(500, 250, effective=400, network=150), BASE, T)   # NER .80, network .30
     assert kinds == ["ner_drop", "network_causes"]
     assert breaches(window(500, 275, network=100), BASE, T) == []             # exactly .20 is not above
@@ -80,9 +109,9 @@ def test_incident_lifecycle_open_update_resolve():
     for m in range(6, 30):          # the watermark enters minute m+1: minute m is closed
         events += evaluate("verizon|out", state, (m + 1) * MINUTE_MS + 5_000, BASE, T)
     kinds = [e["event"] for e in events]
-    # window 6-10: ASR (4·55+10)/500 = .46 ≥ .40 → healthy, but minute 10 alone (n = 100) breaches:
-    # ASR .10 < .55 − max(.15, 4·√(.2475/100) = .199) = .351; NER .50 < .85; network .50 > .20.
-    # The last breaching window is 13-17 (ASR .37 < .40); quiet for 5 minutes → resolves judging 22.
+    # window 6-10: ASR (4·55+10)/500 = .46 > .40 → healthy, but minute 10 alone (n = 100) breaches:
+    # ASR .10 ≤ .40 (P = 3e-21), NER .50 ≤ .85 (P = 7e-38), network share .50 > .20 (P = 6e-72).
+    # The last breaching window is 13-17 (ASR .37, P = 5e-16); quiet for 5 minutes → resolves judging 22.
     assert kinds == ["open"] + ["update"] * 11 + ["resolve"]
     opened, resolved = events[0]["incident"], events[-1]["incident"]
     assert opened["kinds"] == resolved["kinds"] == ["asr_drop", "ner_drop", "network_causes"]

@@ -7,6 +7,7 @@ import pytest
 
 from cdrflow.config import Thresholds
 from cdrflow.incident_report import build_report, to_markdown
+from cdrflow.schemas.causes import classify
 from cdrflow.stream.detector import evaluate, absorb
 from cdrflow.stream.incidents import load_baselines, store_incident
 from cdrflow.stream.partials import MINUTE_MS, partial_messages
@@ -17,43 +18,44 @@ DAY = 86_400_000
 AT = 1_795_003_200_000            # 2026-11-18 12:00 UTC, in ms
 
 
-def calls(first: int, start_ms: int, count: int, answered: int, **kw) -> list[dict]:
+def calls(first: int, start_ms: int, count: int, answered: int, failed_cause: int = 34, **kw) -> list[dict]:
     return [cdr(first + i, start_ms + i * 1000, answered_s=30 if i < answered else None,
-                q850=16 if i < answered else 34, **kw) for i in range(count)]
+                q850=16 if i < answered else failed_cause, **kw) for i in range(count)]
 
 
 def test_baseline_prefers_same_hours_of_previous_days(clickhouse):
     settings, client = clickhouse
-    # recent (3 h ending 15 min before AT): 40 calls, 10 answered, first at AT − 2 h → 105 minutes
-    store(clickhouse, calls(0, AT - 2 * 3_600_000, 40, 10))
-    baselines = load_baselines(client, settings, AT)
-    recent = baselines["verizon|out"]
-    assert (recent.seizures, recent.answered, recent.minutes) == (40, 10, 105)
-    # history: the same hour ±30 min one and two days before: 50 + 40 calls, 45 answered
-    store(clickhouse, calls(100, AT - DAY - 20 * 60_000, 50, 25) + calls(200, AT - 2 * DAY + 10 * 60_000, 40, 20)
-          + calls(300, AT - DAY - 40 * 60_000, 30, 0))     # 40 min before: outside ±30 min
+    # recent (3 h ending 15 min before AT): 400 calls, 100 answered, first at AT − 2 h → 105 minutes
+    store(clickhouse, calls(0, AT - 2 * 3_600_000, 400, 100))
+    recent = load_baselines(client, settings, AT)["verizon|out"]
+    assert (recent.seizures, recent.answered, recent.minutes) == (400, 100, 105)
+    # history: the same hour ±30 min one and two days before: 250 + 150 calls, 200 answered
+    store(clickhouse, calls(1000, AT - DAY - 20 * 60_000, 250, 125) + calls(2000, AT - 2 * DAY + 10 * 60_000, 150, 75)
+          + calls(3000, AT - DAY - 40 * 60_000, 300, 0))     # 40 min before: outside ±30 min
     history = load_baselines(client, settings, AT)["verizon|out"]
-    assert (history.seizures, history.answered, history.network, history.minutes) == (90, 45, 45, 120)
-    assert history.per_minute == pytest.approx(90 / 120)
+    assert (history.seizures, history.answered, history.network, history.minutes) == (400, 200, 200, 120)
+    assert history.per_minute == pytest.approx(400 / 120)
 
 
-def test_baseline_needs_min_seizures(clickhouse):
+def test_baseline_needs_ten_times_min_seizures(clickhouse):
     settings, client = clickhouse
-    store(clickhouse, calls(0, AT - 3_600_000, 29, 10))
+    store(clickhouse, calls(0, AT - 3_600_000, 299, 100))
     assert load_baselines(client, settings, AT) == {}
+    store(clickhouse, calls(500, AT - 3_500_000, 1, 1))
+    assert load_baselines(client, settings, AT)["verizon|out"].seizures == 300
 
 
 def test_stored_incident_gives_an_escalation_report(clickhouse):
     settings, client = clickhouse
     t = Thresholds()
     start = AT - 60 * MINUTE_MS
-    healthy = [c for m in range(40) for c in calls(m * 100, start + m * MINUTE_MS, 40, 22)]
+    healthy = [c for m in range(40) for c in calls(m * 100, start + m * MINUTE_MS, 40, 22, failed_cause=17)]
     failing = [c for m in range(40, 45) for c in calls(m * 100, start + m * MINUTE_MS, 40, 2)]
     store(clickhouse, healthy + failing)
     base = load_baselines(client, settings, start + 40 * MINUTE_MS)["verizon|out"]
     assert (base.seizures, base.answered) == (1000, 550)    # minutes 15-39 of the healthy hour (25 × 40)
-    enriched = [dict(c, interconnect="verizon", direction="out",
-                     cause_class="answered" if c["answer_ms"] else "network") for c in healthy + failing]
+    enriched = [dict(c, interconnect="verizon", direction="out", cause_class=classify(bool(c["answer_ms"]), c["q850_cause"]))
+                for c in healthy + failing]
     messages, _ = partial_messages(enriched)
     state = {}
     absorb(state, messages["verizon|out"], offset=0)
@@ -77,3 +79,65 @@ def test_stored_incident_gives_an_escalation_report(clickhouse):
     text = to_markdown(report)
     assert "| seizures | 1600 | 200 |" in text and "| ASR | 55.0 % | 5.0 % |" in text
     assert [c["q850_cause"] for c in report["sample_calls"]] == [34] * 10
+
+
+HOUR_MS = 3_600_000
+T0 = 1_794_999_600_000          # an hour boundary; the simulated day runs from here (event time)
+FAULT_AT, FAULT_MIN = T0 + 200 * MINUTE_MS, 15
+
+
+@pytest.mark.parametrize("settings", [{"CDRFLOW_PARTITIONS": "1", "CDRFLOW_DETECTION_LATENESS_S": "60"}],
+                         indirect=True)
+def test_simulated_faults_open_the_right_incidents_and_resolve(settings, worker):
+    """Four hours of simulated traffic (10 calls/s over 8 interconnects); from minute 200 for 15
+    minutes att's answers collapse, lumen fails with network causes and tmobile's traffic vanishes.
+    One partition keeps the replay (far faster than real time) in event-time order."""
+    from cdrflow.producers.publisher import Publisher
+    from cdrflow.producers.simulate import Fault, SimConfig, as_written, generate
+    from cdrflow.producers.simulator_source import publish_stream
+    from conftest import query, read_topic
+
+    faults = (Fault("att", "answer_collapse", FAULT_AT, FAULT_AT + FAULT_MIN * MINUTE_MS),
+              Fault("lumen", "network_causes", FAULT_AT, FAULT_AT + FAULT_MIN * MINUTE_MS),
+              Fault("tmobile", "traffic_vanish", FAULT_AT, FAULT_AT + FAULT_MIN * MINUTE_MS))
+    cfg = SimConfig(seed=11, start_ms=T0, calls_per_second=10.0, interconnects=dict(settings.interconnects),
+                    faults=faults, diurnal=False)
+    day_end = T0 + 4 * HOUR_MS
+    # the day's CDRs: calls still running at its end have not been written yet (nor judged)
+    day = (c for c in as_written(generate(cfg, until_ms=day_end)) if c["end_ms"] < day_end)
+    publisher = Publisher(settings.kafka_bootstrap, settings)
+    published = publish_stream(day, publisher, settings.batch_max_cdrs)
+    publisher.close()
+    worker.start()
+    worker.wait_for(lambda s: s["cdrs_stored"] >= published, timeout_s=300)
+    # the detector has judged up to the last closed minute of the day
+    worker.wait_for(lambda s: s["watermark_ms"] >= day_end - 2 * MINUTE_MS, timeout_s=120)
+
+    rows = query(settings, "SELECT toString(id), status, interconnect, toString(direction), kinds, "
+                           "toUnixTimestamp(start_time) * 1000, toUnixTimestamp(end_time) * 1000 "
+                           "FROM cdrflow.incidents FINAL ORDER BY interconnect, direction")
+    by_interconnect: dict[str, list] = {}
+    for row in rows:
+        by_interconnect.setdefault(row[2], []).append(row)
+    # healthy interconnects stay quiet over the whole simulated day; each faulty one opens
+    assert set(by_interconnect) == {"att", "lumen", "tmobile"}
+    expected_kind = {"att": "asr_drop", "lumen": "network_causes", "tmobile": "traffic_vanish"}
+    for interconnect, incidents in by_interconnect.items():
+        assert len(incidents) <= 2                    # one per direction at most: no flapping
+        for _, status, _, _, kinds, start_ms, end_ms in incidents:
+            assert expected_kind[interconnect] in kinds
+            assert status == "resolved"
+            # dated by CDR end minutes: calls in progress when traffic vanishes still end (and are
+            # written) for a few minutes, so a vanish shows once they are done
+            assert FAULT_AT - MINUTE_MS <= start_ms <= FAULT_AT + 5 * MINUTE_MS
+            assert FAULT_AT + (FAULT_MIN - 1) * MINUTE_MS <= end_ms <= FAULT_AT + (FAULT_MIN + 3) * MINUTE_MS
+
+    # the same lifecycle went to the incidents topic: open first, resolve last, per incident
+    events = [orjson.loads(v) for v in read_topic(settings.kafka_bootstrap, settings.topic_incidents,
+                                                  expect=worker.stats()["incident_events"])]
+    lifecycle: dict[str, list[str]] = {}
+    for event in events:
+        lifecycle.setdefault(event["incident"]["id"], []).append(event["event"])
+    assert set(lifecycle) == {row[0] for row in rows}
+    assert all(kinds[0] == "open" and kinds[-1] == "resolve" and set(kinds[1:-1]) <= {"update"}
+               for kinds in lifecycle.values())
