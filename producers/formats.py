@@ -1,15 +1,18 @@
-"""The one registry of CDR formats: name → line parser."""
+"""The one registry of CDR formats: name → line parser, or file parser for formats with per-file
+state (a header row, records grouped into calls; see parsing.py)."""
 from __future__ import annotations
 
 from .asterisk_csv import parse_asterisk_csv
-from .parsing import LineParser
+from .cisco_cucm import parse_cisco_cucm
+from .parsing import FileParser, LineParser
 
-FORMATS: dict[str, LineParser] = {
+FORMATS: dict[str, LineParser | FileParser] = {
     "asterisk_csv": parse_asterisk_csv,
+    "cisco_cucm": parse_cisco_cucm,
 }
 
 
-def parser_for(name: str) -> LineParser:
+def parser_for(name: str) -> LineParser | FileParser:
     try:
         return FORMATS[name]
     except KeyError:
