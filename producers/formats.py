@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from .asterisk_csv import parse_asterisk_csv
 from .cisco_cucm import parse_cisco_cucm
+from .kamailio_acc import parse_kamailio_acc
 from .parsing import FileParser, LineParser
 
 FORMATS: dict[str, LineParser | FileParser] = {
     "asterisk_csv": parse_asterisk_csv,
     "cisco_cucm": parse_cisco_cucm,
+    "kamailio_acc": parse_kamailio_acc,
 }
 
 

@@ -96,7 +96,8 @@ class Columns:
     """Column positions named by a CSV header row, for formats whose header defines the layout."""
 
     def __init__(self, header: bytes, required: tuple[str, ...]):
-        names = csv_row(header.rstrip(b"\r\n"))
+        self.header_line = header.rstrip(b"\r\n")
+        names = csv_row(self.header_line)
         self.header = names
         self.index = {name: i for i, name in enumerate(names)}
         missing = [name for name in required if name not in self.index]
