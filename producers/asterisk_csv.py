@@ -11,7 +11,7 @@ import csv
 import hashlib
 
 from cdrflow.producers.local_time import local_ms
-from cdrflow.producers.parsing import RecordError, SourceContext, record_error, whole_number
+from cdrflow.producers.parsing import RecordError, SourceContext, parse_line, whole_number
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 
 FORMAT_NAME = "asterisk_csv"
@@ -132,13 +132,7 @@ class AsteriskCsvParser:
               "correlation_id")
 
     def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
-        try:
-            raw = line.rstrip(b"\r\n")
-            if not raw.strip():
-                return None
-            return _parse(raw, offset, ctx)
-        except Exception as e:  # the file source relies on CDR/None/RecordError and nothing else
-            raise record_error(e) from None
+        return parse_line(_parse, line, offset, ctx)
 
 
 parse_asterisk_csv = AsteriskCsvParser()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from cdrflow.schemas.causes import q850_from_cisco
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 
-from .parsing import Columns, LineParser, RecordError, SourceContext, UnreadableFile, record_error, whole_number
+from .parsing import Columns, HeaderCsvFormat, RecordError, SourceContext, parse_line, whole_number
 
 FORMAT_NAME = "cisco_cucm"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -98,26 +98,16 @@ class CucmFileParser:
         })
 
     def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
-        try:
-            raw = line.rstrip(b"\r\n")
-            if not raw.strip():
-                return None
-            return self._parse(raw, offset, ctx)
-        except Exception as e:  # the file source relies on CDR/None/RecordError and nothing else
-            raise record_error(e) from None
+        return parse_line(self._parse, line, offset, ctx)
 
 
-class CucmParser:
+class CucmParser(HeaderCsvFormat):
     """Cisco CUCM CDR files: header and type rows, epoch seconds, causes, devices as trunks."""
 
     format_name = FORMAT_NAME
     fields = FIELDS
-
-    def for_file(self, first_line: bytes) -> LineParser:
-        try:
-            return CucmFileParser(Columns(first_line, REQUIRED))
-        except RecordError as e:
-            return UnreadableFile(FORMAT_NAME, f"first line is not a CUCM header ({e})")
+    required = REQUIRED
+    parser_for_columns = CucmFileParser
 
 
 parse_cisco_cucm = CucmParser()

@@ -120,11 +120,14 @@ class FileSource:
         if not isinstance(parser, GroupingParser):
             return
         cdrs = [cdr.model_dump() for cdr in parser.drain(final=True)]
-        self.publisher.send_cdrs(self.source, cdrs)
-        self.publisher.flush()
-        self.stats.cdrs += len(cdrs)
+        if cdrs:
+            self.publisher.send_cdrs(self.source, cdrs)
+            self.publisher.flush()
+            self.stats.cdrs += len(cdrs)
+            if self.on_progress:
+                self.on_progress(self.stats)
         if file_id in self._read_to:
-            self.checkpoints.save(file_id, path, self._read_to[file_id])
+            self.checkpoints.save(file_id, path, self._read_to.pop(file_id))
 
     def _read_chunk(self, fh: BinaryIO, path: Path, file_id: str, offset: int, parser: LineParser) -> int:
         fh.seek(offset)

@@ -19,3 +19,9 @@ def parser_for(name: str) -> LineParser | FileParser:
         return FORMATS[name]
     except KeyError:
         raise ValueError(f"unknown format {name!r}; known: {', '.join(sorted(FORMATS))}") from None
+
+
+def describe_formats() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(name, one-line summary, CDR fields it fills) per format, for `cdrflow formats`."""
+    return [(name, (type(parser).__doc__ or "").strip().splitlines()[0], parser.fields)
+            for name, parser in FORMATS.items()]

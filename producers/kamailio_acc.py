@@ -26,7 +26,7 @@ from cdrflow.schemas.causes import SIP_CALLER_CANCEL, q850_from_sip
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 
 from .local_time import local_ms
-from .parsing import Columns, LineParser, RecordError, SourceContext, UnreadableFile, record_error, whole_number
+from .parsing import Columns, HeaderCsvFormat, RecordError, SourceContext, parse_line, whole_number
 
 FORMAT_NAME = "kamailio_acc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -97,6 +97,8 @@ class KamailioAccFile:
         }
 
     def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+        if raw == self.columns.header_line:
+            return None
         row = self.columns.row(raw)
         call_id, method = row["callid"], row["method"].upper()
         if not call_id:
@@ -126,26 +128,16 @@ class KamailioAccFile:
                                    "disconnect_initiator": initiator})
 
     def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
-        try:
-            raw = line.rstrip(b"\r\n")
-            if not raw.strip() or raw == self.columns.header_line:
-                return None
-            return self._parse(raw, offset, ctx)
-        except Exception as e:  # the file source relies on CDR/None/RecordError and nothing else
-            raise record_error(e) from None
+        return parse_line(self._parse, line, offset, ctx)
 
 
-class KamailioAccParser:
+class KamailioAccParser(HeaderCsvFormat):
     """Kamailio/OpenSIPS acc CSV with a header: SIP transactions paired into calls."""
 
     format_name = FORMAT_NAME
     fields = FIELDS
-
-    def for_file(self, first_line: bytes) -> LineParser:
-        try:
-            return KamailioAccFile(Columns(first_line, REQUIRED))
-        except RecordError as e:
-            return UnreadableFile(FORMAT_NAME, f"first line is not an acc header ({e})")
+    required = REQUIRED
+    parser_for_columns = KamailioAccFile
 
 
 parse_kamailio_acc = KamailioAccParser()

@@ -75,6 +75,18 @@ def record_error(exc: Exception) -> RecordError:
     return RecordError(f"cannot parse line: {type(exc).__name__}: {exc}")
 
 
+def parse_line(parse, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    """parse(line without its ending, offset, ctx) for a LineParser: None for a blank line, and
+    any failure as a RecordError — the file source relies on CDR/None/RecordError and nothing else."""
+    try:
+        raw = line.rstrip(b"\r\n")
+        if not raw.strip():
+            return None
+        return parse(raw, offset, ctx)
+    except Exception as e:
+        raise record_error(e) from None
+
+
 def whole_number(text: str, column: str, unit: str, max_digits: int = 10) -> int:
     # str.isdigit alone admits "²" and int() admits " 1", "+1", "1_0"; switches write plain digits.
     # max_digits keeps ms inside Int64 (and orjson); int() of huge strings is slow.
@@ -122,3 +134,21 @@ class UnreadableFile:
         if not line.strip():
             return None
         raise RecordError(f"file not readable as {self.format_name}: {self.reason}")
+
+
+class HeaderCsvFormat:
+    """A FileParser for CSV files whose first line names the columns; subclasses say which
+    columns they need and how one file is parsed once its columns are known."""
+
+    format_name: str
+    fields: tuple[str, ...]
+    required: tuple[str, ...]
+
+    def parser_for_columns(self, columns: Columns) -> LineParser:
+        raise NotImplementedError
+
+    def for_file(self, first_line: bytes) -> LineParser:
+        try:
+            return self.parser_for_columns(Columns(first_line, self.required))
+        except RecordError as e:
+            return UnreadableFile(self.format_name, f"first line is not its header ({e})")

@@ -120,7 +120,7 @@ def test_cmr_file_rows_are_not_calls():
     try:
         parser(lines[2][1], lines[2][0], CTX)
     except RecordError as e:
-        assert "not a CUCM header" in str(e) and "dateTimeOrigination" in str(e)
+        assert "not its header" in str(e) and "dateTimeOrigination" in str(e)
     else:
         raise AssertionError("a CMR row must not become a CDR")
 
