@@ -119,11 +119,11 @@ def ingest(
 
 @app.command()
 def formats() -> None:
-    """List the CDR formats producers can read."""
-    from .producers.formats import FORMATS
+    """List the CDR formats producers can read and the CDR fields each fills."""
+    from .producers.formats import describe_formats
 
-    for name, parser in FORMATS.items():
-        console.print(f"{name}: {(parser.__doc__ or '').strip().splitlines()[0] if parser.__doc__ else ''}")
+    for name, summary, fields in describe_formats():
+        console.print(f"[bold]{name}[/bold]: {summary}\n  fills: {', '.join(fields)}")
 
 
 @app.command()

@@ -4,6 +4,11 @@ Files are known by device:inode, so a rotated file (Master.csv → Master.csv.1)
 and is read to its end while the new Master.csv starts at 0; a file that shrank was truncated in
 place (copytruncate) and is read again from 0. Only whole lines are read: a line the switch is
 still writing waits for its newline.
+
+A FileParser format (see parsing.py) gets one parser per file, made from the file's first line.
+When that parser groups records into calls, the checkpoint stops at the oldest row it holds, and
+the position read so far is kept in memory so a running source does not feed a row twice; at
+the end of a one-shot run, and when a file disappears, its still-open calls are drained.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from zoneinfo import ZoneInfo
 from cdrflow.schemas.envelope import DeadLetter, truncate_raw
 
 from .checkpoint import CheckpointStore
-from .parsing import LineParser, RecordError, SourceContext
+from .parsing import FileParser, GroupingParser, LineParser, RecordError, SourceContext
 from .publisher import Publisher
 
 log = logging.getLogger("cdrflow.producers")
@@ -39,13 +44,16 @@ class SourceStats:
 class FileSource:
     source: str
     paths: list[Path]                    # files, or directories watched with `pattern`
-    parser: LineParser
+    parser: LineParser | FileParser
     publisher: Publisher
     checkpoints: CheckpointStore
     timezone: ZoneInfo
     pattern: str = "*"
     stats: SourceStats = field(default_factory=SourceStats)
     on_progress: Callable[[SourceStats], None] | None = None
+    # file id → (path, its parser) for FileParser formats, and → bytes read when ahead of the checkpoint
+    _file_parsers: dict[str, tuple[Path, LineParser]] = field(default_factory=dict, repr=False)
+    _read_to: dict[str, int] = field(default_factory=dict, repr=False)
 
     def files(self) -> list[Path]:
         found: list[Path] = []
@@ -71,22 +79,57 @@ class FileSource:
                 st = os.fstat(fh.fileno())
                 file_id = f"{st.st_dev}:{st.st_ino}"
                 live.add(file_id)
-                offset = self.checkpoints.offset(file_id)
+                offset = self._read_to.get(file_id) or self.checkpoints.offset(file_id)
                 if st.st_size < offset:
                     log.warning("%s shrank below its checkpoint: truncated, reading from 0", path)
                     offset = 0
+                    self._read_to.pop(file_id, None)
+                    self._file_parsers.pop(file_id, None)  # a rewritten file may have a new header
                     # Kept, or a poll after the rewrite outgrew the old offset would resume there.
                     self.checkpoints.save(file_id, path, offset)
-                while st.st_size > offset:
-                    read = self._read_chunk(fh, path, file_id, offset)
+                parser = self._parser_for(fh, path, file_id)
+                while parser and st.st_size > offset:
+                    read = self._read_chunk(fh, path, file_id, offset, parser)
                     if not read:
                         break
                     offset += read
                     consumed += read
+        for file_id in [f for f in self._file_parsers if f not in live]:
+            self._drain(file_id)
+            del self._file_parsers[file_id]
+            self._read_to.pop(file_id, None)
         self.checkpoints.forget_missing(live)
         return consumed
 
-    def _read_chunk(self, fh: BinaryIO, path: Path, file_id: str, offset: int) -> int:
+    def _parser_for(self, fh: BinaryIO, path: Path, file_id: str) -> LineParser | None:
+        """The registry's LineParser, or the one its FileParser made from this file's first line
+        (None until that line is complete)."""
+        if not isinstance(self.parser, FileParser):
+            return self.parser
+        if file_id not in self._file_parsers:
+            fh.seek(0)
+            first = fh.readline()
+            if not first.endswith(b"\n"):
+                return None
+            self._file_parsers[file_id] = (path, self.parser.for_file(first))
+        return self._file_parsers[file_id][1]
+
+    def _drain(self, file_id: str) -> None:
+        """Publishes the calls a grouping parser still holds for a file that is read to its end."""
+        path, parser = self._file_parsers[file_id]
+        if not isinstance(parser, GroupingParser):
+            return
+        cdrs = [cdr.model_dump() for cdr in parser.drain(final=True)]
+        if cdrs:
+            self.publisher.send_cdrs(self.source, cdrs)
+            self.publisher.flush()
+            self.stats.cdrs += len(cdrs)
+            if self.on_progress:
+                self.on_progress(self.stats)
+        if file_id in self._read_to:
+            self.checkpoints.save(file_id, path, self._read_to.pop(file_id))
+
+    def _read_chunk(self, fh: BinaryIO, path: Path, file_id: str, offset: int, parser: LineParser) -> int:
         fh.seek(offset)
         data = fh.read(CHUNK_BYTES)
         end = data.rfind(b"\n") + 1
@@ -96,16 +139,25 @@ class FileSource:
         cdrs, position = [], offset
         for line in data[:end].splitlines(keepends=True):
             try:
-                cdr = self.parser(line, position, ctx)
+                cdr = parser(line, position, ctx)
                 if cdr is not None:
                     cdrs.append(cdr.model_dump())
             except RecordError as exc:
                 self._dead_letter(str(exc), path, position, line)
             position += len(line)
             self.stats.lines += 1
+        checkpoint = offset + end
+        if isinstance(parser, GroupingParser):
+            cdrs.extend(cdr.model_dump() for cdr in parser.drain(final=False))
+            held = parser.held_from()
+            if held is not None and held < checkpoint:
+                checkpoint = held
+                self._read_to[file_id] = offset + end
+            else:
+                self._read_to.pop(file_id, None)
         self.publisher.send_cdrs(self.source, cdrs)
         self.publisher.flush()                      # acknowledged by the broker …
-        self.checkpoints.save(file_id, path, offset + end)   # … and only then checkpointed
+        self.checkpoints.save(file_id, path, checkpoint)   # … and only then checkpointed
         self.stats.cdrs += len(cdrs)
         self.stats.bytes += end
         if self.on_progress:
@@ -124,6 +176,10 @@ class FileSource:
         """follow=False reads what is there and returns; follow=True keeps tailing until stop()."""
         while True:
             self.poll()
-            if not follow or stop():
+            if not follow:
+                for file_id in self._file_parsers:
+                    self._drain(file_id)
+                return self.stats
+            if stop():
                 return self.stats
             time.sleep(interval_s)

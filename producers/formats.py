@@ -1,16 +1,27 @@
-"""The one registry of CDR formats: name → line parser."""
+"""The one registry of CDR formats: name → line parser, or file parser for formats with per-file
+state (a header row, records grouped into calls; see parsing.py)."""
 from __future__ import annotations
 
 from .asterisk_csv import parse_asterisk_csv
-from .parsing import LineParser
+from .cisco_cucm import parse_cisco_cucm
+from .kamailio_acc import parse_kamailio_acc
+from .parsing import FileParser, LineParser
 
-FORMATS: dict[str, LineParser] = {
+FORMATS: dict[str, LineParser | FileParser] = {
     "asterisk_csv": parse_asterisk_csv,
+    "cisco_cucm": parse_cisco_cucm,
+    "kamailio_acc": parse_kamailio_acc,
 }
 
 
-def parser_for(name: str) -> LineParser:
+def parser_for(name: str) -> LineParser | FileParser:
     try:
         return FORMATS[name]
     except KeyError:
         raise ValueError(f"unknown format {name!r}; known: {', '.join(sorted(FORMATS))}") from None
+
+
+def describe_formats() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(name, one-line summary, CDR fields it fills) per format, for `cdrflow formats`."""
+    return [(name, (type(parser).__doc__ or "").strip().splitlines()[0], parser.fields)
+            for name, parser in FORMATS.items()]

@@ -2,12 +2,26 @@
 
 A parser never talks to Kafka or the file system; the file source feeds it lines with their byte
 offsets and routes a RecordError to the dead-letter topic with the reason and position.
+
+Two kinds of format need state that lives as long as one file, and get it from a FileParser,
+the smallest extension of the line protocol: the registry holds a FileParser, and the file source
+calls `for_file(first line of the file)` once per file (also when it resumes mid-file from a
+checkpoint, as the first line is re-read) and feeds that file's lines to the LineParser it gets.
+- header-defined columns (Cisco CUCM, CSV exports with a header row): the per-file parser reads
+  its columns by name from the header;
+- record grouping (Kamailio acc: one row per SIP transaction): the per-file parser is a
+  GroupingParser that holds rows until their call is complete. It tells the file source the
+  offset of the oldest row it still holds, so the checkpoint never passes a call that was not
+  published: after a restart those rows are read again and give the same cdr_ids.
 """
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
 
 from cdrflow.schemas.cdr import CDR
 
@@ -25,6 +39,116 @@ class SourceContext:
 
 class LineParser(Protocol):
     format_name: str
+    fields: tuple[str, ...]     # the CDR fields this format fills (`cdrflow formats` lists them)
 
     def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
         """A CDR, None for a line that carries no record (blank, header), or raise RecordError."""
+
+
+@runtime_checkable
+class FileParser(Protocol):
+    format_name: str
+    fields: tuple[str, ...]
+
+    def for_file(self, first_line: bytes) -> LineParser:
+        """The parser for one file, given the file's first line (its header, if it has one)."""
+
+
+@runtime_checkable
+class GroupingParser(Protocol):
+    """A per-file LineParser that returns None for rows it holds until their call completes."""
+
+    def held_from(self) -> int | None:
+        """Byte offset of the oldest row held back, None when nothing is held."""
+
+    def drain(self, final: bool) -> list[CDR]:
+        """Calls given up on: those open too long, or every open call when final (end of input)."""
+
+
+def record_error(exc: Exception) -> RecordError:
+    """Any failure inside a parser as the RecordError the file source routes to dead letters."""
+    if isinstance(exc, RecordError):
+        return exc
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in exc.errors())
+        return RecordError(f"invalid CDR: {problems}")
+    return RecordError(f"cannot parse line: {type(exc).__name__}: {exc}")
+
+
+def parse_line(parse, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    """parse(line without its ending, offset, ctx) for a LineParser: None for a blank line, and
+    any failure as a RecordError — the file source relies on CDR/None/RecordError and nothing else."""
+    try:
+        raw = line.rstrip(b"\r\n")
+        if not raw.strip():
+            return None
+        return parse(raw, offset, ctx)
+    except Exception as e:
+        raise record_error(e) from None
+
+
+def whole_number(text: str, column: str, unit: str, max_digits: int = 10) -> int:
+    # str.isdigit alone admits "²" and int() admits " 1", "+1", "1_0"; switches write plain digits.
+    # max_digits keeps ms inside Int64 (and orjson); int() of huge strings is slow.
+    if not (text.isascii() and text.isdigit()) or len(text) > max_digits:
+        raise RecordError(f"{column} must be a whole number of {unit}, got {text[:20]!r}")
+    return int(text)
+
+
+def csv_row(raw: bytes, dialect: str = "excel") -> list[str]:
+    """One CSV line → its fields; free text may be in any 8-bit encoding, so bad UTF-8 is replaced."""
+    try:
+        return next(csv.reader((raw.decode("utf-8", "replace"),), dialect, strict=True))
+    except (csv.Error, StopIteration) as e:
+        # drop Python's "- do you need to open the file in universal-newline mode?" hint
+        raise RecordError(f"bad CSV: {str(e).split(' - ')[0]}") from None
+
+
+class Columns:
+    """Column positions named by a CSV header row, for formats whose header defines the layout."""
+
+    def __init__(self, header: bytes, required: tuple[str, ...]):
+        self.header_line = header.rstrip(b"\r\n")
+        names = csv_row(self.header_line)
+        self.header = names
+        self.index = {name: i for i, name in enumerate(names)}
+        missing = [name for name in required if name not in self.index]
+        if missing:
+            raise RecordError(f"header lacks column(s) {', '.join(missing)}")
+
+    def row(self, raw: bytes) -> dict[str, str]:
+        values = csv_row(raw)
+        if len(values) != len(self.header):
+            raise RecordError(f"expected {len(self.header)} columns as in the header, got {len(values)}")
+        return dict(zip(self.header, values))
+
+
+class UnreadableFile:
+    """Per-file parser of a file whose first line does not fit the format: every line says why."""
+
+    def __init__(self, format_name: str, reason: str):
+        self.format_name, self.reason = format_name, reason
+        self.fields: tuple[str, ...] = ()
+
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+        if not line.strip():
+            return None
+        raise RecordError(f"file not readable as {self.format_name}: {self.reason}")
+
+
+class HeaderCsvFormat:
+    """A FileParser for CSV files whose first line names the columns; subclasses say which
+    columns they need and how one file is parsed once its columns are known."""
+
+    format_name: str
+    fields: tuple[str, ...]
+    required: tuple[str, ...]
+
+    def parser_for_columns(self, columns: Columns) -> LineParser:
+        raise NotImplementedError
+
+    def for_file(self, first_line: bytes) -> LineParser:
+        try:
+            return self.parser_for_columns(Columns(first_line, self.required))
+        except RecordError as e:
+            return UnreadableFile(self.format_name, f"first line is not its header ({e})")

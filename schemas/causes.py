@@ -26,6 +26,18 @@ NETWORK_CAUSES = frozenset(range(34, 48)) | frozenset({38, 102, 111, 127})
 SIP_CALLER_CANCEL = 487
 
 
+# Cisco CUCM writes Q.850 values (0 = no error) in origCause_value/destCause_value, and above 127
+# its own 32-bit codes for PBX call-control events — e.g. 128 / 458752 conference drop any party,
+# 262144 conference full, 393216 call split (transfer) — and SIP-derived codes such as 16777257.
+# They are not failures of the network, so they carry no Q.850 cause and classify as "other".
+CISCO_MAX_Q850 = 127
+
+
+def q850_from_cisco(value: int) -> int | None:
+    """A CUCM cause value → Q.850; 0 (no error) and Cisco-specific codes above 127 → None."""
+    return value if 0 < value <= CISCO_MAX_Q850 else None
+
+
 def q850_from_sip(sip_code: int | None) -> int | None:
     return None if sip_code is None else SIP_TO_Q850.get(sip_code)
 

@@ -1,0 +1,113 @@
+"""Cisco CUCM CDR files (cdr_<cluster>_<node>_<date>_<seq>) → canonical CDRs.
+
+A CUCM file starts with a header row naming the columns and a row of their SQL types; the
+columns move between releases, so they are read by name: the registry entry is a FileParser and
+the file source builds one CucmFileParser per file from its first line (see parsing.py). Both
+rows give None. Only end-of-call records (cdrRecordType 1) are calls; CMR rows (2) give None.
+
+Times are UTC epoch seconds; dateTimeConnect 0 means the call was not answered and `duration`
+is connect → disconnect. The party that cleared the call has its cause value set, the other 0
+(CUCM CDR definition), which also tells who hung up. Phones, gateways and SIP trunks are all
+devices: origDeviceName / destDeviceName become the trunks, and enrichment maps the trunk
+devices to interconnects. CUCM writes no SIP code and no PDD.
+"""
+from __future__ import annotations
+
+from cdrflow.schemas.causes import q850_from_cisco
+from cdrflow.schemas.cdr import CDR, make_cdr_id
+
+from .parsing import Columns, HeaderCsvFormat, RecordError, SourceContext, parse_line, whole_number
+
+FORMAT_NAME = "cisco_cucm"
+FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
+          "called_number", "ingress_trunk", "egress_trunk", "q850_cause", "disconnect_initiator",
+          "call_id")
+END_OF_CALL_RECORD = "1"
+# cdrRecordType as the header row, the type row, a start record (0, unused) and a CMR (2) have it
+NOT_A_CALL = frozenset({"cdrRecordType", "INTEGER", "0", "2"})
+REQUIRED = ("cdrRecordType", "globalCallID_callManagerId", "globalCallID_callId", "pkid",
+            "dateTimeOrigination", "dateTimeConnect", "dateTimeDisconnect", "duration",
+            "callingPartyNumber", "originalCalledPartyNumber", "origCause_value", "destCause_value",
+            "origDeviceName", "destDeviceName")
+_CAUSE_DIGITS = 10  # 32-bit unsigned
+
+
+def _epoch_ms(row: dict[str, str], column: str) -> int:
+    return whole_number(row[column], column, "epoch seconds") * 1000
+
+
+def _initiator(orig_cause: int, dest_cause: int) -> str:
+    if orig_cause:
+        return "caller"
+    return "callee" if dest_cause else "unknown"
+
+
+class CucmFileParser:
+    """Cisco CUCM CDR file, columns read by name from its header row."""
+
+    format_name = FORMAT_NAME
+    fields = FIELDS
+
+    def __init__(self, columns: Columns):
+        self.columns = columns
+
+    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+        row = self.columns.row(raw)
+        kind = row["cdrRecordType"]
+        if kind in NOT_A_CALL:
+            return None
+        if kind != END_OF_CALL_RECORD:
+            raise RecordError(f"unknown cdrRecordType {kind[:20]!r}")
+        pkid = row["pkid"]
+        if not pkid:
+            raise RecordError("empty pkid")
+        start_ms = _epoch_ms(row, "dateTimeOrigination")
+        connect_ms = _epoch_ms(row, "dateTimeConnect")
+        end_ms = _epoch_ms(row, "dateTimeDisconnect")
+        billable_ms = whole_number(row["duration"], "duration", "seconds") * 1000
+        if end_ms < start_ms:
+            raise RecordError(f"dateTimeDisconnect {end_ms // 1000} is before dateTimeOrigination {start_ms // 1000}")
+        answer_ms = connect_ms or None
+        if answer_ms is not None and not start_ms <= answer_ms <= end_ms:
+            raise RecordError("dateTimeConnect is outside dateTimeOrigination .. dateTimeDisconnect")
+        if answer_ms is None and billable_ms:
+            raise RecordError(f"duration {billable_ms // 1000} but dateTimeConnect 0")
+        orig_cause = whole_number(row["origCause_value"], "origCause_value", "cause", _CAUSE_DIGITS)
+        dest_cause = whole_number(row["destCause_value"], "destCause_value", "cause", _CAUSE_DIGITS)
+        call_id = f"{row['globalCallID_callManagerId']}-{row['globalCallID_callId']}"
+        return CDR.model_validate({
+            "cdr_id": make_cdr_id(ctx.source, pkid),
+            "source": ctx.source,
+            "source_format": FORMAT_NAME,
+            "native_id": pkid,
+            "call_id": call_id,
+            "record_kind": "stop",
+            "start_ms": start_ms,
+            "answer_ms": answer_ms,
+            "end_ms": end_ms,
+            "duration_ms": end_ms - start_ms,
+            "billable_ms": billable_ms,
+            "calling_number": row["callingPartyNumber"],
+            "called_number": row["originalCalledPartyNumber"],
+            "ingress_trunk": row["origDeviceName"] or None,
+            "egress_trunk": row["destDeviceName"] or None,
+            "q850_cause": q850_from_cisco(orig_cause or dest_cause),
+            "disconnect_initiator": _initiator(orig_cause, dest_cause),
+            "source_file": ctx.source_file,
+            "source_offset": offset,
+        })
+
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+        return parse_line(self._parse, line, offset, ctx)
+
+
+class CucmParser(HeaderCsvFormat):
+    """Cisco CUCM CDR files: header and type rows, epoch seconds, causes, devices as trunks."""
+
+    format_name = FORMAT_NAME
+    fields = FIELDS
+    required = REQUIRED
+    parser_for_columns = CucmFileParser
+
+
+parse_cisco_cucm = CucmParser()

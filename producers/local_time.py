@@ -1,0 +1,53 @@
+"""Switch-local "YYYY-MM-DD HH:MM:SS" timestamps → UTC epoch ms, fast (Asterisk, Kamailio acc)."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .parsing import RecordError
+
+_TIME_FORMAT_HINT = "expected YYYY-MM-DD HH:MM:SS"
+_EPOCH = datetime(1970, 1, 1)
+_MS = timedelta(milliseconds=1)
+_SEXAGESIMAL = {f"{i:02d}": i for i in range(60)}
+_HOUR = re.compile(r"\d{4}-\d\d-\d\d \d\d", re.ASCII)
+_UNSET = object()
+_MAX_CACHED_HOURS = 100_000
+
+# tz → "YYYY-MM-DD HH" → UTC ms of that local hour, or None when the UTC offset changes inside
+# the hour. strptime + zoneinfo per timestamp would cost more than the rest of the parse, and
+# the CDRs of a file fall into few hours.
+_hour_cache: dict[ZoneInfo, dict[str, int | None]] = {}
+
+
+def _hour_start_ms(key: str, tz: ZoneInfo) -> int | None:
+    if not _HOUR.fullmatch(key):
+        raise ValueError(key)
+    first = datetime(int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]), tzinfo=tz)
+    offset = first.utcoffset()
+    if offset != first.replace(minute=59, second=59).utcoffset():
+        return None
+    return (first.replace(tzinfo=None) - _EPOCH - offset) // _MS
+
+
+def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
+    """Switch-local "YYYY-MM-DD HH:MM:SS" → UTC epoch ms; fold=1 picks the repeated autumn hour."""
+    try:
+        if len(text) != 19 or text[13] != ":" or text[16] != ":":
+            raise ValueError(text)
+        minute, second = _SEXAGESIMAL[text[14:16]], _SEXAGESIMAL[text[17:19]]
+        hours = _hour_cache.get(tz)
+        if hours is None or len(hours) > _MAX_CACHED_HOURS:
+            hours = _hour_cache[tz] = {}
+        key = text[:13]
+        base = hours.get(key, _UNSET)
+        if base is _UNSET:
+            base = hours[key] = _hour_start_ms(key, tz)
+        if base is not None and not fold:
+            return base + minute * 60_000 + second * 1000
+        local = datetime(int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]),
+                         minute, second, tzinfo=tz, fold=fold)
+        return (local.replace(tzinfo=None) - _EPOCH - local.utcoffset()) // _MS
+    except (ValueError, KeyError, OverflowError):
+        raise RecordError(f"bad timestamp {text[:40]!r}, {_TIME_FORMAT_HINT}") from None
