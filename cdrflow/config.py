@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     # ≤ 10000: TTL arithmetic is in DateTime, which ends in 2106 and wraps silently past it.
     retention_days: int = Field(400, ge=1, le=10_000, description="TTL of raw CDRs in ClickHouse, days")
 
+    # Number quarantine: a disconnected number is released with fewer than max_calls calls in the
+    # last window_days, after at least min_days in quarantine.
+    quarantine_max_calls: int = Field(3, ge=1, description="Release only with fewer calls than this")
+    quarantine_window_days: int = Field(90, ge=1, description="Days of calls that decide a release")
+    quarantine_min_days: int = Field(90, ge=0, description="Shortest quarantine before a release")
+    topic_disconnected_hits: str = "number.hits.disconnected"
+    disconnected_hit_interval_s: float = Field(3600, gt=0, description="At most one ops event per number per interval")
+
     batch_max_cdrs: int = Field(500, ge=1, description="CDRs per Kafka message (batch envelope)")
     producer_linger_ms: int = 20
     worker_take: int = Field(200, ge=1, description="Kafka messages a worker inserts at once")
