@@ -12,10 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_numbers import numbers_app
 from .config import Settings
 
 app = typer.Typer(help="Streaming analytics for carrier CDRs: Kafka → Faust → ClickHouse → Grafana.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(numbers_app, name="numbers")
 console = Console()
 err = Console(stderr=True)
 

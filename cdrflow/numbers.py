@@ -8,14 +8,13 @@ Each row is one status change; importing a file adds to the history, it does not
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
-from clickhouse_connect.driver.client import Client
-
-from cdrflow.clickhouse.sql import query
+from cdrflow.clickhouse.sql import fill, query
 from cdrflow.config import Settings
 from cdrflow.stream.enrich import e164_normaliser
 
@@ -92,37 +91,47 @@ def parse_inventory(lines: Iterable[str], home_region: str, source: str = "inven
     return blocks
 
 
-def import_inventory(client: Client, settings: Settings, path: Path) -> tuple[int, int]:
+# Sent as one INSERT … SELECT with the rows as a query parameter: the same statement runs on a
+# client of our own or through the worker that owns an embedded chdb (cdrflow.runtime.run_query).
+_INSERT_BLOCKS = (
+    "INSERT INTO {database}.number_blocks (first_number, last_number, status, tenant, channel, status_since, "
+    "source_file, source_line) SELECT * FROM format(JSONEachRow, 'first_number UInt64, last_number UInt64, "
+    "status String, tenant String, channel String, status_since DateTime64(3, \\'UTC\\'), source_file String, "
+    "source_line UInt32', {rows:String})")
+
+Run = Callable[[str, dict], Any]   # (sql, parameters) → result
+
+
+def import_inventory(run: Run, settings: Settings, path: Path) -> tuple[int, int]:
     """Imports the whole file in one insert, or nothing; returns (blocks, numbers)."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
         blocks = parse_inventory(fh, settings.home_region, source=str(path))
     if blocks:
-        client.insert(f"{settings.clickhouse_database}.number_blocks",
-                      [[b.first, b.last, b.status, b.tenant, b.channel, b.since, str(path), b.line] for b in blocks],
-                      column_names=["first_number", "last_number", "status", "tenant", "channel", "status_since",
-                                    "source_file", "source_line"])
+        rows = "\n".join(json.dumps({
+            "first_number": b.first, "last_number": b.last, "status": b.status, "tenant": b.tenant,
+            "channel": b.channel, "status_since": utc_text(b.since), "source_file": str(path),
+            "source_line": b.line}) for b in blocks)
+        run(fill(_INSERT_BLOCKS, settings), {"rows": rows})
     return len(blocks), sum(b.last - b.first + 1 for b in blocks)
 
 
 def utc_text(moment: datetime) -> str:
-    """A DateTime64(3, 'UTC') query parameter; clickhouse-connect would send naive local time."""
+    """A DateTime64(3, 'UTC') value as text; clickhouse-connect would send naive local time."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def release_candidates(client: Client, settings: Settings, as_of: datetime | None = None,
-                       max_calls: int | None = None, window_days: int | None = None,
-                       min_days: int | None = None, verdicts: Iterable[str] = ("release", "dirty")):
+def release_candidates_query(settings: Settings, as_of: datetime | None = None, max_calls: int | None = None,
+                             window_days: int | None = None, min_days: int | None = None,
+                             verdicts: Iterable[str] = ("release", "dirty")) -> tuple[str, dict]:
     """Disconnected numbers with their verdict; None arguments take Settings' quarantine defaults."""
-    parameters = {
+    return query("release_candidates", settings), {
         "as_of": utc_text(as_of or datetime.now(timezone.utc)),
         "max_calls": settings.quarantine_max_calls if max_calls is None else max_calls,
         "window_days": settings.quarantine_window_days if window_days is None else window_days,
         "min_days": settings.quarantine_min_days if min_days is None else min_days,
         "verdicts": list(verdicts),
     }
-    return client.query(query("release_candidates", settings), parameters=parameters)
 
 
-def call_tracking(client: Client, settings: Settings, since, until, tenant: str = ""):
-    return client.query(query("call_tracking", settings),
-                        parameters={"since": since, "until": until, "tenant": tenant})
+def call_tracking_query(settings: Settings, since: date, until: date, tenant: str = "") -> tuple[str, dict]:
+    return query("call_tracking", settings), {"since": since, "until": until, "tenant": tenant}

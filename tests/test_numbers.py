@@ -14,7 +14,7 @@ import pytest
 from cdrflow.clickhouse.client import connect
 from cdrflow.clickhouse.migrate import migrate
 from cdrflow.config import Settings
-from cdrflow.numbers import VERDICTS, InventoryError, call_tracking, import_inventory, release_candidates
+from cdrflow.numbers import VERDICTS, InventoryError, call_tracking_query, import_inventory, release_candidates_query
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 from cdrflow.stream.enrich import Enricher
 from cdrflow.stream.sink import CdrWriter
@@ -39,6 +39,18 @@ def capacity(chdb_path, tmp_path):
     client = connect(settings)
     migrate(client, settings)
     return settings, client
+
+
+def run(client):
+    return lambda sql, parameters: client.query(sql, parameters=parameters)
+
+
+def release_candidates(client, settings, **options) -> list[dict]:
+    return list(client.query(*release_candidates_query(settings, **options)).named_results())
+
+
+def call_tracking(client, settings, *args, **options) -> list[dict]:
+    return list(client.query(*call_tracking_query(settings, *args, **options)).named_results())
 
 
 def write_csv(path, rows: list[str]):
@@ -138,11 +150,11 @@ def history():
 def test_release_candidates_match_plain_recount(capacity, tmp_path, history, max_calls, window_days, min_days):
     settings, client = capacity
     rows, events, calls = history
-    assert import_inventory(client, settings, write_csv(tmp_path / "inv.csv", rows)) == (len(rows), 199 + len(rows))
+    assert import_inventory(run(client), settings, write_csv(tmp_path / "inv.csv", rows)) == (len(rows), 199 + len(rows))
     store(settings, client, calls)
-    result = release_candidates(client, settings, as_of=AS_OF, max_calls=max_calls, window_days=window_days,
+    got = release_candidates(client, settings, as_of=AS_OF, max_calls=max_calls, window_days=window_days,
                                 min_days=min_days, verdicts=VERDICTS)
-    got = {r["number"]: (r["calls"], r["verdict"]) for r in result.named_results()}
+    got = {r["number"]: (r["calls"], r["verdict"]) for r in got}
     expected = expected_verdicts(events, calls, max_calls, window_days, min_days)
     assert got == expected
     # the history exercises every verdict (none waits when no minimum quarantine is asked)
@@ -159,15 +171,15 @@ def test_status_changes_mid_period(capacity, tmp_path):
         f"+12125550101,in_service,beta,,{(T0 - 5 * DAY).date()}",      # sold again: not in quarantine
         f"+12125550102,disconnected,acme,,{(T0 - 300 * DAY).date()}",   # callers keep dialling: dirty
     ])
-    import_inventory(client, settings, tmp_path / "inv.csv")
+    import_inventory(run(client), settings, tmp_path / "inv.csv")
     busy = [call(i, "+12125550100", f"+1646555{i:04d}", T0 - (20 + i) * DAY, True) for i in range(10)]
     dirty = [call(100 + i, "+12125550102", "+16465550007", T0 - i * DAY, False) for i in range(3)]
     store(settings, client, busy + dirty)
     got = {r["number"]: (r["calls"], r["verdict"]) for r in
-           release_candidates(client, settings, as_of=T0, min_days=5, verdicts=VERDICTS).named_results()}
+           release_candidates(client, settings, as_of=T0, min_days=5, verdicts=VERDICTS)}
     assert got == {"+12125550100": (0, "release"), "+12125550102": (3, "dirty")}
     # the default 90-day minimum keeps the 10-day quarantine waiting
-    assert [r["verdict"] for r in release_candidates(client, settings, as_of=T0, verdicts=VERDICTS).named_results()
+    assert [r["verdict"] for r in release_candidates(client, settings, as_of=T0, verdicts=VERDICTS)
             if r["number"] == "+12125550100"] == ["waiting"]
 
 
@@ -179,7 +191,7 @@ def test_call_tracking_per_channel(capacity, tmp_path):
         f"+12125550200,in_service,acme,facebook,{(T0 + 2 * DAY).isoformat()}",  # relabelled on day 2
         f"+12125550202,free,,,{T0.date()}",
     ])
-    import_inventory(client, settings, tmp_path / "inv.csv")
+    import_inventory(run(client), settings, tmp_path / "inv.csv")
     cdrs = [call(1, "+12125550200", "+16465550001", T0 + timedelta(hours=9), True),
             call(2, "+12125550200", "+16465550001", T0 + timedelta(hours=10), False),
             call(3, "+12125550200", "+16465550002", T0 + timedelta(hours=11), True),
@@ -189,22 +201,22 @@ def test_call_tracking_per_channel(capacity, tmp_path):
             call(7, "+12125550202", "+16465550001", T0 + DAY, True)]   # not a tracking number
     store(settings, client, cdrs)
     rows = [(r["day"], r["channel"], r["tracking_number"], r["calls"], r["unique_callers"], r["answered"],
-             r["first_time_callers"]) for r in call_tracking(client, settings, T0.date(), (T0 + 9 * DAY).date()).named_results()]
+             r["first_time_callers"]) for r in call_tracking(client, settings, T0.date(), (T0 + 9 * DAY).date())]
     assert rows == [(T0.date(), "google-ads", "+12125550200", 3, 2, 2, 2),
                     (T0.date() + DAY, "billboard", "+12125550201", 1, 1, 1, 1),
                     (T0.date() + 2 * DAY, "facebook", "+12125550200", 2, 2, 1, 1)]
-    assert list(call_tracking(client, settings, T0.date(), T0.date(), tenant="beta").named_results()) == []
+    assert call_tracking(client, settings, T0.date(), T0.date(), tenant="beta") == []
 
 
 def test_hits_count_only_capacity_and_each_cdr_once(capacity, tmp_path):
     settings, client = capacity
     write_csv(tmp_path / "inv.csv", [f"+12125550300,disconnected,acme,,{(T0 - 100 * DAY).date()}"])
-    import_inventory(client, settings, tmp_path / "inv.csv")
+    import_inventory(run(client), settings, tmp_path / "inv.csv")
     cdrs = [call(i, "+12125550300", "+16465550001", T0 - i * DAY, False) for i in range(2)]
     store(settings, client, cdrs)
     store(settings, client, cdrs)   # redelivery: the writer skips stored cdr_ids, the views see them once
     store(settings, client, [call(9, "+12125550399", "+16465550001", T0, False)])  # outside the capacity
-    assert [(r["number"], r["calls"]) for r in release_candidates(client, settings, as_of=T0, verdicts=VERDICTS).named_results()] \
+    assert [(r["number"], r["calls"]) for r in release_candidates(client, settings, as_of=T0, verdicts=VERDICTS)] \
         == [("+12125550300", 2)]
 
 
@@ -221,7 +233,7 @@ def test_bad_rows_import_nothing(capacity, tmp_path, row, reason):
     settings, client = capacity
     path = write_csv(tmp_path / "inv.csv", ["+12125550101,in_service,acme,,2026-01-01", row])
     with pytest.raises(InventoryError) as raised:
-        import_inventory(client, settings, path)
+        import_inventory(run(client), settings, path)
     assert reason in str(raised.value)
     assert client.query(f"SELECT count() FROM {settings.clickhouse_database}.number_blocks").result_rows == [(0,)]
 
@@ -230,4 +242,4 @@ def test_bad_header(capacity, tmp_path):
     settings, client = capacity
     (tmp_path / "inv.csv").write_text("phone,state\n+12125550100,free\n")
     with pytest.raises(InventoryError, match="line 1: header"):
-        import_inventory(client, settings, tmp_path / "inv.csv")
+        import_inventory(run(client), settings, tmp_path / "inv.csv")

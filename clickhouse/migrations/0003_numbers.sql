@@ -102,27 +102,36 @@ WITH quarantined AS (
     GROUP BY number
     HAVING current_status = 'disconnected'
 ),
+-- Each number's days in the window as one array, cut at the quarantine start after the join:
+-- joining per number (not per number-day) keeps the join 90 times smaller.
+window AS (
+    SELECT number, groupArray(day) AS days, groupArray(calls) AS calls, groupArray(answered) AS answered
+    FROM {database}.number_hits_daily
+    WHERE day > toDate({as_of:DateTime64(3, 'UTC')}) - {window_days:UInt32}
+      AND day <= toDate({as_of:DateTime64(3, 'UTC')})
+    GROUP BY number
+),
 hits AS (
-    SELECT h.number AS number, sum(h.calls) AS calls, sum(h.answered) AS answered, max(h.day) AS last_call_day
-    FROM {database}.number_hits_daily AS h
-    INNER JOIN quarantined AS q ON h.number = q.number
-    WHERE h.day > toDate({as_of:DateTime64(3, 'UTC')}) - {window_days:UInt32}
-      AND h.day <= toDate({as_of:DateTime64(3, 'UTC')})
-      AND h.day >= toDate(q.quarantine_since)
-    GROUP BY h.number
+    SELECT q.number AS number, q.current_tenant AS current_tenant, q.quarantine_since AS quarantine_since,
+           arrayMap(d -> d >= toDate(q.quarantine_since), w.days) AS counted,
+           arraySum(arrayFilter((n, c) -> c, w.calls, counted)) AS calls,
+           arraySum(arrayFilter((n, c) -> c, w.answered, counted)) AS answered,
+           arrayMax(w.days) AS last_call_day
+    -- the array side probes, the small side is the hash table: RIGHT JOIN, not LEFT
+    FROM window AS w
+    RIGHT JOIN quarantined AS q ON q.number = w.number
 )
 SELECT
-    concat('+', toString(q.number)) AS number,
-    q.current_tenant AS tenant,
-    q.quarantine_since AS quarantine_since,
-    intDiv(dateDiff('second', q.quarantine_since, {as_of:DateTime64(3, 'UTC')}), 86400) AS quarantine_days,
-    h.calls AS calls,
-    h.answered AS answered,
-    if(h.calls = 0, NULL, h.last_call_day) AS last_call_day,
-    multiIf(h.calls >= {max_calls:UInt32}, 'dirty',
+    concat('+', toString(number)) AS number,
+    current_tenant AS tenant,
+    quarantine_since,
+    intDiv(dateDiff('second', quarantine_since, {as_of:DateTime64(3, 'UTC')}), 86400) AS quarantine_days,
+    calls,
+    answered,
+    if(calls = 0, NULL, last_call_day) AS last_call_day,
+    multiIf(calls >= {max_calls:UInt32}, 'dirty',
             quarantine_days >= {min_days:UInt32}, 'release', 'waiting') AS verdict
-FROM quarantined AS q
-LEFT JOIN hits AS h ON q.number = h.number
+FROM hits
 SETTINGS join_use_nulls = 0;
 
 -- Call tracking: per tracking number (in service with a channel label that day) and day.
