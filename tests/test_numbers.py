@@ -3,6 +3,7 @@ table's materialised views, quarantine verdicts checked against a plain-Python r
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import subprocess
 import sys
@@ -243,3 +244,22 @@ def test_bad_header(capacity, tmp_path):
     (tmp_path / "inv.csv").write_text("phone,state\n+12125550100,free\n")
     with pytest.raises(InventoryError, match="line 1: header"):
         import_inventory(run(client), settings, tmp_path / "inv.csv")
+
+
+def test_cli_import_and_release_candidates(tmp_path):
+    """The commands as users run them, on a chdb of their own process."""
+    env = {**os.environ, "CDRFLOW_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    env.pop("CDRFLOW_CLICKHOUSE_URL", None)
+
+    def cdrflow(*args) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cdrflow", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert cdrflow("migrate").returncode == 0
+    bad = write_csv(tmp_path / "bad.csv", ["+12125550100,disconnected,acme,,2025-01-01", "+12125550101,gone,acme,,2025-01-01"])
+    answer = cdrflow("numbers", "import", str(bad))
+    assert answer.returncode == 1 and "line 3: status 'gone'" in answer.stderr
+    good = write_csv(tmp_path / "good.csv", ["+12125550100..+12125550101,disconnected,acme,,2025-01-01"])
+    assert "imported 1 rows (2 numbers)" in cdrflow("numbers", "import", str(good)).stdout
+    listed = cdrflow("numbers", "release-candidates", "--as-of", "2025-06-01")
+    assert listed.returncode == 0, listed.stderr
+    assert "+12125550100" in listed.stdout and "+12125550101" in listed.stdout
