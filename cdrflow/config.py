@@ -67,6 +67,14 @@ class Settings(BaseSettings):
                                         "(partition skew, switch write delay) before it is judged")
     baseline_days: int = Field(7, ge=1, le=60, description="Same hours of this many previous days form the baseline")
 
+    # Number quarantine: a disconnected number is released with fewer than max_calls calls in the
+    # last window_days, after at least min_days in quarantine.
+    quarantine_max_calls: int = Field(3, ge=1, description="Release only with fewer calls than this")
+    quarantine_window_days: int = Field(90, ge=1, description="Days of calls that decide a release")
+    quarantine_min_days: int = Field(90, ge=0, description="Shortest quarantine before a release")
+    topic_disconnected_hits: str = "number.hits.disconnected"
+    disconnected_hit_interval_s: float = Field(3600, gt=0, description="At most one ops event per number per interval")
+
     @model_validator(mode="after")
     def _overrides_are_valid(self) -> "Settings":
         for interconnect in self.detection_overrides:
