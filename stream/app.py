@@ -21,13 +21,15 @@ from cdrflow.config import Settings
 from cdrflow.schemas.envelope import encode_dead_letter
 
 from .decode import decode_messages
-from .detector import absorb, evaluate
+from .detector import MAX_CATCH_UP, absorb, evaluate
 from .enrich import Enricher
 from .incidents import load_baselines, store_incident
 from .partials import partial_messages
 from .sink import CdrWriter
 
 log = logging.getLogger("cdrflow.stream")
+JUDGE_EVERY_MS = 10_000     # event time between detector runs: closed minutes and the running one
+SLOT_MS = 600_000           # baselines are reloaded per 10 minutes of event time
 
 
 @dataclass
@@ -41,7 +43,7 @@ class WorkerStats:
     duplicates_skipped: int = 0
     dead_letters: int = 0
     incident_events: int = 0
-    watermark_ms: int = 0           # detector's event time: newest CDR end time less the lateness
+    watermark_ms: int = 0           # detector's event time judged: newest CDR end time less the lateness
     last_write_s: float = 0.0
     # produce → stored latency of recent messages (Kafka CreateTime to the end of the write), ms
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=2_000))
@@ -163,15 +165,19 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         sent += [await partials_topic.send(value=tick, partition=p) for p in range(settings.partitions)]
         await asyncio.gather(*sent)
 
-    baselines: dict = {"slot": None, "figures": {}}
+    baselines: dict[int, dict] = {}     # 10-minute slot of event time → baselines of that slot
 
-    def refresh_baselines(watermark_ms: int) -> dict:
-        """Baselines per interconnect, reloaded when the watermark enters a new 10-minute slot."""
-        slot = watermark_ms // 600_000
-        if baselines["slot"] != slot:
-            baselines["figures"] = load_baselines(clickhouse(), settings, watermark_ms)
-            baselines["slot"] = slot
-        return baselines["figures"]
+    def load_slots(first_ms: int, last_ms: int) -> None:
+        """Baselines for every slot minutes in [first, last] fall in; a catch-up after downtime
+        judges each minute against the baseline of its own time, not of the newest one."""
+        for slot in range(first_ms // SLOT_MS, last_ms // SLOT_MS + 1):
+            if slot not in baselines:
+                baselines[slot] = load_baselines(clickhouse(), settings, slot * SLOT_MS)
+        for slot in [s for s in baselines if s < first_ms // SLOT_MS - 1]:
+            del baselines[slot]
+
+    def baseline_at(minute_ms: int, key: str):
+        return baselines.get(minute_ms // SLOT_MS, {}).get(key)
 
     @app.agent(partials_topic)
     async def detect(stream):
@@ -185,15 +191,18 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                     detector_state[key.encode()] = key_state
             # event time less the allowed lateness: a minute is judged once its CDRs are all in
             watermark = (message.get("watermark_ms") or 0) - int(settings.detection_lateness_s * 1000)
-            if watermark // 60_000 > stats.watermark_ms // 60_000:   # a minute closed
-                stats.watermark_ms = watermark
+            if watermark // JUDGE_EVERY_MS > stats.watermark_ms // JUDGE_EVERY_MS:
                 await judge(watermark)
+                stats.watermark_ms = watermark      # published once its incidents are stored
 
     async def judge(watermark_ms: int) -> None:
-        figures = await on_writer_thread(refresh_baselines, watermark_ms)
-        for raw_key, key_state in list(detector_state.items()):
+        items = list(detector_state.items())
+        first = min((st.get("judged", watermark_ms) for _, st in items), default=watermark_ms)
+        await on_writer_thread(load_slots, max(first, watermark_ms - MAX_CATCH_UP * 60_000), watermark_ms)
+        for raw_key, key_state in items:
             key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
-            events = evaluate(key, key_state, watermark_ms, figures.get(key), settings.thresholds(key.split("|")[0]))
+            events = evaluate(key, key_state, watermark_ms, lambda m, k=key: baseline_at(m, k),
+                              settings.thresholds(key.split("|")[0]))
             detector_state[raw_key] = key_state
             for incident_event in events:
                 await on_writer_thread(store_incident, clickhouse(), settings, incident_event["incident"])

@@ -8,14 +8,16 @@ minute; a small one needs the window to gather min_seizures), against the interc
 history, else recent hours; see clickhouse/queries/baseline.sql). An incident opens when, with at
 least `min_seizures` seizures (expected seizures for a vanish), any of:
 
-  traffic_vanish  seizures ≤ vanish_ratio × expected (baseline seizures/minute × window)
+  traffic_vanish  seizures ≤ vanish_ratio × expected (baseline seizures/minute × window);
+                  counted by CDR end time, calls in progress keep ending for a while after the
+                  trunk stops taking new ones, hence a ratio of 0.3 rather than ~0
   asr_drop        ASR ≤ baseline ASR − asr_margin
   ner_drop        NER ≤ baseline NER − ner_margin
   network_causes  network-class share > network_share
   pdd_rise        average PDD > pdd_factor × baseline and ≥ pdd_min_rise_ms above it
 
-and in each case the count must also be implausible under the baseline: its exact binomial tail
-probability below `alpha` (1e-6). That keeps small interconnects from paging on sampling noise:
+and in each case the count must also be implausible under the baseline: its exact binomial
+(Poisson for a vanish) tail probability below `alpha` (1e-6). That keeps small interconnects from paging on sampling noise:
 every key is judged every minute, so a healthy day is ~10⁵ tests per hundred keys. While open, every judged
 minute updates the incident (figures, lost calls, evidence); after quiet_minutes without a
 breach it resolves. Lost calls = Σ over incident minutes of max(0, baseline ASR × baseline
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from cdrflow.config import Thresholds
 
@@ -36,6 +38,7 @@ from .partials import MINUTE_MS, empty, merge
 
 KEEP_MINUTES = 90          # partials kept per key: the longest window plus slack for late records
 MAX_CATCH_UP = 180         # minutes judged at most per evaluate (a replay can jump far ahead)
+RUNNING_MIN_SHARE = 1 / 6  # the running minute is judged once 10 s of it have passed
 SAMPLES_KEPT = 10
 INCIDENT_NAMESPACE = uuid.UUID("7c1b7f0e-5d0a-4f55-9d3c-3f1de1a2b0c4")
 
@@ -50,10 +53,10 @@ class Figures:
     network: int = 0
     pdd_sum: int = 0
     pdd_n: int = 0
-    minutes: int = 1
+    minutes: float = 1
 
     @classmethod
-    def of(cls, partials: list[dict[str, Any]], minutes: int) -> "Figures":
+    def of(cls, partials: list[dict[str, Any]], minutes: float) -> "Figures":
         return cls(*(sum(p[f] for p in partials) for f in ("seizures", "answered", "effective", "network",
                                                              "pdd_sum", "pdd_n")), minutes=minutes)
 
@@ -103,6 +106,15 @@ def binomial_tail(k: int, n: int, p: float, lower: bool) -> float:
     return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
 
 
+def poisson_lower_tail(k: int, lam: float) -> float:
+    """P(X ≤ k) for X ~ Poisson(lam): how likely so few seizures are when lam are expected."""
+    if lam <= 0:
+        return 1.0
+    logs = [i * math.log(lam) - lam - math.lgamma(i + 1) for i in range(0, k + 1)]
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
+
+
 def breaches(window: Figures, base: Figures | None, t: Thresholds, significant: bool = True) -> list[str]:
     """The incident kinds this window shows against the baseline (empty: healthy).
 
@@ -113,7 +125,8 @@ def breaches(window: Figures, base: Figures | None, t: Thresholds, significant: 
     has_base = base is not None and base.seizures > 0
     if has_base:
         expected = base.per_minute * window.minutes
-        if expected >= (t.min_seizures if significant else 1) and n <= t.vanish_ratio * expected:
+        if (expected >= (t.min_seizures if significant else 1) and n <= t.vanish_ratio * expected
+                and (not significant or poisson_lower_tail(n, expected) < t.alpha)):
             kinds.append("traffic_vanish")
     if n == 0 or (significant and n < t.min_seizures):
         return kinds
@@ -154,37 +167,50 @@ def absorb(state: dict[str, Any], message: dict[str, Any], offset: int) -> bool:
     return True
 
 
-def evaluate(key: str, state: dict[str, Any], watermark_ms: int, base: Figures | None,
-             t: Thresholds) -> list[dict[str, Any]]:
-    """Judges every minute closed since the last call; returns incident events (open/update/resolve)."""
+def evaluate(key: str, state: dict[str, Any], watermark_ms: int,
+             baseline: Figures | None | Callable[[int], Figures | None], t: Thresholds) -> list[dict[str, Any]]:
+    """Judges every minute closed since the last call, and the running minute; returns incident
+    events (open/update/resolve). `baseline` is the key's baseline, or minute_ms → baseline."""
+    base_at = baseline if callable(baseline) else (lambda _m: baseline)
     closed = watermark_ms // MINUTE_MS * MINUTE_MS - MINUTE_MS   # the newest whole minute
     first = max(state.get("judged", closed - MINUTE_MS) + MINUTE_MS, closed - (MAX_CATCH_UP - 1) * MINUTE_MS)
     minutes = state.setdefault("minutes", {})
     events = []
     for m in range(first, closed + 1, MINUTE_MS):
-        window_partials = [minutes.get(str(x)) or empty()
-                           for x in range(m - (t.window_minutes - 1) * MINUTE_MS, m + MINUTE_MS, MINUTE_MS)]
-        window = Figures.of(window_partials, t.window_minutes)
-        event = _judge(key, state, m, window, window_partials, base, t)
+        event = _judge(key, state, m, _window(minutes, m, t), base_at(m), t, m + MINUTE_MS)
         if event:
             events.append(event)
     state["judged"] = max(closed, state.get("judged", closed))
+    # The running minute can open an incident before it closes: a collapse on a busy interconnect
+    # is significant within seconds, and waiting for the minute would cost up to a minute.
+    running, elapsed = closed + MINUTE_MS, (watermark_ms - closed - MINUTE_MS) / MINUTE_MS
+    if state.get("incident") is None and elapsed >= RUNNING_MIN_SHARE:
+        event = _judge(key, state, running, _window(minutes, running, t), base_at(running), t, watermark_ms, elapsed)
+        if event:
+            events.append(event)
     for minute in [x for x in minutes if int(x) < closed - KEEP_MINUTES * MINUTE_MS]:
         del minutes[minute]
     return events
 
 
-def _judge(key: str, state: dict[str, Any], m: int, window: Figures, window_partials: list[dict[str, Any]],
-           base: Figures | None, t: Thresholds) -> dict[str, Any] | None:
+def _window(minutes: dict[str, Any], m: int, t: Thresholds) -> list[dict[str, Any]]:
+    return [minutes.get(str(x)) or empty() for x in range(m - (t.window_minutes - 1) * MINUTE_MS, m + MINUTE_MS, MINUTE_MS)]
+
+
+def _judge(key: str, state: dict[str, Any], m: int, window_partials: list[dict[str, Any]], base: Figures | None,
+           t: Thresholds, now_ms: int, elapsed: float = 1.0) -> dict[str, Any] | None:
+    """Judges the window ending with minute m, of which `elapsed` (a share) has passed."""
     this_minute = window_partials[-1]
-    minute_alone = breaches(Figures.of([this_minute], 1), base, t.model_copy(update={"window_minutes": 1}))
+    lengths = [1.0] * (len(window_partials) - 1) + [elapsed]
+    window = Figures.of(window_partials, sum(lengths))
+    minute_alone = breaches(Figures.of([this_minute], elapsed), base, t)
     kinds = sorted(set(breaches(window, base, t)) | set(minute_alone))
     incident = state.get("incident")
     # minutes past the margins (of the kinds this incident shows) on their own date the incident;
     # the window only says it is going on
     dating_kinds = set(kinds) | set(incident["kinds"] if incident else ())
-    past_margin = [bool(dating_kinds & set(breaches(Figures.of([p], 1), base, t, significant=False)))
-                   for p in window_partials]
+    past_margin = [bool(dating_kinds & set(breaches(Figures.of([p], length), base, t, significant=False)))
+                   for p, length in zip(window_partials, lengths)]
     first = m - (t.window_minutes - 1) * MINUTE_MS
     if kinds:
         if incident is None:
@@ -231,17 +257,18 @@ def _judge(key: str, state: dict[str, Any], m: int, window: Figures, window_part
     incident["current"] = window.summary()
     incident["lost_calls"] = round(sum(v for k, v in incident["lost_by_minute"].items() if int(k) <= last_bad), 1)
     incident["version"] += 1
-    incident["updated_ms"] = m + MINUTE_MS
+    incident["updated_ms"] = now_ms
     return {"event": kind, "incident": dict(incident)}
 
 
 def _count(incident: dict[str, Any], minute_ms: int, partial: dict[str, Any], base: Figures | None) -> None:
-    """Adds one incident minute's lost calls and evidence, once per minute."""
+    """A minute's lost calls (recomputed: the running minute is seen again once it closes) and its
+    evidence (once per minute)."""
+    if base is not None and base.seizures:
+        incident["lost_by_minute"][str(minute_ms)] = max(0.0, base.asr * base.per_minute - partial["answered"])
     if minute_ms <= incident["counted_through_ms"]:
         return
     incident["counted_through_ms"] = minute_ms
-    if base is not None and base.seizures:
-        incident["lost_by_minute"][str(minute_ms)] = max(0.0, base.asr * base.per_minute - partial["answered"])
     for counter in ("causes", "sip"):
         for code, n in partial[counter].items():
             incident[counter][code] = incident[counter].get(code, 0) + n

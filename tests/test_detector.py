@@ -1,16 +1,17 @@
 """Incident decisions on crafted per-minute partials, figures computed by hand in the comments."""
 from __future__ import annotations
 
+from decimal import Decimal, getcontext
 from fractions import Fraction
-from math import comb
+from math import comb, factorial
 
 import pytest
 
 from cdrflow.config import Thresholds
-from cdrflow.stream.detector import Figures, absorb, binomial_tail, breaches, evaluate
+from cdrflow.stream.detector import Figures, absorb, binomial_tail, breaches, evaluate, poisson_lower_tail
 from cdrflow.stream.partials import MINUTE_MS, empty, partial_messages
 
-T = Thresholds()   # min_seizures 30, window 5, asr_margin .15, ner_margin .10, network .20, vanish .10
+T = Thresholds()   # min_seizures 30, window 5, asr_margin .15, ner_margin .10, network .20, vanish .30
 # 60 minutes of history: 100 seizures/min, ASR .55, NER .95, network share .01, PDD 2000 ms
 BASE = Figures(seizures=6000, answered=3300, effective=5700, network=60, pdd_sum=6000 * 2000, pdd_n=6000, minutes=60)
 
@@ -51,6 +52,28 @@ def test_binomial_tail_is_exact(k, n, p, lower):
     assert binomial_tail(k, n, float(p), lower) == pytest.approx(exact_tail(k, n, p, lower), rel=1e-9)
 
 
+@pytest.mark.parametrize("k,lam", [(150, 500.0), (10, 40.0), (9, 30.0), (0, 3.0), (50, 40.0)])
+def test_poisson_lower_tail_is_exact(k, lam):
+    getcontext().prec = 60
+    exact = sum((-Decimal(lam)).exp() * Decimal(lam) ** i / factorial(i) for i in range(k + 1))
+    assert poisson_lower_tail(k, lam) == pytest.approx(float(exact), rel=1e-9)
+
+
+def test_running_minute_opens_an_incident_before_it_closes():
+    # minute 10 has run 20 s: 40 seizures, 4 answered. Alone: P(X ≤ 4 | 40, .55) = 3e-9 → open now
+    state = {}
+    absorb(state, {"minutes": {str(m * MINUTE_MS): minute(100, 55, 95) for m in range(10)}
+                   | {str(10 * MINUTE_MS): minute(40, 4, 20)}}, offset=1)
+    assert evaluate("att|in", state, 10 * MINUTE_MS + 5_000, BASE, T) == []     # 5 s in: too early
+    [event] = evaluate("att|in", state, 10 * MINUTE_MS + 20_000, BASE, T)
+    assert event["event"] == "open" and event["incident"]["start_ms"] == 10 * MINUTE_MS
+    assert event["incident"]["updated_ms"] == 10 * MINUTE_MS + 20_000
+    # when minute 10 closes it is judged in full: an update, not a second open
+    state["minutes"][str(10 * MINUTE_MS)] = minute(100, 10, 50)
+    [event] = evaluate("att|in", state, 11 * MINUTE_MS + 1_000, BASE, T)
+    assert event["event"] == "update" and event["incident"]["lost_calls"] == pytest.approx(45)
+
+
 def test_binomial_tail_at_certain_outcomes():
     assert binomial_tail(0, 10, 0.0, lower=True) == 1.0 and binomial_tail(1, 10, 0.0, lower=False) == 0.0
     assert binomial_tail(9, 10, 1.0, lower=True) == 0.0 and binomial_tail(10, 10, 1.0, lower=False) == 1.0
@@ -71,9 +94,16 @@ def test_ner_drop_and_network_causes():
 
 
 def test_traffic_vanish_needs_expected_traffic():
-    # expected 100/min × 5 = 500; vanished at ≤ 50; 20 seizures are too few for the ratio checks
+    # expected 100/min × 5 = 500; vanished at ≤ 150; 20 seizures are too few for the ratio checks
     assert breaches(window(20, 0, effective=0), BASE, T) == ["traffic_vanish"]
-    assert breaches(window(51, 28), BASE, T) == []
+    assert breaches(window(150, 83), BASE, T) == ["traffic_vanish"]     # P(X ≤ 150 | 500) = 1.2e-75
+    assert breaches(window(151, 83), BASE, T) == []
+    # one minute of a small interconnect: expected 40, seen 10 (≤ 12): P(X ≤ 10 | 40) = 1.6e-8, vanished;
+    # expected 30, seen 9 (≤ 9): P(X ≤ 9 | 30) = 7.1e-6 > alpha, could be noise
+    small = Figures(seizures=2400, answered=1320, effective=2280, minutes=60)        # 40/min
+    assert breaches(window(10, 5, minutes=1), small, T) == ["traffic_vanish"]
+    smaller = Figures(seizures=1800, answered=990, effective=1710, minutes=60)       # 30/min
+    assert breaches(window(9, 5, minutes=1), smaller, T) == []
     quiet_base = Figures(seizures=300, answered=165, effective=285, minutes=60)   # 5/min → expects 25 < 30
     assert breaches(window(0, 0, effective=0), quiet_base, T) == []
 
