@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
 from .config import Settings
-from .kafka_admin import consumer_lag, ensure_topics, pipeline_topics
+from .kafka_admin import ensure_topics, pipeline_topics
 from .local_broker import LocalBroker, free_port
 from .producers.formats import parser_for
 from .producers.parsing import SourceContext
@@ -56,7 +57,77 @@ def _publish_paced(cdrs: list[dict], publisher: Publisher, batch: int, rate: flo
     publisher.flush()
 
 
-def run_bench(cdrs: int, partitions: int, console: Console, rate: float = 20_000, paced_s: float = 15) -> dict:
+DETECTION_SPEED = 10          # event time runs this many times faster than wall time
+DETECTION_CPS = 2_000         # calls per second of event time: 20,000 CDR/s of wall time
+DETECTION_ONSET_MIN = 17      # history first: the recent baseline ends 15 minutes before "now"
+# (interconnect, fault kind, onset second): staggered inside a minute, as real faults are
+DETECTION_FAULTS = (("att", "answer_collapse", 7), ("lumen", "network_causes", 19), ("tmobile", "traffic_vanish", 31),
+                    ("verizon", "answer_collapse", 43), ("bandwidth", "network_causes", 53),
+                    ("dtag-intl", "traffic_vanish", 13))
+
+
+def _detection_latency(settings: Settings, publisher: Publisher, worker: subprocess.Popen) -> dict:
+    """Fault onset (event time) → incident open event, over simulated faults in a stream replayed
+    at DETECTION_SPEED × real time (DETECTION_CPS × speed CDR/s of wall time)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from .producers.simulate import Fault, SimConfig, as_written, paced
+
+    # a month ahead of the other stages' event time, so their rows are not this stage's baseline
+    start = (int(time.time()) // 60 + 30 * 24 * 60) * 60_000
+    onset = {ic: start + DETECTION_ONSET_MIN * 60_000 + second * 1000 for ic, _, second in DETECTION_FAULTS}
+    faults = tuple(Fault(ic, kind, onset[ic], onset[ic] + 5 * 60_000) for ic, kind, _ in DETECTION_FAULTS)
+    cfg = SimConfig(seed=23, start_ms=start, calls_per_second=DETECTION_CPS, interconnects=dict(settings.interconnects),
+                    faults=faults, diurnal=False)
+    end = start + (DETECTION_ONSET_MIN + 6) * 60_000
+    day = (c for c in as_written(generate(cfg, until_ms=end)) if c["end_ms"] < end)
+    published = publish_stream(paced(day, speed=DETECTION_SPEED, at="end_ms"), publisher, settings.batch_max_cdrs,
+                               flush_every=4)
+    _wait(lambda: (_stats(settings) or {}).get("watermark_ms", 0) >= end - 60_000, 600, worker)
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{time.time_ns()}",
+                         "enable.auto.commit": False})
+    # assigned, not subscribed: no group join to wait for (one partition, see pipeline_topics)
+    consumer.assign([TopicPartition(settings.topic_incidents, 0, OFFSET_BEGINNING)])
+    opened: dict[str, int] = {}
+    false_positives = set()
+    quiet_until = time.monotonic() + 5
+    while time.monotonic() < quiet_until:
+        message = consumer.poll(0.5)
+        if message is None or message.error():
+            continue
+        quiet_until = time.monotonic() + 3
+        event = orjson.loads(message.value())
+        incident = event["incident"]
+        if event["event"] != "open" or incident["start_ms"] < start:
+            continue
+        ic = incident["interconnect"]
+        if ic not in onset:
+            false_positives.add(ic)
+            continue
+        # the incident is emitted when the newest CDR seen ends at updated_ms + lateness
+        detected = incident["updated_ms"] + int(settings.detection_lateness_s * 1000)
+        opened[f'{ic}|{incident["direction"]}'] = detected - onset[ic]
+    consumer.close()
+    lat = sorted(opened.values())
+    missed = sorted(ic for ic in onset if not any(k.startswith(ic + "|") for k in opened))
+    return {
+        "detection_cdrs": published,
+        "detection_incidents_opened": f"{len(lat)} ({len(DETECTION_FAULTS)} faults × in/out)",
+        "detection_latency_p50_s": lat[len(lat) // 2] / 1000 if lat else None,
+        "detection_latency_p95_s": lat[min(len(lat) - 1, int(0.95 * len(lat)))] / 1000 if lat else None,
+        "detection_latency_max_s": lat[-1] / 1000 if lat else None,
+        "detection_latency_by_fault_s": ", ".join(
+            f"{ic} {kind}: " + "/".join(f"{opened[f'{ic}|{d}'] / 1000:.0f}" for d in ("in", "out") if f"{ic}|{d}" in opened)
+            for ic, kind, _ in DETECTION_FAULTS),
+        "detection_faults_missed": ", ".join(missed) or "none",
+        "detection_false_positives": ", ".join(sorted(false_positives)) or "none",
+    }
+
+
+def run_bench(cdrs: int, partitions: int, console: Console, rate: float = 20_000, paced_s: float = 15,
+              throughput: bool = True, detection: bool = True) -> dict:
+    figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="cdrflow-bench-") as tmp, LocalBroker() as broker:
         env = dict(os.environ, CDRFLOW_DATA_DIR=tmp, CDRFLOW_KAFKA_BOOTSTRAP=broker.bootstrap,
                    CDRFLOW_PARTITIONS=str(partitions), CDRFLOW_WORKER_WEB_PORT=str(free_port()))
@@ -64,14 +135,6 @@ def run_bench(cdrs: int, partitions: int, console: Console, rate: float = 20_000
                                                  "CDRFLOW_PARTITIONS", "CDRFLOW_WORKER_WEB_PORT")})
         settings = Settings()
         ensure_topics(broker.bootstrap, pipeline_topics(settings))
-
-        with console.status("generating simulated CDRs …"):
-            t0 = time.perf_counter()
-            batch = list(generate(default_config(settings, seed=7, calls_per_second=2000.0), count=cdrs))
-            generate_rate = cdrs / (time.perf_counter() - t0)
-        with console.status("parse stage (asterisk_csv) …"):
-            parse_rate = _parse_rate(batch, console)
-
         worker = subprocess.Popen([sys.executable, "-m", "cdrflow", "worker"], env=env,
                                   stdout=open(Path(tmp) / "worker.log", "wb"), stderr=subprocess.STDOUT)
         try:
@@ -81,26 +144,50 @@ def run_bench(cdrs: int, partitions: int, console: Console, rate: float = 20_000
                 warmup = list(generate(default_config(settings, seed=8, calls_per_second=2000.0), count=2_000))
                 publish_stream(warmup, publisher, settings.batch_max_cdrs)
                 _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) >= len(warmup), 120, worker)
-            with console.status(f"latency: {rate:,.0f} CDR/s paced for {paced_s:.0f} s …"):
-                paced_cdrs = list(generate(default_config(settings, seed=9, calls_per_second=2000.0),
-                                           count=int(rate * paced_s)))
-                before = _stats(settings)["cdrs_stored"]
-                _publish_paced(paced_cdrs, publisher, settings.batch_max_cdrs, rate)
-                _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) - before >= len(paced_cdrs), 600, worker)
-                latency = _stats(settings)
-            baseline = latency["cdrs_stored"]
-            with console.status(f"throughput: publishing {cdrs:,} CDRs flat out while the worker stores them …"):
-                t_start = time.perf_counter()
-                publish_stream(batch, publisher, settings.batch_max_cdrs)
-                produce_s = time.perf_counter() - t_start
-                _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) - baseline >= cdrs, 1800, worker)
-                end_to_end_s = time.perf_counter() - t_start
-            stats = _stats(settings)
+            if throughput:
+                figures.update(_throughput(settings, publisher, worker, cdrs, rate, paced_s, console))
+            if detection:
+                with console.status(f"detection: {DETECTION_CPS * DETECTION_SPEED:,} CDR/s, "
+                                    f"{len(DETECTION_FAULTS)} faults, event time ×{DETECTION_SPEED} …"):
+                    figures.update(_detection_latency(settings, publisher, worker))
+            figures["worker_peak_rss_mb"] = _stats(settings)["peak_rss_mb"]
         finally:
             worker.terminate()
             worker.wait(30)
 
-    figures = {
+    table = Table("figure", "value", title=f"cdrflow bench — {partitions} partitions, {os.cpu_count()} cores")
+    for name, value in figures.items():
+        table.add_row(name, f"{value:,.1f}" if isinstance(value, float) and value < 100
+                      else f"{value:,.0f}" if isinstance(value, (int, float)) else str(value))
+    console.print(table)
+    console.print("end to end = first CDR published → last CDR stored, producer and worker running together;\n"
+                  f"latency = Kafka produce time → stored in ClickHouse per message, paced at {rate:,.0f} CDR/s;\n"
+                  "detection latency = fault onset → incident open event, in event time (the newest CDR end "
+                  "the detector had seen), per interconnect and direction")
+    return figures
+
+
+def _throughput(settings: Settings, publisher: Publisher, worker: subprocess.Popen, cdrs: int, rate: float,
+                paced_s: float, console: Console) -> dict:
+    with console.status("generating simulated CDRs …"):
+        t0 = time.perf_counter()
+        batch = list(generate(default_config(settings, seed=7, calls_per_second=2000.0), count=cdrs))
+        generate_rate = cdrs / (time.perf_counter() - t0)
+    with console.status("parse stage (asterisk_csv) …"):
+        parse_rate = _parse_rate(batch, console)
+    with console.status(f"latency: {rate:,.0f} CDR/s paced for {paced_s:.0f} s …"):
+        paced_cdrs = list(generate(default_config(settings, seed=9, calls_per_second=2000.0), count=int(rate * paced_s)))
+        before = _stats(settings)["cdrs_stored"]
+        _publish_paced(paced_cdrs, publisher, settings.batch_max_cdrs, rate)
+        _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) - before >= len(paced_cdrs), 600, worker)
+        latency = _stats(settings)
+    with console.status(f"throughput: publishing {cdrs:,} CDRs flat out while the worker stores them …"):
+        t_start = time.perf_counter()
+        publish_stream(batch, publisher, settings.batch_max_cdrs)
+        produce_s = time.perf_counter() - t_start
+        _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) - latency["cdrs_stored"] >= cdrs, 1800, worker)
+        end_to_end_s = time.perf_counter() - t_start
+    return {
         "cdrs": cdrs,
         "simulate_cdr_per_s": generate_rate,
         "parse_asterisk_csv_cdr_per_s": parse_rate,
@@ -108,15 +195,7 @@ def run_bench(cdrs: int, partitions: int, console: Console, rate: float = 20_000
         "end_to_end_cdr_per_s": cdrs / end_to_end_s,
         f"latency_p50_ms_at_{rate:.0f}_cdr_per_s": latency["latency_p50_ms"],
         f"latency_p95_ms_at_{rate:.0f}_cdr_per_s": latency["latency_p95_ms"],
-        "worker_peak_rss_mb": stats["peak_rss_mb"],
     }
-    table = Table("figure", "value", title=f"cdrflow bench — {cdrs:,} CDRs, {partitions} partitions, {os.cpu_count()} cores")
-    for name, value in figures.items():
-        table.add_row(name, f"{value:,.0f}" if isinstance(value, (int, float)) else str(value))
-    console.print(table)
-    console.print("end to end = first CDR published → last CDR stored, producer and worker running together;\n"
-                  f"latency = Kafka produce time → stored in ClickHouse per message, paced at {rate:,.0f} CDR/s")
-    return figures
 
 
 def _stats(settings: Settings) -> dict | None:

@@ -212,11 +212,14 @@ def bench(
     cdrs: int = typer.Option(300_000, help="Simulated CDRs to push through the pipeline"),
     partitions: int = typer.Option(4),
     rate: float = typer.Option(20_000, help="CDR/s of the paced phase that measures latency"),
+    throughput: bool = typer.Option(True, help="Measure stage throughput and produce→stored latency"),
+    detection: bool = typer.Option(True, help="Measure incident detection latency (~3 minutes)"),
 ) -> None:
-    """Measure producer → Kafka → worker → ClickHouse: CDR/s per stage and end to end, worker peak RSS."""
+    """Measure producer → Kafka → worker → ClickHouse: CDR/s per stage and end to end, worker peak
+    RSS, and fault onset → incident detection latency."""
     from .bench import run_bench
 
-    run_bench(cdrs=cdrs, partitions=partitions, console=console, rate=rate)
+    run_bench(cdrs=cdrs, partitions=partitions, console=console, rate=rate, throughput=throughput, detection=detection)
 
 
 # Command groups live in their own modules; they import console/fail from here lazily.

@@ -31,7 +31,7 @@ class Thresholds(BaseModel):
     asr_margin: float = Field(0.15, gt=0, lt=1, description="ASR this far below baseline (absolute) opens an incident")
     ner_margin: float = Field(0.10, gt=0, lt=1, description="NER this far below baseline (absolute) opens an incident")
     network_share: float = Field(0.20, gt=0, lt=1, description="Share of network-class failures that opens an incident")
-    vanish_ratio: float = Field(0.30, ge=0, lt=1, description="Traffic at or below this share of baseline has vanished")
+    vanish_ratio: float = Field(0.50, ge=0, lt=1, description="Traffic at or below this share of baseline has vanished")
     pdd_factor: float = Field(2.0, gt=1, description="Average PDD this many times baseline opens an incident")
     pdd_min_rise_ms: int = Field(1000, ge=0, description="…and at least this much above it")
     quiet_minutes: int = Field(5, ge=1, description="Minutes without a breach before an incident resolves")

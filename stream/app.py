@@ -181,7 +181,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
     @app.agent(partials_topic)
     async def detect(stream):
-        """Merges partials into detector_state and judges every closed minute of event time."""
+        """Merges partials into detector_state; every 10 s of event time judges the closed minutes
+        and the running one of every interconnect this worker owns."""
         async for event in stream.events():
             message = orjson.loads(event.value)
             key = message.get("key")

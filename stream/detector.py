@@ -10,7 +10,7 @@ least `min_seizures` seizures (expected seizures for a vanish), any of:
 
   traffic_vanish  seizures ≤ vanish_ratio × expected (baseline seizures/minute × window);
                   counted by CDR end time, calls in progress keep ending for a while after the
-                  trunk stops taking new ones, hence a ratio of 0.3 rather than ~0
+                  trunk stops taking new ones, hence a ratio of 0.5 rather than ~0
   asr_drop        ASR ≤ baseline ASR − asr_margin
   ner_drop        NER ≤ baseline NER − ner_margin
   network_causes  network-class share > network_share
