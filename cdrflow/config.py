@@ -5,7 +5,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 # A demo carrier topology: SBC trunk groups → the partner carrier (interconnect) behind them.
@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers; unset = start a local Tansu broker")
     clickhouse_url: str | None = Field(None, description="http(s)://host:8123 or chdb:///abs/path; unset = embedded chdb in data_dir")
     clickhouse_database: str = "cdrflow"
+    clickhouse_user: str | None = Field(None, description="ClickHouse user; overrides one in clickhouse_url")
+    clickhouse_password: SecretStr | None = Field(None, description="ClickHouse password (from a Secret, not the TOML)")
+    clickhouse_cluster: str | None = Field(None, description="Cluster name: migrations create Replicated* tables and "
+                                           "Distributed tables ON CLUSTER; unset = single node")
 
     topic_cdr_batches: str = "cdr.batches"
     topic_dead_letter: str = "cdr.deadletter"
