@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path(".cdrflow"), description="Local state: embedded ClickHouse, checkpoints, logs")
     kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers; unset = start a local Tansu broker")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = Field(None, description="Kafka SASL password (from a Secret, not the TOML)")
+    kafka_ssl_ca_file: Path | None = Field(None, description="CA bundle for SSL/SASL_SSL; unset = system CAs")
     clickhouse_url: str | None = Field(None, description="http(s)://host:8123 or chdb:///abs/path; unset = embedded chdb in data_dir")
     clickhouse_database: str = "cdrflow"
     clickhouse_user: str | None = Field(None, description="ClickHouse user; overrides one in clickhouse_url")

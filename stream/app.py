@@ -18,6 +18,7 @@ import faust
 import orjson
 
 from cdrflow.config import Settings
+from cdrflow.kafka_security import faust_credentials
 from cdrflow.schemas.envelope import encode_dead_letter
 
 from .decode import decode_messages
@@ -71,6 +72,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     app = faust.App(
         "cdrflow",
         broker=f"kafka://{bootstrap}",
+        broker_credentials=faust_credentials(settings),
         datadir=str(settings.resolved_data_dir / "faust"),
         value_serializer="raw",
         key_serializer="raw",

@@ -21,8 +21,34 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* Connection settings as env: the Secret is referenced by name, its values never pass through Helm. */}}
 {{- define "cdrflow.env" -}}
+{{ include "cdrflow.kafkaEnv" . }}
+{{ include "cdrflow.clickhouseEnv" . }}
+{{- end }}
+
+{{- define "cdrflow.kafkaEnv" -}}
 - name: CDRFLOW_KAFKA_BOOTSTRAP
   value: {{ required "kafka.bootstrap is required" .Values.kafka.bootstrap | quote }}
+{{- if ne .Values.kafka.securityProtocol "PLAINTEXT" }}
+- name: CDRFLOW_KAFKA_SECURITY_PROTOCOL
+  value: {{ .Values.kafka.securityProtocol | quote }}
+{{- end }}
+{{- with .Values.kafka.sasl.existingSecret }}
+- name: CDRFLOW_KAFKA_SASL_MECHANISM
+  value: {{ $.Values.kafka.sasl.mechanism | quote }}
+- name: CDRFLOW_KAFKA_USERNAME
+  valueFrom:
+    secretKeyRef: {name: {{ . | quote }}, key: {{ $.Values.kafka.sasl.usernameKey | quote }}}
+- name: CDRFLOW_KAFKA_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ . | quote }}, key: {{ $.Values.kafka.sasl.passwordKey | quote }}}
+{{- end }}
+{{- if .Values.kafka.tls.caSecret }}
+- name: CDRFLOW_KAFKA_SSL_CA_FILE
+  value: /etc/cdrflow/kafka-ca/ca.crt
+{{- end }}
+{{- end }}
+
+{{- define "cdrflow.clickhouseEnv" -}}
 - name: CDRFLOW_CLICKHOUSE_URL
   value: {{ required "clickhouse.url is required" .Values.clickhouse.url | quote }}
 - name: CDRFLOW_CLICKHOUSE_DATABASE
@@ -66,5 +92,21 @@ securityContext:
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The Kafka CA, when one is configured: the volume and where the env above expects it. */}}
+{{- define "cdrflow.kafkaCaMount" -}}
+{{- if .Values.kafka.tls.caSecret }}
+- {name: kafka-ca, mountPath: /etc/cdrflow/kafka-ca, readOnly: true}
+{{- end }}
+{{- end }}
+
+{{- define "cdrflow.kafkaCaVolume" -}}
+{{- if .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.tls.caSecret | quote }}
+    items: [{key: {{ .Values.kafka.tls.caKey | quote }}, path: ca.crt}]
 {{- end }}
 {{- end }}
