@@ -110,3 +110,13 @@ imagePullSecrets:
     items: [{key: {{ .Values.kafka.tls.caKey | quote }}, path: ca.crt}]
 {{- end }}
 {{- end }}
+
+{{/* nodeSelector / tolerations / affinity of a component's values (worker, producers). */}}
+{{- define "cdrflow.scheduling" -}}
+{{- range $field := list "nodeSelector" "tolerations" "affinity" }}
+{{- with index $ $field }}
+{{ $field }}:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- end }}
