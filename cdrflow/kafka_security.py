@@ -2,8 +2,7 @@
 Faust (workers). One place, so a producer and a worker never disagree on how to reach the cluster."""
 from __future__ import annotations
 
-import faust
-from aiokafka.helpers import create_ssl_context
+from typing import Any
 
 from cdrflow.config import Settings
 
@@ -19,7 +18,11 @@ def confluent_config(settings: Settings) -> dict:
     return config
 
 
-def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+def faust_credentials(settings: Settings) -> Any:
+    """faust.SASLCredentials / SSLCredentials, or None; Faust is imported here so producers never load it."""
+    import faust
+    from aiokafka.helpers import create_ssl_context
+
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
         return None
