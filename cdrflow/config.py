@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 # A demo carrier topology: SBC trunk groups → the partner carrier (interconnect) behind them.
@@ -44,8 +45,17 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path(".cdrflow"), description="Local state: embedded ClickHouse, checkpoints, logs")
     kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers; unset = start a local Tansu broker")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = Field(None, description="Kafka SASL password (from a Secret, not the TOML)")
+    kafka_ssl_ca_file: Path | None = Field(None, description="CA bundle for SSL/SASL_SSL; unset = system CAs")
     clickhouse_url: str | None = Field(None, description="http(s)://host:8123 or chdb:///abs/path; unset = embedded chdb in data_dir")
     clickhouse_database: str = "cdrflow"
+    clickhouse_user: str | None = Field(None, description="ClickHouse user; overrides one in clickhouse_url")
+    clickhouse_password: SecretStr | None = Field(None, description="ClickHouse password (from a Secret, not the TOML)")
+    clickhouse_cluster: str | None = Field(None, description="Cluster name: migrations create Replicated* tables and "
+                                           "Distributed tables ON CLUSTER; unset = single node")
 
     topic_cdr_batches: str = "cdr.batches"
     topic_dead_letter: str = "cdr.deadletter"
@@ -90,6 +100,8 @@ class Settings(BaseSettings):
     worker_take: int = Field(200, ge=1, description="Kafka messages a worker inserts at once")
     worker_within_s: float = Field(0.5, gt=0, description="Longest wait before inserting a partial batch")
     worker_web_port: int = Field(6066, description="Faust web port; also serves queries in embedded mode")
+    worker_web_bind: str = Field("127.0.0.1", description="Address the web port listens on (0.0.0.0 in a pod, "
+                                 "so probes and metrics scrapes reach it)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

@@ -6,6 +6,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 
 from cdrflow.config import Settings
+from cdrflow.kafka_security import confluent_config
 from cdrflow.schemas.envelope import DeadLetter, encode_batch, encode_dead_letter
 
 
@@ -28,6 +29,7 @@ class Publisher:
             "compression.type": "lz4",
             "batch.size": 1_000_000,
             "queue.buffering.max.kbytes": 512 * 1024,
+            **confluent_config(settings),
         })
         self._errors: list[str] = []
         self.sent_cdrs = 0

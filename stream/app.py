@@ -18,12 +18,14 @@ import faust
 import orjson
 
 from cdrflow.config import Settings
+from cdrflow.kafka_security import faust_credentials
 from cdrflow.schemas.envelope import encode_dead_letter
 
 from .decode import decode_messages
 from .detector import MAX_CATCH_UP, absorb, evaluate
 from .enrich import Enricher
 from .incidents import load_baselines, store_incident
+from .metrics import prometheus_text
 from .partials import partial_messages
 from .sink import CdrWriter
 
@@ -72,6 +74,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     app = faust.App(
         "cdrflow",
         broker=f"kafka://{bootstrap}",
+        broker_credentials=faust_credentials(settings),
         datadir=str(settings.resolved_data_dir / "faust"),
         value_serializer="raw",
         key_serializer="raw",
@@ -84,7 +87,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=10.0,
         consumer_max_fetch_size=16 * 1024 * 1024,
-        web_bind="127.0.0.1",
+        web_bind=settings.worker_web_bind,
         web_port=settings.worker_web_port,
         web_in_thread=False,
     )
@@ -214,25 +217,45 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     async def stats_view(web, request):
         return web.bytes(orjson.dumps(stats.as_dict()), content_type="application/json")
 
+    @app.page("/metrics")
+    async def metrics_view(web, request):
+        return web.text(prometheus_text(stats.as_dict()), content_type="text/plain; version=0.0.4")
+
     @app.page("/health")
     async def health_view(web, request):
         await on_writer_thread(lambda: clickhouse().query("SELECT 1"))
         return web.bytes(b'{"ok":true}', content_type="application/json")
 
-    @app.page("/query")
-    class QueryView(faust.web.View):
-        """Runs SQL on the worker's ClickHouse client: the way into an embedded chdb it owns."""
+    @app.page("/ready")
+    async def ready_view(web, request):
+        """Ready once this worker owns partitions (group joined, no rebalance running) and ClickHouse answers;
+        /health answers before the group join, which takes tens of seconds."""
+        assigned = len(app.consumer.assignment()) if not app.rebalancing else 0
+        try:
+            await on_writer_thread(lambda: clickhouse().query("SELECT 1"))
+            clickhouse_ok = True
+        except Exception:
+            clickhouse_ok = False
+        ready = assigned > 0 and clickhouse_ok
+        body = orjson.dumps({"ready": ready, "partitions": assigned, "clickhouse": clickhouse_ok})
+        return web.bytes(body, content_type="application/json", status=200 if ready else 503)
 
-        async def post(self, request):
-            body = orjson.loads(await request.read())
-            try:
-                result = await on_writer_thread(
-                    lambda: clickhouse().query(body["sql"], parameters=body.get("parameters") or None))
-            except Exception as exc:
-                return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
-            payload = {"columns": list(result.column_names), "rows": result.result_rows}
-            return self.bytes(orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS),
-                              content_type="application/json")
+    # /query is the way into an embedded chdb the worker owns; a real server is never exposed through it.
+    if settings.embedded_clickhouse:
+        @app.page("/query")
+        class QueryView(faust.web.View):
+            """Runs SQL on the worker's ClickHouse client: the way into an embedded chdb it owns."""
+
+            async def post(self, request):
+                body = orjson.loads(await request.read())
+                try:
+                    result = await on_writer_thread(
+                        lambda: clickhouse().query(body["sql"], parameters=body.get("parameters") or None))
+                except Exception as exc:
+                    return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
+                payload = {"columns": list(result.column_names), "rows": result.result_rows}
+                return self.bytes(orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS),
+                                  content_type="application/json")
 
     app.cdrflow_stats = stats  # for tests that run the app in-process
     return app

