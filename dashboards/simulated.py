@@ -17,7 +17,7 @@ from cdrflow.stream.incidents import load_baselines, store_incident
 from cdrflow.stream.partials import MINUTE_MS, partial_messages
 from cdrflow.stream.sink import CdrWriter
 
-SIM_START = 1_794_999_600_000                 # 2026-11-18 13:00 UTC
+SIM_START = 1_794_999_600_000                 # 2026-11-18 11:00 UTC
 SIM_END = SIM_START + 120 * MINUTE_MS
 FAULT_START = SIM_START + 95 * MINUTE_MS      # att's answers collapse and stay collapsed: the incident is open
 DAY = 86_400_000

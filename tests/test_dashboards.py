@@ -13,33 +13,28 @@ from cdrflow.config import Settings
 from cdrflow.dashboards.build import DATASOURCE_UID, PLUGIN, build, dashboard_json
 from cdrflow.dashboards.definitions import TIME_SERIES, all_dashboards
 from cdrflow.dashboards.macros import ALL, TimeRange, expand
+from cdrflow.dashboards.preview import default_selection, on_client, option_values, panel_sql
 from cdrflow.dashboards.simulated import FAULT_START, SIM_END, SIM_START, demo_range, load_demo
 from cdrflow.stream.partials import MINUTE_MS
 
 RANGE = TimeRange(SIM_START, SIM_END, interval_s=120)
 SELECTIONS = {
     "all": {"interconnect": ALL, "direction": ALL},
-    "multi": {"interconnect": ["att", "verizon"], "direction": ["out"]},
+    "multi": {"interconnect": ["att", "verizon"], "direction": ["out"], "tenant": ["acme"], "worker": ["worker-1"],
+              "period": "WEEK"},
 }
 
 
-def variables_for(d, selection: dict) -> dict:
-    values = {v.name: v.constant for v in d.variables if v.constant is not None}
-    values.update({v.name: v.custom[0][1] for v in d.variables if v.custom})
-    values.update({v.name: ALL for v in d.variables if v.query})
-    return {**values, **{k: v for k, v in selection.items() if k in values}}
-
-
-def all_values(client, d, settings) -> dict:
-    """What Grafana substitutes for All: the variable query's own result, expanded the same way."""
-    return {v.name: [str(r[0]) for r in client.query(expand(v.query.format(database=settings.clickhouse_database),
-                                                              demo_range(d.uid))).result_rows]
-            for v in d.variables if v.query}
-
-
-def run(client, sql: str) -> tuple[list[str], list[tuple]]:
-    result = client.query(sql)
-    return list(result.column_names), result.result_rows
+def run_panels(clickhouse, selection: dict):
+    """Every panel of every dashboard, as Grafana would run it with `selection` over the demo data."""
+    settings, client = clickhouse
+    run = on_client(client)
+    for d in all_dashboards(settings):
+        time = demo_range(d.uid)
+        variables = {**default_selection(d), **{k: v for k, v in selection.items() if k in default_selection(d)}}
+        options = option_values(run, d, settings, time)
+        for p in d.panels:
+            yield d, p, run(panel_sql(p.sql, settings, time, variables, options))
 
 
 @pytest.mark.parametrize("selection", sorted(SELECTIONS))
@@ -47,18 +42,14 @@ def test_every_panel_returns_the_columns_it_needs(clickhouse, selection):
     settings, client = clickhouse
     load_demo(client, settings)
     empty = []
-    for d in all_dashboards(settings):
-        options = all_values(client, d, settings)
-        variables = variables_for(d, SELECTIONS[selection])
-        for p in d.panels:
-            sql = expand(p.sql.replace("{database}", settings.clickhouse_database), demo_range(d.uid), variables, options)
-            columns, rows = run(client, sql)
-            assert set(p.columns) <= set(columns), (d.title, p.title, columns)
-            if p.format == TIME_SERIES:
-                assert columns[0] == "time", (d.title, p.title)
-            if not rows:
-                empty.append((d.title, p.title))
-    # the selection of att+verizon/out holds no quarantined numbers' tenants issue: none may be empty
+    for d, p, (columns, rows) in run_panels(clickhouse, SELECTIONS[selection]):
+        assert set(p.columns) <= set(columns), (d.title, p.title, columns)
+        if p.format == TIME_SERIES:
+            assert columns[0] == "time", (d.title, p.title)
+        if not rows:
+            empty.append((d.title, p.title))
+        if selection == "multi" and "series" in columns:     # the selection reaches the SQL
+            assert {r[columns.index("series")] for r in rows} <= {"att/out", "verizon/out"}, p.title
     assert empty == []
 
 
@@ -68,12 +59,12 @@ def test_open_incident_is_in_the_incidents_panel_and_the_annotations(clickhouse)
     # att's answers collapse in both directions and stay collapsed; nothing else is faulty
     assert sorted((i["interconnect"], i["direction"]) for i in opened) == [("att", "in"), ("att", "out")]
     noc = next(d for d in all_dashboards(settings) if d.uid == "cdrflow-noc")
-    variables = variables_for(noc, SELECTIONS["all"])
-    options = all_values(client, noc, settings)
+    run, variables = on_client(client), default_selection(noc)
+    options = option_values(run, noc, settings, RANGE)
     open_panel = next(p for p in noc.panels if p.title == "Open incidents")
-    columns, rows = run(client, expand(open_panel.sql.replace("{database}", "cdrflow"), RANGE, variables, options))
+    columns, rows = run(panel_sql(open_panel.sql, settings, RANGE, variables, options))
     assert sorted(r[columns.index("id")] for r in rows) == sorted(i["id"] for i in opened)
-    columns, rows = run(client, expand(noc.annotation_sql.replace("{database}", "cdrflow"), RANGE, variables, options))
+    columns, rows = run(panel_sql(noc.annotation_sql, settings, RANGE, variables, options))
     assert columns == ["time", "timeEnd", "text"]
     for i in opened:
         (time, end, text), = [r for r in rows if r[2].startswith(f"att/{i['direction']}:")]
@@ -143,3 +134,74 @@ def test_build_writes_the_committed_files(tmp_path):
     from cdrflow.dashboards.build import OUT
     for path in written:
         assert (OUT / path.relative_to(tmp_path)).read_text() == path.read_text(), f"run `cdrflow dashboards build`: {path}"
+
+
+class FakeGrafana:
+    """The Grafana HTTP API endpoints push uses, with state, on a real local HTTP server."""
+
+    def __init__(self, httpserver):
+        from werkzeug import Response
+
+        self.folders, self.datasources, self.dashboards = {}, {}, {}
+        self.Response = Response
+        httpserver.expect_request(re.compile(r"^/api/.*")).respond_with_handler(self.handle)
+        self.log = httpserver.log
+
+    def reply(self, body, status=200):
+        return self.Response(json.dumps(body), status=status, content_type="application/json")
+
+    def handle(self, request):
+        path, method = request.path, request.method
+        if request.headers.get("Authorization") != "Bearer t0ken":
+            return self.reply({"message": "Unauthorized"}, 401)
+        if method == "GET" and path.startswith("/api/folders/"):
+            uid = path.rsplit("/", 1)[1]
+            return self.reply(self.folders[uid]) if uid in self.folders else self.reply({"message": "not found"}, 404)
+        if method == "POST" and path == "/api/folders":
+            self.folders[request.json["uid"]] = request.json
+            return self.reply(request.json)
+        if path.startswith("/api/datasources/uid/"):
+            uid = path.rsplit("/", 1)[1]
+            if method == "PUT":
+                self.datasources[uid] = request.json
+            return self.reply(self.datasources[uid]) if uid in self.datasources else self.reply({"message": "nf"}, 404)
+        if method == "POST" and path == "/api/datasources":
+            self.datasources[request.json["uid"]] = request.json
+            return self.reply({"datasource": request.json})
+        if method == "POST" and path == "/api/dashboards/db":
+            body = request.json
+            uid = body["dashboard"]["uid"]
+            if uid in self.dashboards and not body.get("overwrite"):
+                return self.reply({"message": "exists"}, 412)
+            self.dashboards[uid] = body
+            return self.reply({"uid": uid, "status": "success"})
+        return self.reply({"message": f"unexpected {method} {path}"}, 404)
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(request.method, request.path) for request, _ in self.log]
+
+
+def test_push_is_idempotent_against_the_grafana_api(httpserver):
+    from cdrflow.dashboards.push import push
+
+    grafana = FakeGrafana(httpserver)
+    url = httpserver.url_for("/").rstrip("/")
+    uids = sorted(d.uid for d in all_dashboards(Settings()))
+    assert sorted(push(url, credential="t0ken", clickhouse_password="s3cret")) == uids
+    dashboards = [("POST", "/api/dashboards/db")] * len(uids)
+    assert grafana.calls() == [("GET", "/api/folders/cdrflow"), ("POST", "/api/folders"),
+                               ("GET", f"/api/datasources/uid/{DATASOURCE_UID}"), ("POST", "/api/datasources"),
+                               *dashboards]
+    datasource = grafana.datasources[DATASOURCE_UID]
+    assert (datasource["type"], datasource["access"], datasource["secureJsonData"]) == (PLUGIN, "proxy", {"password": "s3cret"})
+    assert {b["folderUid"] for b in grafana.dashboards.values()} == {"cdrflow"}
+    assert all(b["overwrite"] for b in grafana.dashboards.values())
+    first = json.loads(json.dumps(grafana.dashboards))
+
+    grafana.log.clear()
+    push(url, credential="t0ken")      # again: updates in place, creates nothing
+    assert grafana.calls() == [("GET", "/api/folders/cdrflow"), ("GET", f"/api/datasources/uid/{DATASOURCE_UID}"),
+                               ("PUT", f"/api/datasources/uid/{DATASOURCE_UID}"), *dashboards]
+    assert grafana.dashboards == first and len(grafana.folders) == 1 and len(grafana.datasources) == 1
+    # without a password the stored one is kept: the update does not send secureJsonData
+    assert "secureJsonData" not in grafana.datasources[DATASOURCE_UID]
