@@ -100,7 +100,7 @@ def _draw(ax, p: Panel, columns: list[str], rows: list[tuple]) -> None:
         ax.tick_params(labelsize=7)
     else:   # timeseries
         for name, (times, ys) in sorted(_series(columns, rows).items())[:12]:
-            ax.plot(times, ys, label=name, linewidth=1)
+            ax.plot(times, ys, label=name, linewidth=1, marker="o" if len(times) < 3 else None)
         ax.legend(fontsize=5, ncols=2)
         ax.tick_params(labelsize=7)
         if isinstance(rows[0][0], datetime):

@@ -4,6 +4,7 @@ small number inventory and platform-health samples. Tests run every panel on it,
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from datetime import datetime, timezone
 
 from clickhouse_connect.driver.client import Client
@@ -11,7 +12,9 @@ from clickhouse_connect.driver.client import Client
 from cdrflow.config import Settings
 from cdrflow.dashboards.macros import TimeRange
 from cdrflow.producers.simulate import Fault, SimConfig, as_written, generate
+from cdrflow.schemas.envelope import DeadLetter
 from cdrflow.stream.detector import absorb, evaluate
+from cdrflow.stream.health import HealthSampler, write_samples
 from cdrflow.stream.enrich import Enricher
 from cdrflow.stream.incidents import load_baselines, store_incident
 from cdrflow.stream.partials import MINUTE_MS, partial_messages
@@ -73,12 +76,19 @@ def _numbers(client: Client, settings: Settings, stored: list[dict]) -> None:
 
 
 def _platform_health(client: Client, settings: Settings, now_ms: int) -> None:
-    """One sample a minute from one worker over the last two hours of wall-clock time: platform
-    health is about when the platform stored rows (cdr.stored_at is now too), not event time."""
-    rows = [[_utc(now_ms - (120 - m) * MINUTE_MS), "worker-1", 180, 180, 0,
-             {"invalid start_ms": 2} if m % 10 == 0 else {}, 40 + m % 7] for m in range(120)]
-    client.insert(f"{settings.clickhouse_database}.platform_health", rows,
-                  column_names=["at", "worker", "cdrs_in", "cdrs_stored", "duplicates", "dead_letters", "consumer_lag"])
+    """A worker's samples, one a minute, over the last two hours of wall-clock time: platform health
+    is about when the platform stored rows (cdr.stored_at is now too), not event time."""
+    # the counters the sampler reads from the worker's WorkerStats (stream/app.py, which imports Faust)
+    stats, sampler, rows = SimpleNamespace(cdrs_in=0, cdrs_stored=0, duplicates_skipped=0), HealthSampler("worker-1"), []
+    for m in range(120):
+        stats.cdrs_in += 180
+        stats.cdrs_stored += 178
+        stats.duplicates_skipped += 2
+        if m % 10 == 0:
+            sampler.count_dead_letters([DeadLetter(stage="decode", reason="invalid CDR: start_ms: Field required "
+                                                   "(1 error(s))", source="demo", position="demo", raw="")] * 2)
+        rows.append(sampler.sample(stats, consumer_lag=40 + m % 7, at_s=(now_ms - (120 - m) * MINUTE_MS) / 1000))
+    write_samples(client, settings.clickhouse_database, rows)
 
 
 def load_demo(client: Client, settings: Settings, calls_per_second: float = 3.0) -> list[dict]:

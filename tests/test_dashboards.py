@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
@@ -30,11 +31,11 @@ def run_panels(clickhouse, selection: dict):
     settings, client = clickhouse
     run = on_client(client)
     for d in all_dashboards(settings):
-        time = demo_range(d.uid)
+        window = demo_range(d.uid)
         variables = {**default_selection(d), **{k: v for k, v in selection.items() if k in default_selection(d)}}
-        options = option_values(run, d, settings, time)
+        options = option_values(run, d, settings, window)
         for p in d.panels:
-            yield d, p, run(panel_sql(p.sql, settings, time, variables, options))
+            yield d, p, run(panel_sql(p.sql, settings, window, variables, options))
 
 
 @pytest.mark.parametrize("selection", sorted(SELECTIONS))
@@ -67,8 +68,8 @@ def test_open_incident_is_in_the_incidents_panel_and_the_annotations(clickhouse)
     columns, rows = run(panel_sql(noc.annotation_sql, settings, RANGE, variables, options))
     assert columns == ["time", "timeEnd", "text"]
     for i in opened:
-        (time, end, text), = [r for r in rows if r[2].startswith(f"att/{i['direction']}:")]
-        assert time.timestamp() * 1000 == i["start_ms"] >= FAULT_START and end.timestamp() * 1000 == SIM_END
+        (start, end, text), = [r for r in rows if r[2].startswith(f"att/{i['direction']}:")]
+        assert start.timestamp() * 1000 == i["start_ms"] >= FAULT_START and end.timestamp() * 1000 == SIM_END
         assert "open" in text and "asr_drop" in text
 
 
@@ -205,3 +206,44 @@ def test_push_is_idempotent_against_the_grafana_api(httpserver):
     assert grafana.dashboards == first and len(grafana.folders) == 1 and len(grafana.datasources) == 1
     # without a password the stored one is kept: the update does not send secureJsonData
     assert "secureJsonData" not in grafana.datasources[DATASOURCE_UID]
+
+
+def test_health_sampler_writes_increments_and_groups_dead_letter_reasons():
+    from types import SimpleNamespace
+
+    from cdrflow.schemas.envelope import DeadLetter
+    from cdrflow.stream.health import HealthSampler
+
+    stats, sampler = SimpleNamespace(cdrs_in=100, cdrs_stored=90, duplicates_skipped=10), HealthSampler("w")
+    letter = lambda reason: DeadLetter(stage="decode", reason=reason, source="s", position="p", raw="")  # noqa: E731
+    sampler.count_dead_letters([letter("invalid CDR: start_ms: Field required (1 error(s))"),
+                                letter("invalid CDR: start_ms: Field required (3 error(s))"), letter("not JSON")])
+    assert sampler.sample(stats, 7, at_s=0)[1:] == ["w", 100, 90, 10, {"invalid CDR: start_ms: Field required": 2,
+                                                                     "not JSON": 1}, 7]
+    stats.cdrs_in, stats.cdrs_stored = 150, 140
+    assert sampler.sample(stats, None, at_s=10)[1:] == ["w", 50, 50, 0, {}, None]
+
+
+def test_worker_samples_platform_health(settings, worker):
+    """The real worker writes platform_health rows the Platform dashboard reads."""
+    from conftest import query
+
+    from cdrflow.producers.publisher import Publisher
+    from cdrflow.producers.simulate import SimConfig, generate
+    from cdrflow.producers.simulator_source import publish_stream
+
+    cfg = SimConfig(seed=3, start_ms=SIM_START, calls_per_second=5.0, interconnects=dict(settings.interconnects),
+                    diurnal=False)
+    publisher = Publisher(settings.kafka_bootstrap, settings)
+    published = publish_stream(generate(cfg, count=2000), publisher, settings.batch_max_cdrs)
+    publisher.close()
+    worker.start()
+    worker.wait_for(lambda s: s["cdrs_stored"] >= published, timeout_s=180)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        (stored, lag_seen), = query(settings, "SELECT sum(cdrs_stored), countIf(consumer_lag IS NOT NULL) "
+                                              "FROM cdrflow.platform_health")
+        if int(stored) == published and int(lag_seen) > 0:
+            break
+        time.sleep(1)
+    assert int(stored) == published and int(lag_seen) > 0
