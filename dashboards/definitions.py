@@ -75,30 +75,31 @@ FROM {{database}}.incidents FINAL
 WHERE start_time <= $__toTime AND ifNull(end_time, $__toTime) >= $__fromTime AND {selected()}
 ORDER BY time"""
 
+def _ratio_now(ratio: str, steps) -> Panel:
+    """One coloured stat per interconnect and direction: the ratio over the last 15 minutes."""
+    return Panel(f"{ratio.upper()}, last 15 minutes", "stat", format=TABLE, unit="percentunit", thresholds=steps,
+                 height=5, columns=("series", ratio),
+                 options={"reduceOptions": {"values": True, "calcs": [], "fields": f"/^{ratio}$/"},
+                          "colorMode": "background", "textMode": "value_and_name"},
+                 sql=f"""SELECT {SERIES} AS series, {ratio}
+FROM {{database}}.interconnect_quality(from = $__toTime - 900, to = $__toTime, bucket_s = 0)
+WHERE {selected()} ORDER BY series""")
+
+
+def _ratio_heatmap(ratio: str) -> Panel:
+    """Interconnect × time, one cell per bucket (at least a minute: the aggregates' resolution)."""
+    return Panel(f"{ratio.upper()} by interconnect", "heatmap", columns=("time", "series", ratio), unit="percentunit",
+                 options={"calculate": False, "yAxis": {"axisPlacement": "left"},
+                          "color": {"scheme": "RdYlGn", "min": 0, "max": 1}},
+                 sql=f"""SELECT bucket AS time, {SERIES} AS series, {ratio}
+FROM {quality('greatest($__interval_s, 60)')}
+WHERE {selected()} ORDER BY time, series""")
+
+
 NOC = Dashboard("cdrflow-noc", "NOC availability", variables=(INTERCONNECTS, DIRECTIONS),
                 annotation_sql=INCIDENT_ANNOTATIONS, refresh="30s", panels=(
-    Panel("ASR, last 15 minutes", "stat", format=TABLE, unit="percentunit", thresholds=ASR_STEPS, width=12, height=5,
-          columns=("series", "asr"), options={"reduceOptions": {"values": True, "calcs": [], "fields": "/^asr$/"},
-                                              "colorMode": "background", "textMode": "value_and_name"},
-          sql=f"""SELECT {SERIES} AS series, asr
-FROM {{database}}.interconnect_quality(from = $__toTime - 900, to = $__toTime, bucket_s = 0)
-WHERE {selected()} ORDER BY series"""),
-    Panel("NER, last 15 minutes", "stat", format=TABLE, unit="percentunit", thresholds=NER_STEPS, width=12, height=5,
-          columns=("series", "ner"), options={"reduceOptions": {"values": True, "calcs": [], "fields": "/^ner$/"},
-                                              "colorMode": "background", "textMode": "value_and_name"},
-          sql=f"""SELECT {SERIES} AS series, ner
-FROM {{database}}.interconnect_quality(from = $__toTime - 900, to = $__toTime, bucket_s = 0)
-WHERE {selected()} ORDER BY series"""),
-    Panel("ASR by interconnect", "heatmap", columns=("time", "series", "asr"), unit="percentunit",
-          options={"calculate": False, "yAxis": {"axisPlacement": "left"}, "color": {"scheme": "RdYlGn", "min": 0, "max": 1}},
-          sql=f"""SELECT bucket AS time, {SERIES} AS series, asr
-FROM {quality('greatest($__interval_s, 60)')}
-WHERE {selected()} ORDER BY time, series"""),
-    Panel("NER by interconnect", "heatmap", columns=("time", "series", "ner"), unit="percentunit",
-          options={"calculate": False, "yAxis": {"axisPlacement": "left"}, "color": {"scheme": "RdYlGn", "min": 0, "max": 1}},
-          sql=f"""SELECT bucket AS time, {SERIES} AS series, ner
-FROM {quality('greatest($__interval_s, 60)')}
-WHERE {selected()} ORDER BY time, series"""),
+    _ratio_now("asr", ASR_STEPS), _ratio_now("ner", NER_STEPS),
+    _ratio_heatmap("asr"), _ratio_heatmap("ner"),
     Panel("Seizures and answered per minute", "timeseries", columns=("time", "seizures", "answered"), width=24,
           sql=f"""SELECT $__timeInterval(minute) AS time,
        sum(seizures) / greatest($__interval_s / 60, 1) AS seizures, sum(answered) / greatest($__interval_s / 60, 1) AS answered
