@@ -63,7 +63,7 @@ def _series(columns: list[str], rows: list[tuple]) -> dict[str, tuple[list, list
     return out
 
 
-def _draw(ax, p: Panel, columns: list[str], rows: list[tuple]) -> None:
+def _draw(ax, p: Panel, time: TimeRange, columns: list[str], rows: list[tuple]) -> None:
     ax.set_title(p.title, fontsize=9)
     if not rows:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
@@ -103,7 +103,8 @@ def _draw(ax, p: Panel, columns: list[str], rows: list[tuple]) -> None:
             ax.plot(times, ys, label=name, linewidth=1, marker="o" if len(times) < 3 else None)
         ax.legend(fontsize=5, ncols=2)
         ax.tick_params(labelsize=7)
-        if isinstance(rows[0][0], datetime):
+        if isinstance(rows[0][0], datetime):     # Grafana's x axis is the dashboard's time range
+            ax.set_xlim(datetime.utcfromtimestamp(time.from_ms / 1000), datetime.utcfromtimestamp(time.to_ms / 1000))
             ax.figure.autofmt_xdate()
 
 
@@ -118,7 +119,7 @@ def render(run: Runner, d: Dashboard, settings: Settings, time: TimeRange, out: 
     rows_of_grid = math.ceil(len(d.panels) / columns_of_grid)
     figure, axes = plt.subplots(rows_of_grid, columns_of_grid, figsize=(14, 3.6 * rows_of_grid), squeeze=False)
     for ax, p in zip(axes.flat, d.panels):
-        _draw(ax, p, *run(panel_sql(p.sql, settings, time, selection, options)))
+        _draw(ax, p, time, *run(panel_sql(p.sql, settings, time, selection, options)))
     for ax in list(axes.flat)[len(d.panels):]:
         ax.axis("off")
     figure.suptitle(f"{d.title}  ({datetime.utcfromtimestamp(time.from_ms / 1000):%Y-%m-%d %H:%M} – "

@@ -27,11 +27,13 @@ DAY = 86_400_000
 
 
 def demo_range(dashboard_uid: str, interval_s: float = 120) -> TimeRange:
-    """Where the demo's data lies for a dashboard: the simulated hours, or the last two hours of
-    wall-clock time for platform health."""
+    """Where the demo's data lies for a dashboard: the simulated hours; the week ending with them
+    for the day-by-day dashboards; the last two hours of wall-clock time for platform health."""
     if dashboard_uid == "cdrflow-platform":
         now_ms = int(time.time() * 1000)
         return TimeRange(now_ms - 120 * MINUTE_MS, now_ms + MINUTE_MS, interval_s)
+    if dashboard_uid in ("cdrflow-trends", "cdrflow-numbers"):
+        return TimeRange(SIM_END - 7 * DAY, SIM_END, 3600)
     return TimeRange(SIM_START, SIM_END, interval_s)
 
 
