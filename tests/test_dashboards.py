@@ -16,7 +16,6 @@ from cdrflow.dashboards.definitions import TIME_SERIES, all_dashboards
 from cdrflow.dashboards.macros import ALL, TimeRange, expand
 from cdrflow.dashboards.preview import default_selection, on_client, option_values, panel_sql
 from cdrflow.dashboards.simulated import FAULT_START, SIM_END, SIM_START, demo_range, load_demo
-from cdrflow.stream.partials import MINUTE_MS
 
 RANGE = TimeRange(SIM_START, SIM_END, interval_s=120)
 SELECTIONS = {
