@@ -225,6 +225,8 @@ def bench(
 # Command groups live in their own modules; they import console/fail from here lazily.
 from .cli_incidents import incidents_app  # noqa: E402
 from .cli_numbers import numbers_app  # noqa: E402
+from .cli_dashboards import dashboards_app  # noqa: E402
 
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(numbers_app, name="numbers")
+app.add_typer(dashboards_app, name="dashboards")

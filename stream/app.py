@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections import deque
@@ -18,12 +19,14 @@ import faust
 import orjson
 
 from cdrflow.config import Settings
+from cdrflow.kafka_admin import consumer_lag
 from cdrflow.kafka_security import faust_credentials
 from cdrflow.schemas.envelope import encode_dead_letter
 
 from .decode import decode_messages
 from .detector import MAX_CATCH_UP, absorb, evaluate
 from .enrich import Enricher
+from .health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
 from .incidents import load_baselines, store_incident
 from .metrics import prometheus_text
 from .partials import partial_messages
@@ -102,6 +105,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                                schema=faust.Schema(key_serializer="raw", value_serializer="json"))
     enrich = Enricher(settings.home_region, settings.interconnects)
     stats = WorkerStats()
+    health = HealthSampler(worker=f"{socket.gethostname()}:{settings.worker_web_port}")
     state: dict = {}
 
     def clickhouse():
@@ -151,6 +155,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             stats.cdrs_stored += stored
             stats.duplicates_skipped += cdrs_in - stored
             stats.dead_letters += len(dead_letters)
+            health.count_dead_letters(dead_letters)
             now_ms = time.time() * 1000
             stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
 
@@ -212,6 +217,17 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                 await on_writer_thread(store_incident, clickhouse(), settings, incident_event["incident"])
                 await incidents_topic.send(key=raw_key, value=orjson.dumps(incident_event))
                 stats.incident_events += 1
+
+    @app.timer(interval=SAMPLE_INTERVAL_S)
+    async def sample_health():
+        """Counters and Kafka lag into platform_health; the lag lookup is blocking, so off the loop."""
+        try:
+            lag = await asyncio.get_running_loop().run_in_executor(
+                None, consumer_lag, bootstrap, app.conf.id, settings.topic_cdr_batches, 5.0)
+        except Exception:  # noqa: BLE001 - a sample without lag beats no sample
+            lag = None
+        row = health.sample(stats, lag)
+        await on_writer_thread(write_samples, clickhouse(), settings.clickhouse_database, [row])
 
     @app.page("/stats")
     async def stats_view(web, request):
