@@ -3,11 +3,13 @@
 --   SELECT * FROM cdrflow.tenant_summary(tenant = 'acme', from = '2026-11-01', to = '2026-12-01')
 -- On a real server a tenant's user additionally sits behind a row policy on tenant_calls and
 -- tenant_saved_analyses (views run with the caller's rights), so naming another tenant returns
--- nothing. Rules that customers tune (call types, callback window, channel sizing) are
+-- nothing; SQL SECURITY INVOKER says so explicitly (a DEFINER view would read past the policy).
+-- Rules that customers tune (call types, callback window, channel sizing) are
 -- parameters too; cdrflow passes the defaults from Settings.call_types.
 
 -- Calls by class, answered, talk and waiting time, cost.
-CREATE VIEW IF NOT EXISTS {database}.tenant_summary AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_summary
+SQL SECURITY INVOKER AS
 SELECT
     count() AS calls,
     countIf(call_class = 'incoming') AS incoming,
@@ -29,7 +31,8 @@ WHERE tenant = {tenant:String}
   AND start_time >= {from:DateTime64(3, 'UTC')} AND start_time < {to:DateTime64(3, 'UTC')};
 
 -- Calls per interval and class: the trend behind the summary.
-CREATE VIEW IF NOT EXISTS {database}.tenant_trend AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_trend
+SQL SECURITY INVOKER AS
 SELECT
     toStartOfInterval(start_time, toIntervalSecond({bucket_s:UInt32})) AS bucket,
     count() AS calls,
@@ -52,7 +55,8 @@ ORDER BY bucket;
 --   callback       placed by the web-callback widget (its caller IDs are in callback_numbers)
 --   spam           the caller called spam_calls_per_day times or more that day with calls of at most
 --                  spam_max_talk_s, and this is one of them
-CREATE VIEW IF NOT EXISTS {database}.tenant_call_types AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_call_types
+SQL SECURITY INVOKER AS
 WITH calls AS (
     SELECT
         remote_number AS caller,
@@ -90,7 +94,8 @@ WHERE start_time >= {from:DateTime64(3, 'UTC')};
 
 -- Calls the tenant placed to outside numbers (outgoing, and diversions its PBX re-originated),
 -- by direction from the tenant's home.
-CREATE VIEW IF NOT EXISTS {database}.tenant_directions AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_directions
+SQL SECURITY INVOKER AS
 SELECT
     call_direction AS direction,
     count() AS calls,
@@ -103,7 +108,8 @@ WHERE tenant = {tenant:String} AND call_direction != ''
 GROUP BY direction;
 
 -- Outgoing calls by destination (the tariff line's name, else the region): add ORDER BY cost DESC LIMIT n.
-CREATE VIEW IF NOT EXISTS {database}.tenant_destinations AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_destinations
+SQL SECURITY INVOKER AS
 SELECT
     destination,
     any(call_direction) AS direction,
@@ -117,7 +123,8 @@ WHERE tenant = {tenant:String} AND call_direction != ''
 GROUP BY destination;
 
 -- Outside numbers the tenant talks with most (customers, suppliers, "calls home"): add ORDER BY … LIMIT n.
-CREATE VIEW IF NOT EXISTS {database}.tenant_top_numbers AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_top_numbers
+SQL SECURITY INVOKER AS
 SELECT
     remote_number AS number,
     count() AS calls,
@@ -133,7 +140,8 @@ WHERE tenant = {tenant:String} AND call_class != 'internal' AND remote_number !=
 GROUP BY number;
 
 -- Per number of the tenant that was called (a tracking number = an advertising channel).
-CREATE VIEW IF NOT EXISTS {database}.tenant_incoming_numbers AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_incoming_numbers
+SQL SECURITY INVOKER AS
 SELECT
     tenant_number AS number,
     count() AS calls,
@@ -149,7 +157,8 @@ GROUP BY number;
 
 -- Employees: calls made and received, missed, time on the phone, cost, and load — the share of
 -- the period spent talking.
-CREATE VIEW IF NOT EXISTS {database}.tenant_extensions AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_extensions
+SQL SECURITY INVOKER AS
 SELECT
     extension,
     countIf(call_class = 'outgoing') AS outgoing,
@@ -166,7 +175,8 @@ GROUP BY extension;
 
 -- Missed calls nobody returned: no outgoing call to the number and no answered call from it
 -- within callback_hours after the miss. One row per such missed call.
-CREATE VIEW IF NOT EXISTS {database}.tenant_missed_not_called_back AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_missed_not_called_back
+SQL SECURITY INVOKER AS
 WITH missed AS (
     SELECT cdr_id, start_time, remote_number, tenant_number, extension, wait_ms
     FROM {database}.tenant_calls
@@ -199,7 +209,8 @@ SETTINGS join_use_nulls = 0;
 -- Average concurrency over an interval is its traffic in Erlangs. Internal calls use no trunk.
 -- Levels come from one ordered pass over +1/−1 events; a 0-event at every interval start carries
 -- the level into intervals without events. Erlang B is the stable recursion of schemas/erlang.py.
-CREATE VIEW IF NOT EXISTS {database}.tenant_channel_load AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_channel_load
+SQL SECURITY INVOKER AS
 WITH calls AS (
     SELECT greatest(start_time, {from:DateTime64(3, 'UTC')}) AS s, least(end_time, {to:DateTime64(3, 'UTC')}) AS e
     FROM {database}.tenant_calls
@@ -211,8 +222,10 @@ WITH calls AS (
 events AS (
     SELECT s AS t, toInt8(1) AS d FROM calls
     UNION ALL SELECT e AS t, toInt8(-1) AS d FROM calls
-    UNION ALL SELECT {from:DateTime64(3, 'UTC')} + toIntervalSecond(number * {bucket_s:UInt32}) AS t, toInt8(0) AS d
-        FROM numbers(toUInt64(ceil(dateDiff('second', {from:DateTime64(3, 'UTC')}, {to:DateTime64(3, 'UTC')}) / {bucket_s:UInt32})))
+    -- arrayJoin, not numbers(): a table function needs a grant tenant users do not get
+    UNION ALL SELECT {from:DateTime64(3, 'UTC')} + toIntervalSecond(arrayJoin(range(toUInt32(
+            ceil(dateDiff('second', {from:DateTime64(3, 'UTC')}, {to:DateTime64(3, 'UTC')}) / {bucket_s:UInt32})))) * {bucket_s:UInt32}) AS t,
+        toInt8(0) AS d
     UNION ALL SELECT {to:DateTime64(3, 'UTC')} AS t, toInt8(0) AS d
 ),
 levels AS (
@@ -243,7 +256,8 @@ ORDER BY bucket;
 
 -- A saved analysis re-run: the calls matching a stored named filter (number prefix on either
 -- side, optional call classes), over any period.
-CREATE VIEW IF NOT EXISTS {database}.tenant_notebook AS
+CREATE VIEW IF NOT EXISTS {database}.tenant_notebook
+SQL SECURITY INVOKER AS
 WITH saved AS (
     SELECT argMax(number_prefix, saved_at) AS prefix, argMax(call_classes, saved_at) AS classes, count() AS found
     FROM {database}.tenant_saved_analyses
