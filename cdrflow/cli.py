@@ -222,6 +222,8 @@ def bench(
 # Command groups live in their own modules; they import console/fail from here lazily.
 from .cli_incidents import incidents_app  # noqa: E402
 from .cli_numbers import numbers_app  # noqa: E402
+from .cli_tenants import tenants_app  # noqa: E402
 
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(numbers_app, name="numbers")
+app.add_typer(tenants_app, name="tenants")
