@@ -82,3 +82,16 @@ def test_one_tenants_views_never_return_anothers_rows(stored):
     # the notebook of one tenant does not see the other's calls even with a match-everything prefix
     acme_calls = sum(1 for c in calls if c.tenant == "acme" and c.call_class != "internal" and FROM.timestamp() * 1000 <= c.start_ms < TO.timestamp() * 1000)
     assert len(ask(stored, "notebook", "acme", name="all")) == acme_calls
+
+
+def test_grant_command_prints_sql_in_embedded_mode(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cdrflow.cli import app
+
+    monkeypatch.setenv("CDRFLOW_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["tenants", "grant", "acme", "--password", "s3cret"])
+    assert result.exit_code == 0, result.output
+    assert "CREATE ROW POLICY OR REPLACE `tenant_acme_tenant_calls`" in result.output
+    bad = CliRunner().invoke(app, ["tenants", "grant", "acme' OR 1=1"])
+    assert bad.exit_code == 1 and "GRANT" not in bad.output
