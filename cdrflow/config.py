@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -38,6 +39,46 @@ class Thresholds(BaseModel):
     quiet_minutes: int = Field(5, ge=1, description="Minutes without a breach before an incident resolves")
     alpha: float = Field(1e-6, gt=0, lt=0.01, description="A breach must also be this improbable under the "
                          "baseline (exact binomial tail), so sampling noise does not page")
+
+
+class Tariff(BaseModel):
+    """One price line of a tenant: calls to numbers starting with `prefix` (E.164 digits, no '+';
+    '' matches everything) placed within [valid_from, valid_to)."""
+
+    prefix: str = Field("", pattern=r"^[0-9]*$")
+    name: str = Field("", description="Destination label shown in reports, e.g. 'UK mobile'")
+    price_per_min: float = Field(ge=0)
+    connection_fee: float = Field(0.0, ge=0, description="Charged once per answered call")
+    increments: str = Field("60/60", pattern=r"^[1-9][0-9]*/[1-9][0-9]*$",
+                            description="first/next billing increments in seconds: 60/60, 1/1, 60/1")
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+class TenantConfig(BaseModel):
+    """How to recognise a tenant's calls and price them."""
+
+    trunks: list[str] = Field(default_factory=list, description="The tenant's PBX/SIP trunks (e.g. CUST-ACME)")
+    numbers: list[str] = Field(default_factory=list, description="DIDs in E.164; an entry ending in '*' is a block prefix")
+    home_region: str | None = Field(None, description="ISO region; default Settings.home_region")
+    home_area: str | None = Field(None, description="Area code that counts as local; default: the first DID's")
+    queue_extensions: list[str] = Field(default_factory=list, description="Queue/IVR extensions: an incoming call "
+                                        "that ends there was answered by the machine, not a person → missed")
+    callback_numbers: list[str] = Field(default_factory=list, description="Caller IDs the web-callback widget presents")
+    channels: int = Field(30, ge=1, description="Trunk channels the tenant pays for (Erlang B)")
+    tariffs: list[Tariff] = Field(default_factory=list)
+
+
+class CallTypeRules(BaseModel):
+    """Defaults of the call-type and callback rules; each view call may override them."""
+
+    unique_days: int = Field(30, ge=0, description="A caller is unique if not heard from for this many days")
+    target_min_s: int = Field(60, ge=0, description="Answered calls at least this long are target calls")
+    sales_cycle_days: int = Field(30, ge=0, description="Unique-target: first target call of a caller in this window")
+    spam_calls_per_day: int = Field(10, ge=2, description="A caller this often in a day with short calls is spam")
+    spam_max_talk_s: int = Field(10, ge=0, description="…counting calls that talked at most this long")
+    callback_hours: int = Field(24, ge=1, description="A missed call is called back within this many hours")
+    target_gos: float = Field(0.01, gt=0, lt=1, description="Grade of service (blocking) channels are sized for")
 
 
 class Settings(BaseSettings):
@@ -94,6 +135,9 @@ class Settings(BaseSettings):
     def thresholds(self, interconnect: str) -> Thresholds:
         override = self.detection_overrides.get(interconnect)
         return Thresholds.model_validate({**self.detection.model_dump(), **override}) if override else self.detection
+
+    tenants: dict[str, TenantConfig] = Field(default_factory=dict, description="tenant id → trunks, DIDs, tariffs")
+    call_types: CallTypeRules = Field(default_factory=CallTypeRules, description="Tenant view rules (defaults)")
 
     batch_max_cdrs: int = Field(500, ge=1, description="CDRs per Kafka message (batch envelope)")
     producer_linger_ms: int = 20

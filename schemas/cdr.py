@@ -61,6 +61,10 @@ class CDR(BaseModel):
 
     tenant: str | None = None
     extension: str | None = None
+    call_class: str | None = Field(None, description="incoming/outgoing/internal/forwarded/missed from the tenant's side; enrichment")
+    call_direction: str | None = Field(None, description="Outgoing: local/mobile/long_distance/international; enrichment")
+    destination: str | None = Field(None, description="Outgoing: tariff destination name or region; enrichment")
+    cost: float | None = Field(None, description="Rated cost of the call in the tenant's currency; enrichment")
 
     source_file: str = Field(description="Where the record was read")
     source_offset: int = Field(ge=0, description="Byte offset of the record in source_file")

@@ -103,7 +103,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     # changelogged, so a restarted worker resumes its interconnects where it left off.
     detector_state = app.Table("detector-state", default=dict, partitions=settings.partitions,
                                schema=faust.Schema(key_serializer="raw", value_serializer="json"))
-    enrich = Enricher(settings.home_region, settings.interconnects)
+    enrich = Enricher(settings.home_region, settings.interconnects, settings.tenants)
     stats = WorkerStats()
     health = HealthSampler(worker=f"{socket.gethostname()}:{settings.worker_web_port}")
     state: dict = {}

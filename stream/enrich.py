@@ -7,7 +7,10 @@ from typing import Any, Callable
 
 import phonenumbers
 
+from cdrflow.config import TenantConfig
 from cdrflow.schemas.causes import classify
+
+from .tenancy import TenantDirectory
 
 
 def e164_normaliser(home_region: str, cache_size: int = 1 << 18) -> Callable[[str], str | None]:
@@ -35,10 +38,13 @@ def e164_normaliser(home_region: str, cache_size: int = 1 << 18) -> Callable[[st
 class Enricher:
     home_region: str
     interconnects: dict[str, str]
+    tenants: dict[str, TenantConfig] = field(default_factory=dict)
     _e164: Callable[[str], str | None] = field(init=False, repr=False)
+    _tenancy: TenantDirectory | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._e164 = e164_normaliser(self.home_region)
+        self._tenancy = TenantDirectory(self.tenants, self.home_region, self.interconnects) if self.tenants else None
 
     def interconnect_of(self, source: str, trunk: str | None) -> str | None:
         if not trunk:
@@ -47,7 +53,7 @@ class Enricher:
 
     def __call__(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Fills the enrichment fields in place; a field the producer already set is kept."""
-        e164 = self._e164
+        e164, tenancy = self._e164, self._tenancy
         for cdr in cdrs:
             cdr["calling_e164"] = cdr.get("calling_e164") or e164(cdr["calling_number"])
             cdr["called_e164"] = cdr.get("called_e164") or e164(cdr["called_number"])
@@ -58,4 +64,6 @@ class Enricher:
                 elif ic := self.interconnect_of(cdr["source"], cdr.get("ingress_trunk")):
                     cdr["interconnect"], cdr["direction"] = ic, "in"
             cdr["cause_class"] = classify(cdr.get("answer_ms") is not None, cdr.get("q850_cause"), cdr.get("sip_code"))
+            if tenancy:
+                tenancy.classify(cdr)
         return cdrs

@@ -14,6 +14,7 @@ CDR_COLUMNS = (
     "ingress_trunk", "egress_trunk", "interconnect", "direction",
     "q850_cause", "sip_code", "cause_class", "disconnect_initiator", "pdd_ms",
     "tenant", "extension", "source_file", "source_offset",
+    "call_class", "call_direction", "destination", "cost",
 )
 
 
