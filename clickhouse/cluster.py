@@ -8,7 +8,8 @@ rewritten here instead of keeping a second copy of the SQL:
 - materialised views read and write the `_local` tables: each shard aggregates the rows it stores,
   and the Distributed table sums the shards at query time (all targets are mergeable aggregates);
 - plain and parameterised views are created ON CLUSTER over the Distributed names, unchanged;
-- ALTER TABLE goes to the `_local` table ON CLUSTER (TTL lives where the parts are).
+- ALTER TABLE goes to the `_local` table ON CLUSTER (TTL lives where the parts are); column changes
+  go to the Distributed table as well.
 
 A statement of any other shape raises: a new migration must not silently stay node-local.
 """
@@ -19,9 +20,11 @@ import re
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+)\s", re.S)
 _ENGINE = re.compile(r"ENGINE\s*=\s*(?P<engine>\w*MergeTree)(?:\((?P<args>[^)]*)\))?")
-_CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+) TO (?P<rest>.*)$", re.S)
-_CREATE_VIEW = re.compile(r"^CREATE VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+) (?P<rest>AS\s.*)$", re.S)
-_ALTER_TABLE = re.compile(r"^ALTER TABLE (?P<db>\w+)\.(?P<name>\w+) (?P<rest>.*)$", re.S)
+_CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+)\s+TO\s+(?P<rest>.*)$", re.S)
+_CREATE_VIEW = re.compile(r"^CREATE VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+)\s+(?P<rest>(?:SQL SECURITY \w+\s+)?AS\s.*)$",
+                          re.S)
+_ALTER_TABLE = re.compile(r"^ALTER TABLE (?P<db>\w+)\.(?P<name>\w+)\s+(?P<rest>.*)$", re.S)
+_COLUMN_CHANGE = re.compile(r"^(ADD|DROP|MODIFY|RENAME) COLUMN\b")
 _CREATE_DATABASE = re.compile(r"^CREATE DATABASE IF NOT EXISTS (?P<db>\w+)$")
 
 LOCAL_SUFFIX = "_local"
@@ -50,7 +53,10 @@ def to_cluster(statement: str, cluster: str, replicated: set[str]) -> list[str]:
     if m := _CREATE_VIEW.match(statement):
         return [f"CREATE VIEW IF NOT EXISTS {m['db']}.{m['name']} {on} {m['rest']}"]
     if (m := _ALTER_TABLE.match(statement)) and m.group("name") in replicated:
-        return [f"ALTER TABLE {m['db']}.{m['name']}{LOCAL_SUFFIX} {on} {m['rest']}"]
+        local = [f"ALTER TABLE {m['db']}.{m['name']}{LOCAL_SUFFIX} {on} {m['rest']}"]
+        # a column change also reshapes the Distributed table, or it would not read the column
+        distributed = [f"ALTER TABLE {m['db']}.{m['name']} {on} {m['rest']}"] if _COLUMN_CHANGE.match(m["rest"]) else []
+        return local + distributed
     raise ValueError(f"no cluster form for statement: {statement[:120]!r}")
 
 

@@ -43,8 +43,11 @@ def test_views_keep_their_names_and_materialised_views_stay_shard_local(cluster_
     assert "TO cdrflow.interconnect_minute_local AS" in mv and "FROM cdrflow.cdr_local" in mv
     view = next(s for s in ddl if s.startswith("CREATE VIEW IF NOT EXISTS cdrflow.interconnect_quality "))
     assert "FROM cdrflow.interconnect_minute\n" in view          # the Distributed table: all shards
-    retention = next(s for s in ddl if s.startswith("ALTER TABLE"))
-    assert retention.startswith("ALTER TABLE cdrflow.cdr_local ON CLUSTER cdrflow MODIFY TTL")
+    retention = [s for s in ddl if "MODIFY TTL" in s]
+    assert len(retention) == 1 and retention[0].startswith("ALTER TABLE cdrflow.cdr_local ON CLUSTER cdrflow MODIFY TTL")
+    # a new column reaches the shards' tables and the Distributed table over them
+    added = [s.split(" ADD COLUMN")[0] for s in ddl if s.startswith("ALTER TABLE") and "ADD COLUMN IF NOT EXISTS call_class" in s]
+    assert added == ["ALTER TABLE cdrflow.cdr_local ON CLUSTER cdrflow", "ALTER TABLE cdrflow.cdr ON CLUSTER cdrflow"]
 
 
 def test_cluster_ddl_parses(cluster_plan, clickhouse):
