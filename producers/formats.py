@@ -6,11 +6,13 @@ from .asterisk_csv import parse_asterisk_csv
 from .cisco_cucm import parse_cisco_cucm
 from .kamailio_acc import parse_kamailio_acc
 from .parsing import FileParser, LineParser
+from .ribbon_sbc import parse_ribbon_sbc
 
 FORMATS: dict[str, LineParser | FileParser] = {
     "asterisk_csv": parse_asterisk_csv,
     "cisco_cucm": parse_cisco_cucm,
     "kamailio_acc": parse_kamailio_acc,
+    "ribbon_sbc": parse_ribbon_sbc,
 }
 
 

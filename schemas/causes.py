@@ -31,11 +31,18 @@ SIP_CALLER_CANCEL = 487
 # 262144 conference full, 393216 call split (transfer) — and SIP-derived codes such as 16777257.
 # They are not failures of the network, so they carry no Q.850 cause and classify as "other".
 CISCO_MAX_Q850 = 127
+MAX_Q850 = 127
+
+
+def q850_value(value: int) -> int | None:
+    """A switch's numeric Q.850 cause field (Ribbon disconnect reason, FreeSWITCH
+    hangup_cause_q850, …) → Q.850; 0 (no cause) and values outside Q.850 → None."""
+    return value if 0 < value <= MAX_Q850 else None
 
 
 def q850_from_cisco(value: int) -> int | None:
     """A CUCM cause value → Q.850; 0 (no error) and Cisco-specific codes above 127 → None."""
-    return value if 0 < value <= CISCO_MAX_Q850 else None
+    return q850_value(value) if value <= CISCO_MAX_Q850 else None
 
 
 def q850_from_sip(sip_code: int | None) -> int | None:
