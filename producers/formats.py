@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .asterisk_csv import parse_asterisk_csv
 from .cisco_cucm import parse_cisco_cucm
+from .freeswitch import parse_freeswitch_csv, parse_freeswitch_json
 from .kamailio_acc import parse_kamailio_acc
 from .parsing import FileParser, LineParser
 from .ribbon_sbc import parse_ribbon_sbc
@@ -11,6 +12,8 @@ from .ribbon_sbc import parse_ribbon_sbc
 FORMATS: dict[str, LineParser | FileParser] = {
     "asterisk_csv": parse_asterisk_csv,
     "cisco_cucm": parse_cisco_cucm,
+    "freeswitch_csv": parse_freeswitch_csv,
+    "freeswitch_json": parse_freeswitch_json,
     "kamailio_acc": parse_kamailio_acc,
     "ribbon_sbc": parse_ribbon_sbc,
 }

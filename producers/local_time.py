@@ -1,4 +1,5 @@
-"""Switch-local "YYYY-MM-DD HH:MM:SS" timestamps → UTC epoch ms, fast (Asterisk, Kamailio acc)."""
+"""Switch-local "YYYY-MM-DD HH:MM:SS" timestamps → UTC epoch ms, fast (Asterisk, FreeSWITCH CSV,
+Kamailio acc, Ribbon)."""
 from __future__ import annotations
 
 import re
@@ -51,3 +52,22 @@ def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
         return (local.replace(tzinfo=None) - _EPOCH - local.utcoffset()) // _MS
     except (ValueError, KeyError, OverflowError):
         raise RecordError(f"bad timestamp {text[:40]!r}, {_TIME_FORMAT_HINT}") from None
+
+
+def call_times(start: str, answer: str, end: str, tz: ZoneInfo) -> tuple[int, int | None, int]:
+    """A call's switch-local start, answer ("" when unanswered) and end → UTC ms; a call across
+    the autumn DST change ends (or is answered) in the repeated hour, after its start."""
+    start_ms = local_ms(start, tz)
+    end_ms = local_ms(end, tz)
+    if end_ms < start_ms:
+        end_ms = local_ms(end, tz, fold=1)
+        if end_ms < start_ms:
+            raise RecordError(f"end {end!r} is before start {start!r}")
+    answer_ms = None
+    if answer:
+        answer_ms = local_ms(answer, tz)
+        if answer_ms < start_ms:
+            answer_ms = local_ms(answer, tz, fold=1)
+        if not start_ms <= answer_ms <= end_ms:
+            raise RecordError(f"answer {answer!r} is outside start {start!r} .. end {end!r}")
+    return start_ms, answer_ms, end_ms

@@ -68,3 +68,34 @@ def classify(answered: bool, q850: int | None, sip_code: int | None = None) -> s
     if q850 in NETWORK_CAUSES:
         return "network"
     return "other"
+
+
+# FreeSWITCH hangup cause names (switch_types.h, switch_channel.c CAUSE_CHART) → Q.850. The names
+# above 127 are FreeSWITCH's own; ORIGINATOR_CANCEL (487) is the caller giving up before answer,
+# which is Q.850 16 "normal clearing" on an unanswered call, as a CANCEL is cleared towards ISUP.
+FREESWITCH_CAUSES: dict[str, int] = {
+    "UNALLOCATED_NUMBER": 1, "NO_ROUTE_TRANSIT_NET": 2, "NO_ROUTE_DESTINATION": 3,
+    "CHANNEL_UNACCEPTABLE": 6, "CALL_AWARDED_DELIVERED": 7, "NORMAL_CLEARING": 16, "USER_BUSY": 17,
+    "NO_USER_RESPONSE": 18, "NO_ANSWER": 19, "SUBSCRIBER_ABSENT": 20, "CALL_REJECTED": 21,
+    "NUMBER_CHANGED": 22, "REDIRECTION_TO_NEW_DESTINATION": 23, "EXCHANGE_ROUTING_ERROR": 25,
+    "DESTINATION_OUT_OF_ORDER": 27, "INVALID_NUMBER_FORMAT": 28, "FACILITY_REJECTED": 29,
+    "RESPONSE_TO_STATUS_ENQUIRY": 30, "NORMAL_UNSPECIFIED": 31, "NORMAL_CIRCUIT_CONGESTION": 34,
+    "NETWORK_OUT_OF_ORDER": 38, "NORMAL_TEMPORARY_FAILURE": 41, "SWITCH_CONGESTION": 42,
+    "ACCESS_INFO_DISCARDED": 43, "REQUESTED_CHAN_UNAVAIL": 44, "PRE_EMPTED": 45,
+    "FACILITY_NOT_SUBSCRIBED": 50, "OUTGOING_CALL_BARRED": 52, "INCOMING_CALL_BARRED": 54,
+    "BEARERCAPABILITY_NOTAUTH": 57, "BEARERCAPABILITY_NOTAVAIL": 58, "SERVICE_UNAVAILABLE": 63,
+    "BEARERCAPABILITY_NOTIMPL": 65, "CHAN_NOT_IMPLEMENTED": 66, "FACILITY_NOT_IMPLEMENTED": 69,
+    "SERVICE_NOT_IMPLEMENTED": 79, "INVALID_CALL_REFERENCE": 81, "INCOMPATIBLE_DESTINATION": 88,
+    "INVALID_MSG_UNSPECIFIED": 95, "MANDATORY_IE_MISSING": 96, "MESSAGE_TYPE_NONEXIST": 97,
+    "WRONG_MESSAGE": 98, "IE_NONEXIST": 99, "INVALID_IE_CONTENTS": 100, "WRONG_CALL_STATE": 101,
+    "RECOVERY_ON_TIMER_EXPIRE": 102, "MANDATORY_IE_LENGTH_ERROR": 103, "PROTOCOL_ERROR": 111,
+    "INTERWORKING": 127, "ORIGINATOR_CANCEL": 16,
+}
+
+
+def q850_from_freeswitch(cause_name: str, q850_field: int | None = None) -> int | None:
+    """FreeSWITCH hangup_cause (and hangup_cause_q850 when written) → Q.850."""
+    known = FREESWITCH_CAUSES.get(cause_name)
+    if known is not None:
+        return known
+    return None if q850_field is None else q850_value(q850_field)
