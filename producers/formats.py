@@ -2,6 +2,7 @@
 state (a header row, records grouped into calls; see parsing.py)."""
 from __future__ import annotations
 
+from .acme_sbc import parse_acme_sbc
 from .asterisk_csv import parse_asterisk_csv
 from .cisco_cucm import parse_cisco_cucm
 from .freeswitch import parse_freeswitch_csv, parse_freeswitch_json
@@ -10,6 +11,7 @@ from .parsing import FileParser, LineParser
 from .ribbon_sbc import parse_ribbon_sbc
 
 FORMATS: dict[str, LineParser | FileParser] = {
+    "acme_sbc": parse_acme_sbc,
     "asterisk_csv": parse_asterisk_csv,
     "cisco_cucm": parse_cisco_cucm,
     "freeswitch_csv": parse_freeswitch_csv,
