@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 
 from cdrflow.schemas.causes import q850_value
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 
-from .local_time import local_ms
+from .local_time import MONTHS, abbreviated_local_ms
 from .parsing import RecordError, SourceContext, csv_row, parse_line, whole_number
 
 FORMAT_NAME = "acme_sbc"
@@ -46,17 +46,8 @@ READ = ("Acct-Session-Id", "Acme-Session-Ingress-CallId", "Calling-Station-Id", 
         "Acme-Post-Dial-Delay", "Acme-Originating-Trunk-Group", "Acme-Terminating-Trunk-Group")
 READ_STOP = ("h323-disconnect-time", "Acct-Session-Time", "Acme-Session-Disposition",
              "Acme-Disconnect-Initiator", "Acme-Disconnect-Cause", "Acme-SIP-Status")
-# Abbreviations that name one offset wherever they are used (IST, CST in Asia … do not).
-ZONE_ABBREVIATIONS = {
-    "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3,
-    "EST": -5, "EDT": -4, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
-    "AKST": -9, "AKDT": -8, "HST": -10,
-}
-MONTHS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP",
-                                      "OCT", "NOV", "DEC"), 1)}
 _TIME = re.compile(r"[*.]?(\d\d:\d\d:\d\d)(?:\.(\d{1,3}))? ([A-Z]{1,5}) ([A-Z]{3}) (\d{1,2}) (\d{4})", re.ASCII)
 _SIP_USER = re.compile(r"(?:sips?|tel):([^@;>]+)")
-UTC = timezone.utc
 
 
 def load_layouts(directory: Path = POSITIONS_DIR) -> dict[tuple[str, int], tuple[str, dict[str, int]]]:
@@ -82,15 +73,7 @@ def acme_time_ms(text: str, configured: tzinfo) -> int:
         raise RecordError(f"bad time {text[:40]!r}, expected like '15:54:56.868 PST DEC 18 2017'")
     clock, millis, abbreviation, month, day, year = m.groups()
     local = f"{year}-{MONTHS[month]:02d}-{int(day):02d} {clock}"
-    fraction = int(millis.ljust(3, "0")) if millis else 0
-    for fold in (0, 1):
-        ms = local_ms(local, configured, fold)
-        if datetime.fromtimestamp(ms / 1000, configured).tzname() == abbreviation:
-            return ms + fraction
-    hours = ZONE_ABBREVIATIONS.get(abbreviation)
-    if hours is None:
-        raise RecordError(f"time zone {abbreviation!r} is neither the source's nor an unambiguous abbreviation")
-    return local_ms(local, UTC) - hours * 3_600_000 + fraction
+    return abbreviated_local_ms(local, millis, abbreviation, configured)
 
 
 def station_number(station: str) -> str:
