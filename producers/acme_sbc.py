@@ -30,7 +30,7 @@ from cdrflow.schemas.causes import q850_value
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 
 from .local_time import MONTHS, abbreviated_local_ms
-from .parsing import RecordError, SourceContext, csv_row, parse_line, whole_number
+from .parsing import RecordError, SourceContext, check_times, csv_row, parse_line, whole_number
 
 FORMAT_NAME = "acme_sbc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -121,10 +121,7 @@ def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
             raise RecordError(f"Acme-SIP-Status {code} is not a SIP status")
         record["sip_code"] = code
         record["disconnect_initiator"] = INITIATOR.get(f["Acme-Disconnect-Initiator"], "unknown")
-    if end_ms < start_ms:
-        raise RecordError("disconnect time is before setup time")
-    if answer_ms is not None and not start_ms <= answer_ms <= end_ms:
-        raise RecordError("connect time is outside setup .. disconnect time")
+    check_times(start_ms, answer_ms, end_ms, "setup time", "connect time", "disconnect time")
     native_id = f"{session_id}/{kind}"
     return CDR.model_validate({
         "cdr_id": make_cdr_id(ctx.source, native_id),

@@ -27,7 +27,7 @@ from cdrflow.schemas.causes import AUDIOCODES_TRM_REASONS, SIP_CALLER_CANCEL
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 
 from .local_time import MONTHS, abbreviated_local_ms
-from .parsing import RecordError, SourceContext, parse_line, whole_number
+from .parsing import RecordError, SourceContext, check_times, parse_line, whole_number
 
 FORMAT_NAME = "audiocodes_syslog"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -155,10 +155,7 @@ class AudioCodesSyslogFile:
                 initiator = "caller" if f["Orig"] == "RMT" else "callee"
         if answer_ms is None and talk_ms:
             raise RecordError(f"Durat {talk_ms // 1000} but no ConnectTime")
-        if end_ms < start_ms:
-            raise RecordError("ReleaseTime is before SetupTime")
-        if answer_ms is not None and not start_ms <= answer_ms <= end_ms:
-            raise RecordError("ConnectTime is outside SetupTime .. ReleaseTime")
+        check_times(start_ms, answer_ms, end_ms, "SetupTime", "ConnectTime", "ReleaseTime")
         trunk = ip_group(f["IPGroup"])
         native_id = f"{call_id}/{session_id}/{report}"
         return CDR.model_validate({

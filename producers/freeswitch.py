@@ -31,7 +31,7 @@ from cdrflow.schemas.causes import q850_from_freeswitch
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 
 from .local_time import call_times
-from .parsing import RecordError, SourceContext, csv_row, parse_line, whole_number
+from .parsing import RecordError, SourceContext, check_times, csv_row, parse_line, whole_number
 
 JSON_FORMAT = "freeswitch_json"
 CSV_FORMAT = "freeswitch_csv"
@@ -103,10 +103,7 @@ def _parse_json(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
     start_ms, answer_ms, end_ms = _epoch_ms(v, "start"), _epoch_ms(v, "answer"), _epoch_ms(v, "end")
     if not start_ms:
         raise RecordError("no start time (start_uepoch / start_epoch)")
-    if end_ms < start_ms:
-        raise RecordError(f"end {end_ms} ms is before start {start_ms} ms")
-    if answer_ms and not start_ms <= answer_ms <= end_ms:
-        raise RecordError("answer time is outside start .. end")
+    check_times(start_ms, answer_ms or None, end_ms, "start time", "answer time", "end time")
     billable_ms = v.number("billmsec", "ms", _MS_DIGITS)
     if billable_ms is None:
         billsec = v.number("billsec", "seconds", 10)

@@ -29,17 +29,10 @@ from cdrflow.producers.formats import parser_for
 from cdrflow.producers.parsing import FileParser, RecordError, SourceContext
 from cdrflow.schemas.causes import classify
 from cdrflow.schemas.cdr import CDR, make_cdr_id
+from conftest import lines_of
 
 SAMPLE = Path(__file__).resolve().parent / "fixtures" / "audiocodes" / "sbc_cdr.log"
 CTX = SourceContext(source="ac-sbc", source_file="/var/log/sbc/cdr.log", timezone=ZoneInfo("UTC"))
-
-
-def lines_of(data: bytes) -> list[tuple[int, bytes]]:
-    offset, out = 0, []
-    for line in data.splitlines(keepends=True):
-        out.append((offset, line))
-        offset += len(line)
-    return out
 
 
 LINES = lines_of(SAMPLE.read_bytes())

@@ -35,6 +35,7 @@ from cdrflow.producers.freeswitch import gateway_of, parse_freeswitch_csv, parse
 from cdrflow.producers.parsing import RecordError, SourceContext
 from cdrflow.schemas.causes import classify, q850_from_freeswitch
 from cdrflow.schemas.cdr import make_cdr_id
+from conftest import lines_of
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "freeswitch"
 CTX = SourceContext(source="fs1", source_file="/var/log/freeswitch/json_cdr/legs.cdr.jsonl",
@@ -42,16 +43,8 @@ CTX = SourceContext(source="fs1", source_file="/var/log/freeswitch/json_cdr/legs
 START_US = 1_401_382_790_123_456
 
 
-def lines_of(path: Path) -> list[tuple[int, bytes]]:
-    offset, out = 0, []
-    for line in path.read_bytes().splitlines(keepends=True):
-        out.append((offset, line))
-        offset += len(line)
-    return out
-
-
-JSON_LINES = lines_of(FIXTURES / "legs.cdr.jsonl")
-CSV_LINES = lines_of(FIXTURES / "Master.csv")
+JSON_LINES = lines_of((FIXTURES / "legs.cdr.jsonl").read_bytes())
+CSV_LINES = lines_of((FIXTURES / "Master.csv").read_bytes())
 
 
 def test_registered():

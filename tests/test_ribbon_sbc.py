@@ -29,20 +29,13 @@ from cdrflow.producers.parsing import RecordError, SourceContext
 from cdrflow.producers.ribbon_sbc import ATTEMPT_END_DATE, LAYOUTS, MIN_FIELDS, parse_ribbon_sbc
 from cdrflow.schemas.causes import classify
 from cdrflow.schemas.cdr import CDR, make_cdr_id
+from conftest import lines_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "ribbon_sonus_sbc"
 SAMPLE = SAMPLES / "ribbon_gsx_start_stop_attempt.csv"
 FIELD_INDEX = SAMPLES / "ribbon_sbc_cdr_field_index.csv"
 CTX = SourceContext(source="gsx-1", source_file="/var/log/sonus/1000001.ACT", timezone=ZoneInfo("UTC"))
 START_MS = 1_361_581_332_500
-
-
-def lines_of(data: bytes) -> list[tuple[int, bytes]]:
-    offset, out = 0, []
-    for line in data.splitlines(keepends=True):
-        out.append((offset, line))
-        offset += len(line)
-    return out
 
 
 LINES = lines_of(SAMPLE.read_bytes())
