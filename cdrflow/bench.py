@@ -29,14 +29,81 @@ from .producers.simulator_source import publish_stream
 from .runtime import QueryError, worker_request
 
 
-def _parse_rate(cdrs: list[dict], console: Console) -> float:
-    """asterisk_csv parse stage: the simulated calls rendered as Master.csv lines, then parsed."""
-    parser = parser_for("asterisk_csv")
-    lines = [
-        (f'"","{c["calling_number"]}","{c["called_number"]}","from-trunk","","SIP/{c["ingress_trunk"] or "x"}-0000a1",'
-         f'"SIP/{c["egress_trunk"] or "y"}-0000b2","Dial","","2026-11-20 10:00:00","","2026-11-20 10:00:30",30,0,'
-         f'"NO ANSWER","DOCUMENTATION","1795000000.{i}",""\n').encode()
-        for i, c in enumerate(cdrs[:100_000])]
+PARSE_BENCH_FORMATS = ("asterisk_csv", "freeswitch_csv", "freeswitch_json", "ribbon_sbc", "acme_sbc",
+                      "audiocodes_syslog")
+
+
+def _positional(width: int, at: dict[str, int], values: dict[str, str], first: str, base: int = 1) -> list[str]:
+    row = [""] * width
+    row[0] = first
+    for name, value in values.items():
+        row[at[name] - base] = value
+    return row
+
+
+def _csv_line(row: list[str]) -> bytes:
+    return (",".join(f'"{v}"' if "," in v else v for v in row) + "\n").encode()
+
+
+def format_lines(fmt: str, cdrs: list[dict]) -> tuple[bytes, list[bytes]]:
+    """(first line of the file, lines) of `fmt` shaped like its samples, one per simulated CDR:
+    unanswered 30 s calls with the simulated numbers and trunks, each with its own id."""
+    from .producers import acme_sbc, audiocodes_syslog, ribbon_sbc
+
+    lines = []
+    for i, c in enumerate(cdrs):
+        src, dst = c["calling_number"], c["called_number"]
+        tin, tout = c["ingress_trunk"] or "x", c["egress_trunk"] or "y"
+        if fmt == "asterisk_csv":
+            line = (f'"","{src}","{dst}","from-trunk","","SIP/{tin}-0000a1","SIP/{tout}-0000b2","Dial","",'
+                    f'"2026-11-20 10:00:00","","2026-11-20 10:00:30",30,0,"NO ANSWER","DOCUMENTATION",'
+                    f'"1795000000.{i}",""\n').encode()
+        elif fmt == "freeswitch_csv":
+            line = (f'"{src}","{src}","{dst}","public","2026-11-20 10:00:00","","2026-11-20 10:00:30","30","0",'
+                    f'"NO_ANSWER","u-{i}","","","PCMA","PCMA"\n').encode()
+        elif fmt == "freeswitch_json":
+            line = ('{"core-uuid":"c","switchname":"fs1","channel_data":{"direction":"inbound"},"variables":'
+                    f'{{"uuid":"u-{i}","sip_call_id":"{i}%40fs1","direction":"inbound","sip_gateway_name":"{tin}",'
+                    '"start_uepoch":"1795168800000000","answer_uepoch":"0","end_uepoch":"1795168830000000",'
+                    '"billsec":"0","hangup_cause":"NO_ANSWER","hangup_cause_q850":"19","sip_term_status":"480",'
+                    '"progressmsec":"1200","progress_mediamsec":"0"},"callflow":[{"caller_profile":'
+                    f'{{"caller_id_number":"{src}","destination_number":"{dst}"}}}}]}}\n').encode()
+        elif fmt == "ribbon_sbc":
+            line = _csv_line(_positional(ribbon_sbc.MIN_FIELDS["ATTEMPT"] + 128, ribbon_sbc.LAYOUTS["ATTEMPT"], {
+                "gateway": "GSX1", "accounting_id": f"0x{i:016X}", "zone": "GMT-08:00-Pacific(US)",
+                "start_date": "11/20/2026", "start_time": "10:00:00.0", "alerting": "120", "end_time": "10:00:30.0",
+                "reason": "19", "calling": src, "called": dst, "route_attempt": "1", "route": f"GSX1:{tout}",
+                "ingress_tg": tin, "ingress_signaling": "", "initiator": "1", "egress_tg": tout}, "ATTEMPT"))
+        elif fmt == "acme_sbc":
+            _, at = acme_sbc.LAYOUTS[("2", 175)]   # C6.4 stop
+            line = _csv_line(_positional(175, at, {
+                "Acct-Session-Id": f"s-{i}", "Acme-Session-Ingress-CallId": f"{i}@sbc",
+                "Calling-Station-Id": f"<sip:{src}@192.0.2.1>", "Called-Station-Id": f"<sip:{dst}@198.51.100.1>",
+                "h323-setup-time": "10:00:00.000 UTC NOV 20 2026", "h323-connect-time": "",
+                "h323-disconnect-time": "10:00:30.000 UTC NOV 20 2026", "Acct-Session-Time": "0",
+                "Acme-Session-Disposition": "2", "Acme-Disconnect-Initiator": "1", "Acme-Disconnect-Cause": "19",
+                "Acme-SIP-Status": "480", "Acme-Session-Ingress-Realm": tin, "Acme-Session-Egress-Realm": tout,
+                "Acme-Post-Dial-Delay": "1200", "Acme-Originating-Trunk-Group": "",
+                "Acme-Terminating-Trunk-Group": ""}, "2", base=0))
+        elif fmt == "audiocodes_syslog":
+            values = {"SBCReportType": "CALL_END", "EPTyp": "SBC", "SIPCallId": f"{i}@sbc", "SessionId": str(i),
+                      "Orig": "RMT", "SrcURI": f"{src}@h", "DstURI": f"{dst}@h", "Durat": "0", "TrmSd": "RMT",
+                      "TrmReason": "GWAPP_NO_ANSWER_FROM_USER_ALERTED", "SetupTime": "10:00:00.000 UTC Fri Nov 20 2026",
+                      "ReleaseTime": "10:00:30.000 UTC Fri Nov 20 2026", "IPGroup": f"1 ({tin})", "SIPTrmReason": "480"}
+            row = [values.get(n, "") for n in audiocodes_syslog.DEFAULT_COLUMNS]
+            line = f"<134>Nov 20 10:00:30 10.0.0.1  [S={i}] |" + " |".join(row) + "\n"
+            line = line.encode()
+        else:
+            raise ValueError(f"no bench lines for format {fmt!r}")
+        lines.append(line)
+    return lines[0], lines
+
+
+def _parse_rate(fmt: str, cdrs: list[dict]) -> float:
+    """Parse stage of one format: sample-shaped lines → validated canonical CDRs, CDR/s on one core."""
+    first, lines = format_lines(fmt, cdrs)
+    parser = parser_for(fmt)
+    parser = parser.for_file(first) if hasattr(parser, "for_file") else parser
     ctx = SourceContext("bench", "bench.csv", ZoneInfo("UTC"))
     t0 = time.perf_counter()
     offset = 0
@@ -173,8 +240,8 @@ def _throughput(settings: Settings, publisher: Publisher, worker: subprocess.Pop
         t0 = time.perf_counter()
         batch = list(generate(default_config(settings, seed=7, calls_per_second=2000.0), count=cdrs))
         generate_rate = cdrs / (time.perf_counter() - t0)
-    with console.status("parse stage (asterisk_csv) …"):
-        parse_rate = _parse_rate(batch, console)
+    with console.status(f"parse stage ({', '.join(PARSE_BENCH_FORMATS)}) …"):
+        parse_rates = {fmt: _parse_rate(fmt, batch[:100_000]) for fmt in PARSE_BENCH_FORMATS}
     with console.status(f"latency: {rate:,.0f} CDR/s paced for {paced_s:.0f} s …"):
         paced_cdrs = list(generate(default_config(settings, seed=9, calls_per_second=2000.0), count=int(rate * paced_s)))
         before = _stats(settings)["cdrs_stored"]
@@ -190,7 +257,7 @@ def _throughput(settings: Settings, publisher: Publisher, worker: subprocess.Pop
     return {
         "cdrs": cdrs,
         "simulate_cdr_per_s": generate_rate,
-        "parse_asterisk_csv_cdr_per_s": parse_rate,
+        **{f"parse_{fmt}_cdr_per_s": per_s for fmt, per_s in parse_rates.items()},
         "produce_cdr_per_s": cdrs / produce_s,
         "end_to_end_cdr_per_s": cdrs / end_to_end_s,
         f"latency_p50_ms_at_{rate:.0f}_cdr_per_s": latency["latency_p50_ms"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 
-from cdrflow.producers.local_time import local_ms
+from cdrflow.producers.local_time import call_times
 from cdrflow.producers.parsing import RecordError, SourceContext, parse_line, whole_number
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 
@@ -69,21 +69,8 @@ def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
     duration_s = whole_number(duration, "duration", "seconds")
     billsec_s = whole_number(billsec, "billsec", "seconds")
 
-    tz = ctx.timezone
-    start_ms = local_ms(start, tz)
-    end_ms = local_ms(end, tz)
-    if end_ms < start_ms:  # a call across the autumn DST change ends in the repeated hour
-        end_ms = local_ms(end, tz, fold=1)
-        if end_ms < start_ms:
-            raise RecordError(f"end {end!r} is before start {start!r}")
-
-    answer_ms = None
-    if answer:
-        answer_ms = local_ms(answer, tz)
-        if answer_ms < start_ms:
-            answer_ms = local_ms(answer, tz, fold=1)
-        if not start_ms <= answer_ms <= end_ms:
-            raise RecordError(f"answer {answer!r} is outside start {start!r} .. end {end!r}")
+    start_ms, answer_ms, end_ms = call_times(start, answer, end, ctx.timezone)
+    if answer_ms is not None:
         # Answer() in the dialplan stamps an answer time even when the dialled party never
         # answered; without talk time only the disposition tells the truth.
         if billsec_s == 0 and disposition != "ANSWERED":

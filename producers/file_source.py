@@ -2,8 +2,12 @@
 
 Files are known by device:inode, so a rotated file (Master.csv → Master.csv.1) keeps its offset
 and is read to its end while the new Master.csv starts at 0; a file that shrank was truncated in
-place (copytruncate) and is read again from 0. Only whole lines are read: a line the switch is
-still writing waits for its newline.
+place (copytruncate) and is read again from 0. Only whole lines are read while following: a line
+the switch is still writing waits for its newline. A file's last line without a newline is read
+(a) by a one-shot run, which reads closed files — CUCM and mod_json_cdr end their files without
+one, and a user expects the last record read — and (b) while following, once the file has not
+changed for `unterminated_after_s`: a writer finishes a line in one write, so a file that quiet is
+complete (one mod_json_cdr document per file), and waiting for a newline would wait for ever.
 
 A FileParser format (see parsing.py) gets one parser per file, made from the file's first line.
 When that parser groups records into calls, the checkpoint stops at the oldest row it holds, and
@@ -51,6 +55,7 @@ class FileSource:
     pattern: str = "*"
     stats: SourceStats = field(default_factory=SourceStats)
     on_progress: Callable[[SourceStats], None] | None = None
+    unterminated_after_s: float = 30.0
     # file id → (path, its parser) for FileParser formats, and → bytes read when ahead of the checkpoint
     _file_parsers: dict[str, tuple[Path, LineParser]] = field(default_factory=dict, repr=False)
     _read_to: dict[str, int] = field(default_factory=dict, repr=False)
@@ -65,8 +70,9 @@ class FileSource:
         # Oldest first, so a rotated file's tail is published before its successor's head.
         return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
 
-    def poll(self) -> int:
-        """Reads every file from its checkpoint to its last complete line; returns bytes consumed."""
+    def poll(self, final: bool = False) -> int:
+        """Reads every file from its checkpoint to its last complete line — to its end when final
+        or when the file is quiet (see the module doc); returns bytes consumed."""
         consumed, live = 0, set()
         for path in self.files():
             try:
@@ -87,9 +93,10 @@ class FileSource:
                     self._file_parsers.pop(file_id, None)  # a rewritten file may have a new header
                     # Kept, or a poll after the rewrite outgrew the old offset would resume there.
                     self.checkpoints.save(file_id, path, offset)
-                parser = self._parser_for(fh, path, file_id)
+                ends = final or time.time() - st.st_mtime >= self.unterminated_after_s
+                parser = self._parser_for(fh, path, file_id, ends)
                 while parser and st.st_size > offset:
-                    read = self._read_chunk(fh, path, file_id, offset, parser)
+                    read = self._read_chunk(fh, path, file_id, offset, parser, st.st_size if ends else None)
                     if not read:
                         break
                     offset += read
@@ -101,15 +108,15 @@ class FileSource:
         self.checkpoints.forget_missing(live)
         return consumed
 
-    def _parser_for(self, fh: BinaryIO, path: Path, file_id: str) -> LineParser | None:
+    def _parser_for(self, fh: BinaryIO, path: Path, file_id: str, ends: bool) -> LineParser | None:
         """The registry's LineParser, or the one its FileParser made from this file's first line
-        (None until that line is complete)."""
+        (None until that line is complete, or the file has ended)."""
         if not isinstance(self.parser, FileParser):
             return self.parser
         if file_id not in self._file_parsers:
             fh.seek(0)
             first = fh.readline()
-            if not first.endswith(b"\n"):
+            if not first or not (ends or first.endswith(b"\n")):
                 return None
             self._file_parsers[file_id] = (path, self.parser.for_file(first))
         return self._file_parsers[file_id][1]
@@ -129,10 +136,16 @@ class FileSource:
         if file_id in self._read_to:
             self.checkpoints.save(file_id, path, self._read_to.pop(file_id))
 
-    def _read_chunk(self, fh: BinaryIO, path: Path, file_id: str, offset: int, parser: LineParser) -> int:
+    def _read_chunk(self, fh: BinaryIO, path: Path, file_id: str, offset: int, parser: LineParser,
+                    ends_at: int | None) -> int:
+        """Parses and publishes the lines from offset on; an unterminated last line only when the
+        file is known to end at ends_at."""
         fh.seek(offset)
-        data = fh.read(CHUNK_BYTES)
+        # not past ends_at: bytes appended since are no part of the ended file's last line
+        data = fh.read(CHUNK_BYTES if ends_at is None else min(CHUNK_BYTES, ends_at - offset))
         end = data.rfind(b"\n") + 1
+        if ends_at is not None and offset + len(data) == ends_at:
+            end = len(data)
         if end == 0:
             return 0
         ctx = SourceContext(self.source, str(path), self.timezone)
@@ -175,7 +188,7 @@ class FileSource:
     def run(self, follow: bool, interval_s: float = 0.5, stop: Callable[[], bool] = lambda: False) -> SourceStats:
         """follow=False reads what is there and returns; follow=True keeps tailing until stop()."""
         while True:
-            self.poll()
+            self.poll(final=not follow)
             if not follow:
                 for file_id in self._file_parsers:
                     self._drain(file_id)

@@ -2,15 +2,24 @@
 state (a header row, records grouped into calls; see parsing.py)."""
 from __future__ import annotations
 
+from .acme_sbc import parse_acme_sbc
 from .asterisk_csv import parse_asterisk_csv
+from .audiocodes_syslog import parse_audiocodes_syslog
 from .cisco_cucm import parse_cisco_cucm
+from .freeswitch import parse_freeswitch_csv, parse_freeswitch_json
 from .kamailio_acc import parse_kamailio_acc
 from .parsing import FileParser, LineParser
+from .ribbon_sbc import parse_ribbon_sbc
 
 FORMATS: dict[str, LineParser | FileParser] = {
+    "acme_sbc": parse_acme_sbc,
     "asterisk_csv": parse_asterisk_csv,
+    "audiocodes_syslog": parse_audiocodes_syslog,
     "cisco_cucm": parse_cisco_cucm,
+    "freeswitch_csv": parse_freeswitch_csv,
+    "freeswitch_json": parse_freeswitch_json,
     "kamailio_acc": parse_kamailio_acc,
+    "ribbon_sbc": parse_ribbon_sbc,
 }
 
 

@@ -1,8 +1,9 @@
-"""Switch-local "YYYY-MM-DD HH:MM:SS" timestamps → UTC epoch ms, fast (Asterisk, Kamailio acc)."""
+"""Switch-local "YYYY-MM-DD HH:MM:SS" timestamps → UTC epoch ms, fast (Asterisk, FreeSWITCH CSV,
+Kamailio acc, Ribbon)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 from .parsing import RecordError
@@ -51,3 +52,47 @@ def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
         return (local.replace(tzinfo=None) - _EPOCH - local.utcoffset()) // _MS
     except (ValueError, KeyError, OverflowError):
         raise RecordError(f"bad timestamp {text[:40]!r}, {_TIME_FORMAT_HINT}") from None
+
+
+def call_times(start: str, answer: str, end: str, tz: ZoneInfo) -> tuple[int, int | None, int]:
+    """A call's switch-local start, answer ("" when unanswered) and end → UTC ms; a call across
+    the autumn DST change ends (or is answered) in the repeated hour, after its start."""
+    start_ms = local_ms(start, tz)
+    end_ms = local_ms(end, tz)
+    if end_ms < start_ms:
+        end_ms = local_ms(end, tz, fold=1)
+        if end_ms < start_ms:
+            raise RecordError(f"end {end!r} is before start {start!r}")
+    answer_ms = None
+    if answer:
+        answer_ms = local_ms(answer, tz)
+        if answer_ms < start_ms:
+            answer_ms = local_ms(answer, tz, fold=1)
+        if not start_ms <= answer_ms <= end_ms:
+            raise RecordError(f"answer {answer!r} is outside start {start!r} .. end {end!r}")
+    return start_ms, answer_ms, end_ms
+
+
+# Zone abbreviations that name one offset wherever they are used (IST, CST in Asia … do not).
+ZONE_ABBREVIATIONS = {
+    "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3,
+    "EST": -5, "EDT": -4, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10,
+}
+MONTHS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP",
+                                      "OCT", "NOV", "DEC"), 1)}
+
+
+def abbreviated_local_ms(local: str, millis: str | None, abbreviation: str, configured: tzinfo) -> int:
+    """Local "YYYY-MM-DD HH:MM:SS" + ".mmm" written with a zone abbreviation (Acme Packet,
+    AudioCodes) → UTC ms: in the source's configured zone when that zone calls its time so (its
+    DST rules then hold, the repeated autumn hour included), else by the unambiguous table."""
+    fraction = int(millis.ljust(3, "0")) if millis else 0
+    for fold in (0, 1):
+        ms = local_ms(local, configured, fold)
+        if datetime.fromtimestamp(ms / 1000, configured).tzname() == abbreviation:
+            return ms + fraction
+    hours = ZONE_ABBREVIATIONS.get(abbreviation)
+    if hours is None:
+        raise RecordError(f"time zone {abbreviation!r} is neither the source's nor an unambiguous abbreviation")
+    return local_ms(local, timezone.utc) - hours * 3_600_000 + fraction

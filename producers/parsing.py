@@ -95,6 +95,14 @@ def whole_number(text: str, column: str, unit: str, max_digits: int = 10) -> int
     return int(text)
 
 
+def check_times(start_ms: int, answer_ms: int | None, end_ms: int, start: str, answer: str, end: str) -> None:
+    """The order a call's times keep, start ≤ answer ≤ end; a RecordError names the fields."""
+    if end_ms < start_ms:
+        raise RecordError(f"{end} is before {start}")
+    if answer_ms is not None and not start_ms <= answer_ms <= end_ms:
+        raise RecordError(f"{answer} is outside {start} .. {end}")
+
+
 def csv_row(raw: bytes, dialect: str = "excel") -> list[str]:
     """One CSV line → its fields; free text may be in any 8-bit encoding, so bad UTF-8 is replaced."""
     try:

@@ -169,3 +169,12 @@ def write_asterisk_file(path: Path, count: int, first: int = 0) -> int:
     with open(path, "ab") as fh:
         fh.writelines(asterisk_line(i, answered=i % 3 != 0) for i in range(first, first + count))
     return sum(1 for i in range(first, first + count) if i % 3 != 0)
+
+
+def lines_of(data: bytes) -> list[tuple[int, bytes]]:
+    """(byte offset, line with its ending) of every line, as the file source feeds a parser."""
+    offset, out = 0, []
+    for line in data.splitlines(keepends=True):
+        out.append((offset, line))
+        offset += len(line)
+    return out

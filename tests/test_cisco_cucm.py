@@ -23,6 +23,7 @@ from cdrflow.producers.formats import parser_for
 from cdrflow.producers.parsing import FileParser, RecordError, SourceContext
 from cdrflow.schemas.causes import classify, q850_from_cisco
 from cdrflow.schemas.cdr import CDR, make_cdr_id
+from conftest import lines_of
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "cisco_cucm" / "cucm15_lab_cdr.txt"
 CMR_SAMPLE = SAMPLE.with_name("cucm15_lab_cmr.txt")
@@ -30,20 +31,12 @@ CTX = SourceContext(source="cucm-pub", source_file="/var/cdr/cdr_StandAloneClust
                     timezone=ZoneInfo("America/Los_Angeles"))  # epoch times: the zone must not matter
 
 
-def lines_of(path: Path) -> list[tuple[int, bytes]]:
-    offset, out = 0, []
-    for line in path.read_bytes().splitlines(keepends=True):
-        out.append((offset, line))
-        offset += len(line)
-    return out
-
-
-LINES = lines_of(SAMPLE)
+LINES = lines_of(SAMPLE.read_bytes())
 HEADER = LINES[0][1]
 
 
 def parse_file(path: Path = SAMPLE) -> list[CDR | None]:
-    lines = lines_of(path)
+    lines = lines_of(path.read_bytes())
     parser = parse_cisco_cucm.for_file(lines[0][1])
     return [parser(line, offset, CTX) for offset, line in lines]
 
@@ -115,7 +108,7 @@ def test_columns_are_read_by_name():
 
 def test_cmr_file_rows_are_not_calls():
     # a CMR file shares the header convention but lacks the CDR columns: every row says so
-    lines = lines_of(CMR_SAMPLE)
+    lines = lines_of(CMR_SAMPLE.read_bytes())
     parser = parse_cisco_cucm.for_file(lines[0][1])
     try:
         parser(lines[2][1], lines[2][0], CTX)

@@ -389,7 +389,7 @@ def test_header_format_resumes_mid_file_with_the_header_read_again(harness, cdr_
     append(cdr_file, records[2] + b"\n")
     restarted = harness.source(cdr_dir, format="cisco_cucm")   # a new process: no header in memory
     assert restarted.poll() == len(records[2]) + 1
-    cdrs = harness.published()
+    cdrs = sorted(harness.published(), key=lambda c: c["source_offset"])  # batches may land on any partition
     assert [c["native_id"] for c in cdrs] == ["bde20536-1250-4382-af5b-3107ef569ae3",
                                               "0a649c5c-7d37-4bb4-a50f-b8b87c109d0f",
                                               "ed56fecd-bd2d-48d4-ae03-7ee3766d6048"]
@@ -428,3 +428,42 @@ def test_grouping_format_checkpoints_at_the_oldest_open_call(harness, cdr_dir):
     by_call = {c["call_id"]: c for c in cdrs}
     assert (by_call["answered"]["billable_ms"], by_call["answered"]["source_offset"]) == (60_000, len(header))
     assert by_call["no-bye"]["billable_ms"] == 0 and by_call["no-bye"]["answer_ms"] is not None
+
+
+def test_last_line_without_newline_is_read_at_the_end_of_a_one_shot_run_only(harness, cdr_dir):
+    # the CUCM sample as CUCM wrote it: its last record has no final newline
+    sample = (SAMPLES / "cisco_cucm" / "cucm15_lab_cdr.txt").read_bytes()
+    assert not sample.endswith(b"\n")
+    cdr_file = cdr_dir / "cdr_StandAloneCluster_02_202504181632_1"
+    cdr_file.write_bytes(sample)
+    last = sample.rfind(b"\n") + 1
+
+    following = harness.source(cdr_dir, format="cisco_cucm")
+    assert following.poll() == last                     # following: the writer may be mid-line
+    assert following.stats.cdrs == 2
+
+    one_shot = harness.source(cdr_dir, format="cisco_cucm")   # resumes from the checkpoint …
+    one_shot.run(follow=False)                                # … and reads the closed file to its end
+    assert (one_shot.stats.cdrs, one_shot.stats.dead_letters) == (1, 0)
+    assert one_shot.checkpoints.offset(identity(cdr_file)) == len(sample)
+    assert one_shot.poll(final=True) == 0                     # read once
+
+    cdrs = sorted(harness.published(), key=lambda c: c["source_offset"])  # batches may land on any partition
+    assert [(c["native_id"], c["source_offset"]) for c in cdrs] == [
+        ("bde20536-1250-4382-af5b-3107ef569ae3", 4577), ("0a649c5c-7d37-4bb4-a50f-b8b87c109d0f", 5168),
+        ("ed56fecd-bd2d-48d4-ae03-7ee3766d6048", last)]
+
+
+def test_following_reads_an_unterminated_file_once_it_is_quiet(harness, cdr_dir):
+    # mod_json_cdr writes one unformatted document per file, without a final newline
+    fixture = Path(__file__).resolve().parent / "fixtures" / "freeswitch" / "a_a5c9f6c0-e752-11e3-8bfb-65b6c3cdac7d.cdr.json"
+    leg = cdr_dir / fixture.name
+    leg.write_bytes(fixture.read_bytes())
+    source = harness.source(cdr_dir, pattern="*.cdr.json", format="freeswitch_json")
+    assert source.poll() == 0                               # just written: it may still grow
+    quiet = time.time() - source.unterminated_after_s - 1
+    os.utime(leg, (quiet, quiet))
+    assert source.poll() == leg.stat().st_size
+    assert source.poll() == 0
+    cdrs = harness.published()
+    assert [(c["native_id"], c["billable_ms"]) for c in cdrs] == [("a5c9f6c0-e752-11e3-8bfb-65b6c3cdac7d", 60_500)]

@@ -27,20 +27,13 @@ from cdrflow.producers.kamailio_acc import parse_kamailio_acc
 from cdrflow.producers.parsing import GroupingParser, RecordError, SourceContext
 from cdrflow.schemas.causes import classify
 from cdrflow.schemas.cdr import CDR
+from conftest import lines_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "kamailio_acc"
 SAMPLE = SAMPLES / "dsiprouter_acc.csv"
 GATEWAYS = SAMPLES / "dsiprouter_dr_gateways.csv"
 UTC = ZoneInfo("UTC")
 CTX = SourceContext(source="kamailio-1", source_file="/var/log/kamailio/acc.csv", timezone=UTC)
-
-
-def lines_of(data: bytes) -> list[tuple[int, bytes]]:
-    offset, out = 0, []
-    for line in data.splitlines(keepends=True):
-        out.append((offset, line))
-        offset += len(line)
-    return out
 
 
 LINES = lines_of(SAMPLE.read_bytes())

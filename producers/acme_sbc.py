@@ -1,0 +1,159 @@
+"""Oracle / Acme Packet SBC local CDR files (RADIUS accounting flattened to CSV) → canonical CDRs.
+
+The SBC writes each RADIUS accounting record as one CSV line of attribute values, no header and
+no names: which attribute sits at which position depends on the software release and the record
+type. The position maps live in acme_positions/ (one file per release and record type); a record
+is matched to its map by Acct-Status-Type (its first field: 1 start, 2 stop) and its field
+count, which differ between every pair of maps we have, so no per-source setting is needed.
+A record that fits no map is a dead letter naming its type and count: add that release's map.
+Interim-Update (3) and Accounting-On/Off (7, 8) records are not calls.
+
+- start: the call was answered (record_kind "start", interim); stop: the end of every call,
+  answered or not (Acme-Session-Disposition 3 = answered, and a connect time).
+- Times are h323-setup/connect/disconnect-time, "15:54:56.868 PST DEC 18 2017", a leading "*"
+  or "." marking a clock not synchronised. The zone is an abbreviation: the source's configured
+  zone when it names its time so (and then its DST rules hold), else a fixed table of
+  unambiguous ones; anything else is a dead letter rather than a guess.
+- Acme-Disconnect-Cause is the Q.850 cause, Acme-SIP-Status the SIP final response,
+  Acme-Disconnect-Initiator 1 calling / 2 called party / 3 the SBC, Acme-Post-Dial-Delay ms.
+- Trunks: Acme-Originating/Terminating-Trunk-Group when set, else the ingress/egress realm,
+  which is how an SBC names the peer network. Numbers are the user part of Calling/Called-Station-Id.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from datetime import tzinfo
+from pathlib import Path
+
+from cdrflow.schemas.causes import q850_value
+from cdrflow.schemas.cdr import CDR, make_cdr_id
+
+from .local_time import MONTHS, abbreviated_local_ms
+from .parsing import RecordError, SourceContext, check_times, csv_row, parse_line, whole_number
+
+FORMAT_NAME = "acme_sbc"
+FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
+          "called_number", "ingress_trunk", "egress_trunk", "q850_cause", "sip_code",
+          "disconnect_initiator", "pdd_ms", "call_id")
+POSITIONS_DIR = Path(__file__).with_name("acme_positions")
+STATUS = {"1": "start", "2": "stop"}
+NOT_CALLS = frozenset({"3", "7", "8"})
+ANSWERED_DISPOSITION = "3"
+INITIATOR = {"0": None, "1": "caller", "2": "callee", "3": "network"}
+READ = ("Acct-Session-Id", "Acme-Session-Ingress-CallId", "Calling-Station-Id", "Called-Station-Id",
+        "h323-setup-time", "h323-connect-time", "Acme-Session-Ingress-Realm", "Acme-Session-Egress-Realm",
+        "Acme-Post-Dial-Delay", "Acme-Originating-Trunk-Group", "Acme-Terminating-Trunk-Group")
+READ_STOP = ("h323-disconnect-time", "Acct-Session-Time", "Acme-Session-Disposition",
+             "Acme-Disconnect-Initiator", "Acme-Disconnect-Cause", "Acme-SIP-Status")
+_TIME = re.compile(r"[*.]?(\d\d:\d\d:\d\d)(?:\.(\d{1,3}))? ([A-Z]{1,5}) ([A-Z]{3}) (\d{1,2}) (\d{4})", re.ASCII)
+_SIP_USER = re.compile(r"(?:sips?|tel):([^@;>]+)")
+
+
+def load_layouts(directory: Path = POSITIONS_DIR) -> dict[tuple[str, int], tuple[str, dict[str, int]]]:
+    """(Acct-Status-Type, field count) → (map name, attribute → 0-based index) for every map file."""
+    layouts = {}
+    for path in sorted(directory.glob("*_avp_positions.csv")):
+        release, kind = path.name.split("_")[:2]
+        with path.open(newline="") as fh:
+            index = {name: int(position) - 1 for position, name, *_ in csv.reader(fh)}
+        status = next(s for s, k in STATUS.items() if k == kind)
+        needed = READ + (READ_STOP if kind == "stop" else ())
+        layouts[(status, max(index.values()) + 1)] = (f"{release} {kind}", {name: index[name] for name in needed})
+    return layouts
+
+
+LAYOUTS = load_layouts()
+
+
+def acme_time_ms(text: str, configured: tzinfo) -> int:
+    """"15:54:56.868 PST DEC 18 2017" → UTC epoch ms (see the module doc for the zone)."""
+    m = _TIME.fullmatch(text)
+    if not m or m.group(4) not in MONTHS:
+        raise RecordError(f"bad time {text[:40]!r}, expected like '15:54:56.868 PST DEC 18 2017'")
+    clock, millis, abbreviation, month, day, year = m.groups()
+    local = f"{year}-{MONTHS[month]:02d}-{int(day):02d} {clock}"
+    return abbreviated_local_ms(local, millis, abbreviation, configured)
+
+
+def station_number(station: str) -> str:
+    """'"Alice" <sip:+17815551234@10.0.0.1>;tag=1' → '+17815551234'; anything else as written."""
+    m = _SIP_USER.search(station)
+    return m.group(1) if m else station.strip()
+
+
+def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    row = csv_row(raw)
+    status = row[0]
+    if status in NOT_CALLS:
+        return None
+    layout = LAYOUTS.get((status, len(row)))
+    if layout is None:
+        raise RecordError(f"no position map for Acct-Status-Type {status[:10]!r} with {len(row)} fields")
+    _, at = layout
+    f = {name: row[i] for name, i in at.items()}
+    session_id = f["Acct-Session-Id"]
+    if not session_id:
+        raise RecordError("empty Acct-Session-Id")
+    tz = ctx.timezone
+    start_ms = acme_time_ms(f["h323-setup-time"], tz)
+    connect = f["h323-connect-time"]
+    answer_ms = acme_time_ms(connect, tz) if connect else None
+    kind = STATUS[status]
+    pdd = f["Acme-Post-Dial-Delay"]
+    record = {"q850_cause": None, "sip_code": None, "disconnect_initiator": None,
+              "pdd_ms": whole_number(pdd, "Acme-Post-Dial-Delay", "ms") if pdd else None}
+    if kind == "start":
+        if answer_ms is None:
+            raise RecordError("start record without h323-connect-time")
+        end_ms, billable_ms = answer_ms, 0
+    else:
+        end_ms = acme_time_ms(f["h323-disconnect-time"], tz)
+        if f["Acme-Session-Disposition"] != ANSWERED_DISPOSITION:
+            answer_ms = None
+        billable_ms = whole_number(f["Acct-Session-Time"] or "0", "Acct-Session-Time", "seconds") * 1000
+        if answer_ms is None and billable_ms:
+            raise RecordError(f"Acct-Session-Time {billable_ms // 1000} but the call was not answered")
+        cause, sip = f["Acme-Disconnect-Cause"], f["Acme-SIP-Status"]
+        record["q850_cause"] = q850_value(whole_number(cause, "Acme-Disconnect-Cause", "a cause", 3)) if cause else None
+        code = whole_number(sip, "Acme-SIP-Status", "a SIP status", 3) if sip else None
+        if code is not None and not 100 <= code <= 699:
+            raise RecordError(f"Acme-SIP-Status {code} is not a SIP status")
+        record["sip_code"] = code
+        record["disconnect_initiator"] = INITIATOR.get(f["Acme-Disconnect-Initiator"], "unknown")
+    check_times(start_ms, answer_ms, end_ms, "setup time", "connect time", "disconnect time")
+    native_id = f"{session_id}/{kind}"
+    return CDR.model_validate({
+        "cdr_id": make_cdr_id(ctx.source, native_id),
+        "source": ctx.source,
+        "source_format": FORMAT_NAME,
+        "native_id": native_id,
+        "call_id": f["Acme-Session-Ingress-CallId"] or session_id,
+        "correlation_id": session_id,
+        "record_kind": kind,
+        "start_ms": start_ms,
+        "answer_ms": answer_ms,
+        "end_ms": end_ms,
+        "duration_ms": end_ms - start_ms,
+        "billable_ms": billable_ms,
+        "calling_number": station_number(f["Calling-Station-Id"]),
+        "called_number": station_number(f["Called-Station-Id"]),
+        "ingress_trunk": f["Acme-Originating-Trunk-Group"] or f["Acme-Session-Ingress-Realm"] or None,
+        "egress_trunk": f["Acme-Terminating-Trunk-Group"] or f["Acme-Session-Egress-Realm"] or None,
+        **record,
+        "source_file": ctx.source_file,
+        "source_offset": offset,
+    })
+
+
+class AcmeSbcParser:
+    """Oracle/Acme Packet SBC local CDR CSV, positions by release from acme_positions/ maps."""
+
+    format_name = FORMAT_NAME
+    fields = FIELDS
+
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+        return parse_line(_parse, line, offset, ctx)
+
+
+parse_acme_sbc = AcmeSbcParser()
