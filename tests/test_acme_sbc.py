@@ -101,6 +101,7 @@ def test_stop_records():
         "ingress_trunk": "peer-carrierA", "egress_trunk": "core", "interconnect": None, "direction": None,
         "q850_cause": 16, "sip_code": 200, "cause_class": None, "disconnect_initiator": "caller",
         "pdd_ms": 2_100, "tenant": None, "extension": None,
+        "call_class": None, "call_direction": None, "destination": None, "cost": None,   # enrichment's
         "source_file": "/opt/sbc/cdr/cdr201712181600", "source_offset": 0,
     }
 

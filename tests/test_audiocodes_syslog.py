@@ -72,6 +72,7 @@ def test_manual_example():
         "calling_e164": None, "called_e164": None, "ingress_trunk": "ipgroup:2", "egress_trunk": None,
         "interconnect": None, "direction": None, "q850_cause": 16, "sip_code": 487, "cause_class": None,
         "disconnect_initiator": "caller", "pdd_ms": None, "tenant": None, "extension": None,
+        "call_class": None, "call_direction": None, "destination": None, "cost": None,   # enrichment's
         "source_file": "/var/log/sbc/cdr.log", "source_offset": LINES[1][0],
     }
 

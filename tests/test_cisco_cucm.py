@@ -77,6 +77,7 @@ def test_sample_answered_call():
         "interconnect": None, "direction": None,
         "q850_cause": 16, "sip_code": None, "cause_class": None, "disconnect_initiator": "caller",
         "pdd_ms": None, "tenant": None, "extension": None,
+        "call_class": None, "call_direction": None, "destination": None, "cost": None,   # enrichment's
         "source_file": "/var/cdr/cdr_StandAloneCluster_02.txt", "source_offset": 5759,
     }
 

@@ -75,6 +75,7 @@ def test_json_legs():
         "interconnect": None, "direction": None,
         "q850_cause": 16, "sip_code": 200, "cause_class": None, "disconnect_initiator": None,
         "pdd_ms": 1200, "tenant": None, "extension": None,
+        "call_class": None, "call_direction": None, "destination": None, "cost": None,   # enrichment's
         "source_file": "/var/log/freeswitch/json_cdr/legs.cdr.jsonl", "source_offset": 0,
     }
     assert (busy.ingress_trunk, busy.egress_trunk, busy.calling_number) == (None, "carrierA", "+4930123456")

@@ -96,6 +96,7 @@ def test_sample_records():
         "interconnect": None, "direction": None,
         "q850_cause": 16, "sip_code": None, "cause_class": None, "disconnect_initiator": "callee",
         "pdd_ms": 160, "tenant": None, "extension": None,
+        "call_class": None, "call_direction": None, "destination": None, "cost": None,   # enrichment's
         "source_file": "/var/log/sonus/1000001.ACT", "source_offset": 1280,
     }
     # START is interim: answered, nothing billed yet, same call
