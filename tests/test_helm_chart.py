@@ -114,21 +114,18 @@ def test_config_toml_is_valid_settings(helm, values, tmp_path, monkeypatch):
     assert settings.detection.min_seizures == rendered["detection"]["min_seizures"]
 
 
-def test_grafana_provisioning_configmaps_parse(helm, tmp_path):
-    # no dashboards yet: no dashboards ConfigMap, the datasource still ships
-    assert not [m for m in render(helm, None) if m["metadata"].get("labels", {}).get("grafana_dashboard")]
-    chart = tmp_path / "cdrflow"
-    shutil.copytree(CHART, chart)
-    sample = Path(__file__).parent / "fixtures" / "sample-dashboard.json"
-    shutil.copy(sample, chart / "dashboards" / "sample.json")
-    manifests = render(helm, "values-production.yaml", chart)
+def test_grafana_provisioning_configmaps_carry_the_built_dashboards(helm):
+    # the chart's dashboards/ is a link to what `cdrflow dashboards build` writes (dashboards/json)
+    built = {p.name: json.loads(p.read_text()) for p in (CHART.parent.parent.parent / "dashboards" / "json").glob("*.json")}
+    assert built
+    manifests = render(helm, "values-production.yaml")
     dashboards = next(m for m in manifests if m["metadata"]["labels"].get("grafana_dashboard") == "1")
-    assert json.loads(dashboards["data"]["sample.json"]) == json.loads(sample.read_text())
+    assert {name: json.loads(text) for name, text in dashboards["data"].items()} == built
     datasource = next(m for m in manifests if m["metadata"]["labels"].get("grafana_datasource") == "1")
     provisioning = yaml.safe_load(datasource["data"]["cdrflow-clickhouse.yaml"])
     source = provisioning["datasources"][0]
-    dashboard_uids = {p["datasource"]["uid"] for p in json.loads(sample.read_text())["panels"]}
-    assert source["uid"] in dashboard_uids and source["type"] == "grafana-clickhouse-datasource"
+    panel_uids = {p["datasource"]["uid"] for d in built.values() for p in d["panels"] if "datasource" in p}
+    assert panel_uids == {source["uid"]} and source["type"] == "grafana-clickhouse-datasource"
     assert source["jsonData"] | {"username": None} == {
         "host": "clickhouse-cdrflow.clickhouse.svc", "port": 8123, "protocol": "http", "secure": False,
         "defaultDatabase": "cdrflow", "username": None}
