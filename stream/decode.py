@@ -6,11 +6,11 @@ from typing import Any, Iterable
 
 from pydantic import TypeAdapter, ValidationError
 
-from cdrflow.schemas.cdr import CDR
+from cdrflow.schemas.cdr import CDRWire
 from cdrflow.schemas.envelope import DeadLetter, EnvelopeError, decode_batch, truncate_raw
 
-_CDR = TypeAdapter(CDR)
-_CDRS = TypeAdapter(list[CDR])
+_CDR = TypeAdapter(CDRWire)
+_CDRS = TypeAdapter(list[CDRWire])
 
 
 @dataclass

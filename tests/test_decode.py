@@ -1,0 +1,40 @@
+"""The worker's decode: wire dicts are checked exactly as the CDR model checks them."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from cdrflow.config import Settings
+from cdrflow.producers.simulate import default_config, generate
+from cdrflow.schemas.cdr import CDR
+from cdrflow.schemas.envelope import encode_batch
+from cdrflow.stream.decode import decode_messages
+
+GOOD = next(iter(generate(default_config(Settings(), seed=3, start_ms=1_795_000_000_000), count=1)))
+BAD = [
+    {"duration_ms": -1},                 # constraint ge=0
+    {"pdd_ms": "120"},                   # strict: no str → int
+    {"sip_code": 99},                    # constraint ge=100
+    {"record_kind": "middle"},           # not one of the literals
+    {"start_ms": 1.5},                   # strict: no float → int
+    {"surprise": 1},                     # extra keys are refused
+    {"answer_ms": None, "q850_cause": None, "direction": "sideways"},
+]
+
+
+@pytest.mark.parametrize("change", BAD)
+def test_bad_records_become_dead_letters_exactly_when_the_model_refuses_them(change):
+    record = {**GOOD, **change}
+    with pytest.raises(ValidationError):
+        CDR.model_validate(record, strict=True)
+    decoded = decode_messages([(encode_batch("s", [GOOD, record, GOOD]), "cdr.batches/0@7")])
+    assert len(decoded.cdrs) == 2
+    [letter] = decoded.dead_letters
+    assert letter.position == "cdr.batches/0@7#1" and letter.reason.startswith("invalid CDR: ")
+
+
+def test_missing_required_field_is_refused_and_good_records_pass_as_received():
+    record = {k: v for k, v in GOOD.items() if k != "end_ms"}
+    decoded = decode_messages([(encode_batch("s", [record, GOOD]), "p")])
+    assert decoded.cdrs == [GOOD] and "end_ms" in decoded.dead_letters[0].reason
+    CDR.model_validate(GOOD, strict=True)
