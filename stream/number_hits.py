@@ -13,6 +13,7 @@ most one interval of them for this topic, never for ClickHouse.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -20,6 +21,7 @@ from typing import Any, Iterable
 from cdrflow.clickhouse.sql import query
 from cdrflow.config import Settings
 
+log = logging.getLogger("cdrflow.stream.number_hits")
 RELOAD_CHECK_S = 60.0   # how often the inventory is checked for changes
 
 
@@ -99,10 +101,14 @@ class InventoryWatch:
         if now - self.checked_at < RELOAD_CHECK_S:
             return False
         self.checked_at = now
-        fingerprint = tuple(client.query(query("inventory_fingerprint", self.settings)).result_rows[0])
-        if fingerprint == self.fingerprint:
+        try:
+            fingerprint = tuple(client.query(query("inventory_fingerprint", self.settings)).result_rows[0])
+            if fingerprint == self.fingerprint:
+                return False
+            rows = client.query(query("disconnected_numbers", self.settings)).result_rows
+        except Exception:   # noqa: BLE001 - runs inside ingest: a stale set beats a stalled pipeline
+            log.exception("disconnected numbers not reloaded; keeping the previous set")
             return False
-        rows = client.query(query("disconnected_numbers", self.settings)).result_rows
         hits.numbers = frozenset(row[0] for row in rows)
         self.fingerprint = fingerprint
         return True

@@ -116,3 +116,37 @@ def test_worker_publishes_rate_limited_hits_of_disconnected_numbers(settings, wo
 def T(ms: int):
     from datetime import datetime, timezone
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+def test_disconnected_set_follows_the_inventory(clickhouse, tmp_path):
+    """Current status only; reloaded when an import changed the inventory, not on every check."""
+    from cdrflow.numbers import import_inventory
+    from cdrflow.stream.number_hits import RELOAD_CHECK_S, InventoryWatch
+    from test_numbers import write_csv
+
+    settings, client = clickhouse
+    run = lambda sql, params: client.query(sql, parameters=params)   # noqa: E731
+    import_inventory(run, settings, write_csv(tmp_path / "a.csv", [
+        "+12125550100..+12125550103,in_service,acme,,2025-01-01",
+        "+12125550100..+12125550101,disconnected,acme,,2025-06-01",
+        "+12125550101,in_service,beta,,2025-09-01",                  # sold again
+        "+12125550103,disconnected,acme,,2099-01-01"]))              # not yet
+    hits, watch = DisconnectedHits(interval_s=60), InventoryWatch(settings)
+    assert watch.refresh(client, hits, now=0.0) and hits.numbers == {DEAD}
+    assert not watch.refresh(client, hits, now=RELOAD_CHECK_S / 2)     # not checked again yet
+    assert not watch.refresh(client, hits, now=RELOAD_CHECK_S)         # checked: nothing changed
+    import_inventory(run, settings, write_csv(tmp_path / "b.csv", ["+12125550102,disconnected,acme,,2025-10-01"]))
+    assert watch.refresh(client, hits, now=2 * RELOAD_CHECK_S) and hits.numbers == {DEAD, "+12125550102"}
+
+
+def test_failed_reload_keeps_the_previous_set():
+    from cdrflow.config import Settings
+    from cdrflow.stream.number_hits import InventoryWatch
+
+    class Down:
+        def query(self, *args, **kwargs):
+            raise ConnectionError("clickhouse away")
+
+    hits = DisconnectedHits(interval_s=60, numbers=frozenset({DEAD}))
+    assert not InventoryWatch(Settings()).refresh(Down(), hits, now=0.0)
+    assert hits.numbers == {DEAD}
