@@ -29,6 +29,7 @@ from .enrich import Enricher
 from .health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
 from .incidents import load_baselines, store_incident
 from .metrics import prometheus_text
+from .number_hits import DisconnectedHits, InventoryWatch, flush_every_s
 from .partials import partial_messages
 from .sink import CdrWriter
 
@@ -99,12 +100,15 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     partials_topic = app.topic(settings.topic_partials, value_serializer="raw", key_serializer="raw",
                                partitions=settings.partitions)
     incidents_topic = app.topic(settings.topic_incidents, value_serializer="raw", partitions=1)
+    disconnected_topic = app.topic(settings.topic_disconnected_hits, value_serializer="raw", key_serializer="raw",
+                                   partitions=1)
     # "interconnect|direction" → detector state (minutes, open incident, last offset applied);
     # changelogged, so a restarted worker resumes its interconnects where it left off.
     detector_state = app.Table("detector-state", default=dict, partitions=settings.partitions,
                                schema=faust.Schema(key_serializer="raw", value_serializer="json"))
     enrich = Enricher(settings.home_region, settings.interconnects, settings.tenants)
     stats = WorkerStats()
+    number_hits, inventory = DisconnectedHits(settings.disconnected_hit_interval_s), InventoryWatch(settings)
     health = HealthSampler(worker=f"{socket.gethostname()}:{settings.worker_web_port}")
     state: dict = {}
 
@@ -133,7 +137,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     def store(messages: list[tuple[bytes, str]]) -> tuple[int, list, list]:
         """decode → enrich → write; runs in the writer thread so the event loop keeps heartbeating."""
         decoded = decode_messages(messages)
-        clickhouse()
+        inventory.refresh(clickhouse(), number_hits)     # reloads the disconnected set when it changed
         fresh = state["writer"].write(enrich(decoded.cdrs))
         return len(decoded.cdrs), fresh, decoded.dead_letters
 
@@ -148,6 +152,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             for letter in dead_letters:
                 await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
             await send_partials(fresh)
+            await send_disconnected_hits(number_hits.observe(fresh, time.time()))
             # Returning to take_events acks these events: offsets commit only after the write.
             stats.last_write_s = time.perf_counter() - t0
             stats.messages += len(events)
@@ -172,6 +177,16 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         tick = orjson.dumps({"watermark_ms": watermark})
         sent += [await partials_topic.send(value=tick, partition=p) for p in range(settings.partitions)]
         await asyncio.gather(*sent)
+
+    async def send_disconnected_hits(events: list[dict]) -> None:
+        # keyed by number: one number's events stay in order
+        await asyncio.gather(*[await disconnected_topic.send(key=e["number"].encode(), value=orjson.dumps(e))
+                               for e in events])
+
+    @app.timer(interval=flush_every_s(settings.disconnected_hit_interval_s))
+    async def flush_disconnected_hits():
+        """Calls held back by the rate limit go out once their number's interval has passed."""
+        await send_disconnected_hits(number_hits.flush(time.time()))
 
     baselines: dict[int, dict] = {}     # 10-minute slot of event time → baselines of that slot
 
