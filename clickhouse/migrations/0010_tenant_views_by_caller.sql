@@ -1,0 +1,88 @@
+-- The tenant views that ask per outside number, moved onto tenant_calls_by_caller (0009): each
+-- caller's calls are stored together in time order, so these views group by caller as they read
+-- instead of sorting the period by number. Same parameters and columns as in 0007.
+
+-- Calls to the tenant from outside by type (definitions in 0007).
+CREATE OR REPLACE VIEW {database}.tenant_call_types
+SQL SECURITY INVOKER AS
+WITH calls AS (
+    SELECT
+        remote_number AS caller,
+        start_time,
+        toUnixTimestamp64Milli(start_time) AS start_ms,
+        talk_ms,
+        call_class = 'incoming' AND talk_ms >= {target_min_s:UInt32} * 1000 AS is_target
+    FROM {database}.tenant_calls_by_caller
+    WHERE tenant = {tenant:String} AND call_class IN ('incoming', 'missed')
+      AND start_time < {to:DateTime64(3, 'UTC')}
+      -- look back far enough to know each caller's previous call
+      AND start_time >= if({unique_days:UInt32} = 0 OR {sales_cycle_days:UInt32} = 0, toDateTime64(0, 3, 'UTC'),
+                           {from:DateTime64(3, 'UTC')} - toIntervalDay(greatest({unique_days:UInt32}, {sales_cycle_days:UInt32})))
+),
+marked AS (
+    SELECT
+        caller, start_time, start_ms, talk_ms, is_target,
+        max(start_ms) OVER earlier AS prev_ms,
+        max(if(is_target, start_ms, 0)) OVER earlier AS prev_target_ms,
+        countIf(talk_ms <= {spam_max_talk_s:UInt32} * 1000) OVER (PARTITION BY caller, toDate(start_time)) AS short_calls_that_day
+    FROM calls
+    WINDOW earlier AS (PARTITION BY caller ORDER BY start_ms ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+)
+SELECT
+    count() AS calls,
+    countIf(prev_ms = 0 OR ({unique_days:UInt32} > 0 AND start_ms - prev_ms > {unique_days:UInt32} * 86400000)) AS unique,
+    calls - unique AS repeat,
+    countIf(is_target) AS target,
+    countIf(is_target AND (prev_target_ms = 0
+            OR ({sales_cycle_days:UInt32} > 0 AND start_ms - prev_target_ms > {sales_cycle_days:UInt32} * 86400000))) AS unique_target,
+    countIf(has({callback_numbers:Array(String)}, caller)) AS callback,
+    countIf(short_calls_that_day >= {spam_calls_per_day:UInt32} AND talk_ms <= {spam_max_talk_s:UInt32} * 1000) AS spam
+FROM marked
+WHERE start_time >= {from:DateTime64(3, 'UTC')};
+
+-- Outside numbers the tenant talks with most.
+CREATE OR REPLACE VIEW {database}.tenant_top_numbers
+SQL SECURITY INVOKER AS
+SELECT
+    remote_number AS number,
+    count() AS calls,
+    countIf(call_direction != '') AS calls_out,
+    calls - calls_out AS calls_in,
+    countIf(talk_ms > 0) AS answered,
+    sum(talk_ms) / 1000 AS talk_s,
+    sum(ifNull(cost, 0)) AS cost,
+    max(start_time) AS last_call
+FROM {database}.tenant_calls_by_caller
+WHERE tenant = {tenant:String} AND call_class != 'internal' AND remote_number != ''
+  AND start_time >= {from:DateTime64(3, 'UTC')} AND start_time < {to:DateTime64(3, 'UTC')}
+GROUP BY number;
+
+-- Missed calls nobody returned within callback_hours: per caller, its missed calls and the sorted
+-- times of its contacts (outgoing calls to it, answered calls from it); each missed call looks up
+-- the first contact after it. No join and no sort of the period.
+CREATE OR REPLACE VIEW {database}.tenant_missed_not_called_back
+SQL SECURITY INVOKER AS
+WITH per_caller AS (
+    SELECT
+        remote_number,
+        groupArrayIf((start_time, tenant_number, extension, wait_ms),
+                     call_class = 'missed' AND start_time < {to:DateTime64(3, 'UTC')}) AS missed,
+        arraySort(groupArrayIf(start_time, call_class != 'missed')) AS contacts
+    FROM {database}.tenant_calls_by_caller
+    WHERE tenant = {tenant:String} AND call_class IN ('missed', 'outgoing', 'incoming')
+      AND start_time >= {from:DateTime64(3, 'UTC')}
+      AND start_time <= {to:DateTime64(3, 'UTC')} + toIntervalHour({callback_hours:UInt32})
+    GROUP BY remote_number
+    HAVING notEmpty(missed)
+)
+SELECT
+    m.1 AS missed_at,
+    remote_number AS caller,
+    m.2 AS number,
+    m.3 AS extension,
+    m.4 / 1000 AS waited_s,
+    -- the first contact after the miss (too late), if any; contacts are sorted, so the scan stops there
+    arrayFirst(t -> t > missed_at, contacts) AS first_after,
+    if(first_after > missed_at, first_after, NULL) AS next_contact
+FROM per_caller ARRAY JOIN missed AS m
+WHERE next_contact IS NULL OR next_contact > missed_at + toIntervalHour({callback_hours:UInt32});
