@@ -2,43 +2,43 @@
 -- caller's calls are stored together in time order, so these views group by caller as they read
 -- instead of sorting the period by number. Same parameters and columns as in 0007.
 
--- Calls to the tenant from outside by type (definitions in 0007).
+-- Calls to the tenant from outside by type (definitions in 0007). Per caller, its inbound calls of
+-- the look-back and the period as one time-ordered array: the previous call, the previous target
+-- call (forward fill) and the short calls of the same day (runs of one day) come from the array.
 CREATE OR REPLACE VIEW {database}.tenant_call_types
 SQL SECURITY INVOKER AS
-WITH calls AS (
+WITH per_caller AS (
     SELECT
         remote_number AS caller,
-        start_time,
-        toUnixTimestamp64Milli(start_time) AS start_ms,
-        talk_ms,
-        call_class = 'incoming' AND talk_ms >= {target_min_s:UInt32} * 1000 AS is_target
+        arraySort(c -> c.1, groupArray((toUnixTimestamp64Milli(start_time), talk_ms,
+                                        call_class = 'incoming' AND talk_ms >= {target_min_s:UInt32} * 1000))) AS inbound,
+        arrayMap(c -> c.1, inbound) AS starts,
+        arrayMap(s -> s >= toUnixTimestamp64Milli({from:DateTime64(3, 'UTC')}), starts) AS asked,
+        arrayPopBack(arrayPushFront(starts, 0)) AS prev_ms,
+        arrayFill(t -> t > 0, arrayPopBack(arrayPushFront(arrayMap(c -> if(c.3, c.1, 0), inbound), 0))) AS prev_target_ms,
+        arrayMap(c -> c.2 <= {spam_max_talk_s:UInt32} * 1000, inbound) AS short,
+        arrayMap(s -> intDiv(s, 86400000), starts) AS days,
+        arrayFlatten(arrayMap(day -> arrayWithConstant(length(day), arraySum(day)),
+                              arraySplit((s, d, p) -> d != p, short, days, arrayPushFront(arrayPopBack(days), -1)))) AS short_that_day
     FROM {database}.tenant_calls_by_caller
     WHERE tenant = {tenant:String} AND call_class IN ('incoming', 'missed')
       AND start_time < {to:DateTime64(3, 'UTC')}
-      -- look back far enough to know each caller's previous call
       AND start_time >= if({unique_days:UInt32} = 0 OR {sales_cycle_days:UInt32} = 0, toDateTime64(0, 3, 'UTC'),
                            {from:DateTime64(3, 'UTC')} - toIntervalDay(greatest({unique_days:UInt32}, {sales_cycle_days:UInt32})))
-),
-marked AS (
-    SELECT
-        caller, start_time, start_ms, talk_ms, is_target,
-        max(start_ms) OVER earlier AS prev_ms,
-        max(if(is_target, start_ms, 0)) OVER earlier AS prev_target_ms,
-        countIf(talk_ms <= {spam_max_talk_s:UInt32} * 1000) OVER (PARTITION BY caller, toDate(start_time)) AS short_calls_that_day
-    FROM calls
-    WINDOW earlier AS (PARTITION BY caller ORDER BY start_ms ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    GROUP BY caller
+    HAVING max(start_time) >= {from:DateTime64(3, 'UTC')}
 )
 SELECT
-    count() AS calls,
-    countIf(prev_ms = 0 OR ({unique_days:UInt32} > 0 AND start_ms - prev_ms > {unique_days:UInt32} * 86400000)) AS unique,
+    sum(arrayCount(a -> a, asked)) AS calls,
+    sum(arrayCount((a, s, p) -> a AND (p = 0 OR ({unique_days:UInt32} > 0 AND s - p > {unique_days:UInt32} * 86400000)),
+                   asked, starts, prev_ms)) AS unique,
     calls - unique AS repeat,
-    countIf(is_target) AS target,
-    countIf(is_target AND (prev_target_ms = 0
-            OR ({sales_cycle_days:UInt32} > 0 AND start_ms - prev_target_ms > {sales_cycle_days:UInt32} * 86400000))) AS unique_target,
-    countIf(has({callback_numbers:Array(String)}, caller)) AS callback,
-    countIf(short_calls_that_day >= {spam_calls_per_day:UInt32} AND talk_ms <= {spam_max_talk_s:UInt32} * 1000) AS spam
-FROM marked
-WHERE start_time >= {from:DateTime64(3, 'UTC')};
+    sum(arrayCount((a, c) -> a AND c.3, asked, inbound)) AS target,
+    sum(arrayCount((a, c, p) -> a AND c.3 AND (p = 0 OR ({sales_cycle_days:UInt32} > 0 AND c.1 - p > {sales_cycle_days:UInt32} * 86400000)),
+                   asked, inbound, prev_target_ms)) AS unique_target,
+    sumIf(arrayCount(a -> a, asked), has({callback_numbers:Array(String)}, caller)) AS callback,
+    sum(arrayCount((a, s, n) -> a AND s AND n >= {spam_calls_per_day:UInt32}, asked, short, short_that_day)) AS spam
+FROM per_caller;
 
 -- Outside numbers the tenant talks with most.
 CREATE OR REPLACE VIEW {database}.tenant_top_numbers
