@@ -60,9 +60,13 @@ def fetch(settings: Settings, tenant: str, start: datetime, end: datetime) -> di
     return data
 
 
-def cell(value) -> str:
+# columns that are probabilities or shares of time: four decimals; other fractions (money, seconds, Erlangs) two
+FINE = {"blocking", "load"}
+
+
+def cell(value, column: str = "") -> str:
     """A figure as the report prints it: integers with thousands separators, amounts with two
-    decimals, shares and probabilities (< 1) with four, instants to the minute."""
+    decimals, probabilities and shares with four, instants to the minute."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -70,7 +74,7 @@ def cell(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1 else f"{value:,.2f}"
+        return f"{value:.4f}" if column in FINE else f"{value:,.2f}"
     if moment := _instant(value):
         return f"{moment:%Y-%m-%d %H:%M}"
     return str(value)
@@ -90,7 +94,7 @@ def _table(rows: list[dict], columns: list[str] | None = None) -> str:
         return "<p class=none>No calls in this period.</p>"
     columns = columns or list(rows[0])
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell(r[c]))}</td>" for c in columns) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell(r[c], c))}</td>" for c in columns) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
