@@ -226,9 +226,10 @@ def bench(
 from .cli_incidents import incidents_app  # noqa: E402
 from .cli_numbers import numbers_app  # noqa: E402
 from .cli_dashboards import dashboards_app  # noqa: E402
-from .cli_tenants import tenants_app  # noqa: E402
+from .cli_tenants import report, tenants_app  # noqa: E402
 
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(tenants_app, name="tenants")
+app.command("report")(report)   # `cdrflow report TENANT --period …` (also `cdrflow tenants report`)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -115,6 +116,32 @@ def grant(
         client.command(sql)
     console.print(f"user {user_of(tenant)} can read its own calls through the tenant views"
                   + ("" if password else f"; password: {secret}"), markup=False)
+
+
+@tenants_app.command("report")
+def report(
+    tenant: str = typer.Argument(...),
+    period: str = typer.Option("7d", help="7d / 24h (up to now), 2026-11 (a month), 2026-11-20 (a day) or "
+                                          "2026-11-01..2026-12-01 ([from, to), UTC)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file (default report-TENANT-FROM.html)"),
+) -> None:
+    """Summary, directions, channel load and extensions of one tenant as an HTML report with charts."""
+    from .runtime import QueryError
+    from .tenant_report import parse_period, write_report
+
+    settings = Settings()
+    try:
+        start, end = parse_period(period)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    path = out or Path(f"report-{tenant}-{start:%Y%m%d}.html")
+    try:
+        write_report(settings, tenant, start, end, path)
+    except QueryError as exc:
+        err.print(f"[red]error:[/red] {str(exc).strip().splitlines()[0][:500]}")
+        raise typer.Exit(1)
+    console.print(f"report for {tenant}, {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC: {path}", markup=False)
 
 
 @tenants_app.command("bench")

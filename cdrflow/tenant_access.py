@@ -3,9 +3,9 @@ views only. chdb has no access control, so embedded mode relies on every view re
 tenant parameter; the statements here are tested for syntax with EXPLAIN AST.
 
 Effect on a server:
-- the user `tenant_<id>` can SELECT the tenant_* views and the two tables they read
-  (tenant_calls, tenant_saved_analyses) and nothing else: not cdr, not other tenants' anything;
-- the row policies make those two tables show it only rows with tenant = '<id>'. The views run
+- the user `tenant_<id>` can SELECT the tenant_* views and the tables they read
+  (tenant_calls, tenant_calls_by_caller, tenant_saved_analyses) and nothing else: not cdr, not other tenants' anything;
+- the row policies make those tables show it only rows with tenant = '<id>'. The views run
   with the caller's rights (SQL SECURITY INVOKER), so a view called with another tenant's name
   returns nothing rather than that tenant's calls;
 - users without any policy on the tables (the operator, the worker) keep seeing every row
@@ -23,7 +23,8 @@ from .config import Settings
 from .tenant_views import VIEWS
 
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-GUARDED_TABLES = ("tenant_calls", "tenant_saved_analyses")
+# every table a tenant view reads: each needs the policy, or a view over it leaks or is refused
+GUARDED_TABLES = ("tenant_calls", "tenant_calls_by_caller", "tenant_saved_analyses")
 
 
 def check_tenant(tenant: str) -> str:

@@ -130,6 +130,17 @@ def generate(n: int, seed: int = 7, days: int = 2) -> list[Call]:
     return calls
 
 
+def store(settings, client, calls: list[Call]) -> tuple[object, list[dict]]:
+    """The calls enriched and written as the worker does; (settings with TENANTS, the enriched CDRs)."""
+    from cdrflow.stream.enrich import Enricher
+    from cdrflow.stream.sink import CdrWriter
+
+    settings = settings.model_copy(update={"tenants": TENANTS})
+    cdrs = Enricher(settings.home_region, settings.interconnects, settings.tenants)([dict(c.cdr) for c in calls])
+    CdrWriter(client, settings.clickhouse_database).write(cdrs)
+    return settings, cdrs
+
+
 def expected_cost(call: Call) -> float | None:
     """The tariff by hand: longest prefix valid on the day, then increments."""
     if call.call_class not in ("outgoing", "forwarded") or call.direction is None:

@@ -2,28 +2,26 @@
 return another's rows."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tenant_traffic import TENANTS, generate  # noqa: E402
+from tenant_traffic import TENANTS, generate, store  # noqa: E402
 from test_tenant_views import FROM, TO, ask  # noqa: E402
 
-from cdrflow.stream.enrich import Enricher  # noqa: E402
-from cdrflow.stream.sink import CdrWriter  # noqa: E402
-from cdrflow.tenant_access import check_tenant, grant_statements, quote_literal  # noqa: E402
+from cdrflow.clickhouse.migrate import load_migrations  # noqa: E402
+from cdrflow.tenant_access import GUARDED_TABLES, check_tenant, grant_statements, quote_literal  # noqa: E402
 from cdrflow.tenant_views import VIEWS, save_analysis_query, view_query  # noqa: E402
 
 
 @pytest.fixture
 def stored(clickhouse):
     settings, client = clickhouse
-    settings = settings.model_copy(update={"tenants": TENANTS})
     calls = generate(1500, seed=11, days=3)
-    cdrs = Enricher(settings.home_region, settings.interconnects, settings.tenants)([dict(c.cdr) for c in calls])
-    CdrWriter(client, settings.clickhouse_database).write(cdrs)
+    settings, _ = store(settings, client, calls)
     for tenant in TENANTS:
         client.command(*save_analysis_query(settings, tenant, "all", "+"))
     return settings, client, calls
@@ -34,14 +32,25 @@ def test_grant_sql_parses_and_names_only_tenant_objects(clickhouse):
     statements = grant_statements(settings, "acme", "pa'ss`word\\")
     for sql in statements:
         client.query(f"EXPLAIN AST {sql}")                      # syntax, as far as chdb can check
-    assert sum(s.startswith("CREATE ROW POLICY") for s in statements) == 2
+    assert sum(s.startswith("CREATE ROW POLICY") for s in statements) == len(GUARDED_TABLES)
     granted = [s for s in statements if s.startswith("GRANT")]
     assert all(" TO `tenant_acme`" in s for s in granted)
     assert {s.split(" ON ")[1].split(" TO ")[0] for s in granted} == (
-        {"`cdrflow`.`tenant_calls`", "`cdrflow`.`tenant_saved_analyses`"} | {f"`cdrflow`.`tenant_{v}`" for v in VIEWS})
+        {f"`cdrflow`.`{t}`" for t in GUARDED_TABLES} | {f"`cdrflow`.`tenant_{v}`" for v in VIEWS})
     assert "USING tenant = 'acme'" in statements[1]
     # the password survives quoting: ClickHouse reads back the same literal
     assert client.query(f"SELECT {quote_literal(chr(39) + 'x`y' + chr(92))}").result_rows[0][0] == "'x`y\\"
+
+
+def test_every_table_a_tenant_view_reads_is_guarded():
+    """A view reading a table without a row policy would show a tenant everyone's rows."""
+    numbered, _ = load_migrations()
+    views = {f"tenant_{v}" for v in VIEWS}
+    read = set()
+    for m in numbered:
+        for body in re.findall(r"CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?\{database\}\.tenant_\w+\s(.*?);", m.sql, re.S):
+            read |= set(re.findall(r"\{database\}\.(\w+)", body))
+    assert read - views == set(GUARDED_TABLES)
 
 
 @pytest.mark.parametrize("bad", ["acme' OR 1=1 --", "ACME", "", "a b", "x`y", "a" * 64])

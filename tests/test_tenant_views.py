@@ -10,11 +10,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tenant_traffic import DAY0, HOUR, TENANTS, Call, expected_cost, generate  # noqa: E402
+from tenant_traffic import DAY0, HOUR, TENANTS, Call, expected_cost, generate, store  # noqa: E402
 
 from cdrflow.schemas.erlang import channels_needed, erlang_b  # noqa: E402
-from cdrflow.stream.enrich import Enricher  # noqa: E402
-from cdrflow.stream.sink import CdrWriter  # noqa: E402
 from cdrflow.tenant_views import save_analysis_query, view_query  # noqa: E402
 
 FROM_MS, TO_MS = DAY0 + 6 * HOUR, DAY0 + 54 * HOUR      # the period asked; traffic spans 3 days
@@ -29,10 +27,7 @@ def calls() -> list[Call]:
 @pytest.fixture
 def stored(clickhouse, calls, monkeypatch):
     settings, client = clickhouse
-    settings = settings.model_copy(update={"tenants": TENANTS})
-    enrich = Enricher(settings.home_region, settings.interconnects, settings.tenants)
-    cdrs = enrich([dict(c.cdr) for c in calls])
-    CdrWriter(client, settings.clickhouse_database).write(cdrs)
+    settings, cdrs = store(settings, client, calls)
     return settings, client, cdrs
 
 
