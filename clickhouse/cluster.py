@@ -7,7 +7,8 @@ rewritten here instead of keeping a second copy of the SQL:
   Distributed table `t` on top, so readers and writers keep using the single-node name;
 - materialised views read and write the `_local` tables: each shard aggregates the rows it stores,
   and the Distributed table sums the shards at query time (all targets are mergeable aggregates);
-- plain and parameterised views are created ON CLUSTER over the Distributed names, unchanged;
+- plain and parameterised views are created (or replaced) ON CLUSTER over the Distributed names;
+- INSERT … SELECT backfills run as they are: Distributed to Distributed, once;
 - ALTER TABLE goes to the `_local` table ON CLUSTER (TTL lives where the parts are); column changes
   go to the Distributed table as well.
 
@@ -21,8 +22,9 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+)\s", re.S)
 _ENGINE = re.compile(r"ENGINE\s*=\s*(?P<engine>\w*MergeTree)(?:\((?P<args>[^)]*)\))?")
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+)\s+TO\s+(?P<rest>.*)$", re.S)
-_CREATE_VIEW = re.compile(r"^CREATE VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+)\s+(?P<rest>(?:SQL SECURITY \w+\s+)?AS\s.*)$",
-                          re.S)
+_CREATE_VIEW = re.compile(r"^(?P<create>CREATE VIEW IF NOT EXISTS|CREATE OR REPLACE VIEW) (?P<db>\w+)\.(?P<name>\w+)\s+"
+                          r"(?P<rest>(?:SQL SECURITY \w+\s+)?AS\s.*)$", re.S)
+_INSERT_SELECT = re.compile(r"^INSERT INTO \w+\.\w+\s.*\bSELECT\b", re.S)
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?P<db>\w+)\.(?P<name>\w+)\s+(?P<rest>.*)$", re.S)
 _COLUMN_CHANGE = re.compile(r"^(ADD|DROP|MODIFY|RENAME) COLUMN\b")
 _CREATE_DATABASE = re.compile(r"^CREATE DATABASE IF NOT EXISTS (?P<db>\w+)$")
@@ -51,7 +53,10 @@ def to_cluster(statement: str, cluster: str, replicated: set[str]) -> list[str]:
         rest = _localise(m.group("rest"), m.group("db"), replicated)
         return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {m['db']}.{m['name']} {on} TO {rest}"]
     if m := _CREATE_VIEW.match(statement):
-        return [f"CREATE VIEW IF NOT EXISTS {m['db']}.{m['name']} {on} {m['rest']}"]
+        return [f"{m['create']} {m['db']}.{m['name']} {on} {m['rest']}"]
+    if _INSERT_SELECT.match(statement):
+        # a one-off backfill: Distributed to Distributed, run once, sharded like any insert
+        return [statement]
     if (m := _ALTER_TABLE.match(statement)) and m.group("name") in replicated:
         local = [f"ALTER TABLE {m['db']}.{m['name']}{LOCAL_SUFFIX} {on} {m['rest']}"]
         # a column change also reshapes the Distributed table, or it would not read the column

@@ -21,6 +21,9 @@ def test_every_migration_renders_for_the_cluster(cluster_plan):
     for migration, ddl in cluster_plan:
         assert ddl, migration.name
         for statement in ddl:
+            if statement.startswith("INSERT INTO"):   # a backfill: data, not DDL, into the Distributed table
+                assert "_local" not in statement, statement
+                continue
             assert "ON CLUSTER cdrflow" in statement, statement
             assert not re.search(r"ENGINE\s*=\s*(?!Replicated|Distributed)\w*MergeTree", statement), statement
 
@@ -55,7 +58,7 @@ def test_cluster_ddl_parses(cluster_plan, clickhouse):
     for _, ddl in cluster_plan:
         for statement in ddl:
             formatted = client.query("SELECT formatQuery({sql:String})", parameters={"sql": statement}).result_rows
-            assert "ON CLUSTER" in formatted[0][0]
+            assert "ON CLUSTER" in formatted[0][0] or statement.startswith("INSERT INTO")
 
 
 def test_unknown_statement_shapes_are_refused():
