@@ -195,7 +195,9 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         judges each minute against the baseline of its own time, not of the newest one."""
         for slot in range(first_ms // SLOT_MS, last_ms // SLOT_MS + 1):
             if slot not in baselines:
-                baselines[slot] = load_baselines(clickhouse(), settings, slot * SLOT_MS)
+                # as of the slot's end: its recent window still ends ≥ 5 minutes before any minute
+                # of the slot, and a fresh interconnect gets a baseline 10 minutes sooner
+                baselines[slot] = load_baselines(clickhouse(), settings, (slot + 1) * SLOT_MS)
         for slot in [s for s in baselines if s < first_ms // SLOT_MS - 1]:
             del baselines[slot]
 

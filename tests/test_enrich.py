@@ -1,0 +1,50 @@
+"""E.164 normalisation equals phonenumbers' own answer, also where its learned shape rules apply."""
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdrflow.config import Settings
+from cdrflow.producers.simulate import default_config, generate
+from cdrflow.stream.enrich import e164_normaliser
+
+
+def reference(number: str, region: str) -> str | None:
+    """phonenumbers, straight: what the normaliser must return for every input."""
+    if not number:
+        return None
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def test_every_number_of_simulated_traffic_matches_phonenumbers():
+    fast = e164_normaliser("US", cache_size=0)      # no cache: every call goes through the rules
+    numbers = [c[f] for seed in (1, 2, 3) for c in generate(default_config(Settings(), seed=seed, calls_per_second=200.0,
+                                                                            start_ms=1_795_000_000_000), count=20_000)
+               for f in ("calling_number", "called_number")]
+    wrong = [(n, fast(n), reference(n, "US")) for n in numbers if fast(n) != reference(n, "US")]
+    assert wrong == []
+
+
+# numbers as switches send them: national, with national/international prefixes, with +, with noise
+NUMBERS = st.one_of(
+    st.from_regex(r"\A\+?[0-9]{0,16}\Z", fullmatch=True),
+    st.from_regex(r"\A(00|011|0|1|\+)?[1-9][0-9]{5,13}\Z", fullmatch=True),
+    st.sampled_from(["+1 (212) 555-0100", "tel:+442071838750", "2125550100;ext=12", "*67", "#31#", "anonymous", ""]),
+)
+FAST = {region: e164_normaliser(region, cache_size=0) for region in ("US", "GB", "DE", "IT", "AR")}
+
+
+@pytest.mark.parametrize("region", sorted(FAST))
+@settings(max_examples=3000, deadline=None)
+@given(number=NUMBERS)
+def test_random_numbers_match_phonenumbers(region, number):
+    # one normaliser per region across all examples, so learned rules are exercised
+    assert FAST[region](number) == reference(number, region)
