@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cdrflow.producers.asterisk_csv import parse_asterisk_csv, trunk_from_channel
@@ -245,10 +245,12 @@ ZONES = [ZoneInfo(name) for name in ("UTC", "America/New_York", "Europe/Moscow",
 @settings(max_examples=2_000, deadline=None, database=None)
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31)),
        st.sampled_from(ZONES))
+@example(datetime(2074, 9, 30, 3, 0, fold=1), ZoneInfo("Pacific/Chatham"))   # a skipped time, fold=1
 def test_cached_conversion_agrees_with_zoneinfo(local, tz):
     text = local.strftime("%Y-%m-%d %H:%M:%S")
     cdr = parse(make_line(start=text, answer="", end=text, duration="0", billsec="0"), tz)
-    expected = int(local.replace(microsecond=0, tzinfo=tz).astimezone(timezone.utc).timestamp()) * 1000
+    # the text carries no fold, so the first reading of an ambiguous or skipped time is expected
+    expected = int(local.replace(microsecond=0, fold=0, tzinfo=tz).astimezone(timezone.utc).timestamp()) * 1000
     assert cdr.start_ms == expected
 
 
