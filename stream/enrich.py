@@ -27,6 +27,8 @@ country whose prefixes are patterns (AR's 15 → 9, BR's carrier codes …). tes
     """
     rules: dict[tuple, tuple | None] = {}     # shape → (country code, strip, possible, agreements); None: parse
     home_plain = _plain_prefixes(home_region)
+    # a national number that begins with the home country code is read as either, by pattern
+    home_cc = str(phonenumbers.country_code_for_region(home_region))
 
     def parse(number: str) -> tuple[str | None, tuple]:
         """phonenumbers' answer, and the rule it followed: (country code, digits stripped, possible)."""
@@ -60,8 +62,8 @@ country whose prefixes are patterns (AR's 15 → 9, BR's carrier codes …). tes
             return None
         plus = number.startswith("+")
         digits = number[1:] if plus else number
-        if not digits.isdigit() or not digits.isascii():
-            return parse(number)[0]             # separators, letters, extensions: the full parse
+        if not digits.isdigit() or not digits.isascii() or (not plus and digits.startswith(home_cc)):
+            return parse(number)[0]             # separators, letters, extensions, ambiguous: the full parse
         shape = (plus, digits[:4 if plus else 6 if digits.startswith("0") else 3], len(digits))
         rule = rules.get(shape)
         if rule is not None and rule[3] >= 2:
