@@ -104,10 +104,10 @@ class Stack:
         head = Text.assemble(("CDRs/s in ", "bold"), f"{rate:,.0f}   ", ("stored ", "bold"), f"{stats['cdrs_stored']:,}   ",
                              ("duplicates skipped ", "bold"), f"{stats['duplicates_skipped']:,}   ",
                              ("dead letters ", "bold"), f"{stats['dead_letters']:,}")
-        table = Table("interconnect", "dir", "seizures", "answered", "ASR", "NER", title="last 5 minutes (event time)")
+        table = Table("interconnect", "dir", "seizures", "answered", "ASR", "NER", title="5 minutes ending 5 minutes ago (event time: calls count once they end)")
         try:
             answer = worker_request(self.settings, "/query", {
-                "sql": named_query("live_interconnects", self.settings), "parameters": {"minutes": 5}}, timeout_s=5)
+                "sql": named_query("live_interconnects", self.settings), "parameters": {"minutes": 5, "settle": 5}}, timeout_s=5)
         except QueryError as exc:
             return Group(head, Text(f"query failed: {exc}", style="red"))
         for row in (answer or {}).get("rows", []):

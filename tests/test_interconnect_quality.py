@@ -116,10 +116,12 @@ def test_noc_views_cover_the_current_windows(clickhouse):
     assert daily == [(9,)]
 
 
-def test_live_view_query_reads_the_newest_minutes(clickhouse):
+def test_live_view_query_reads_settled_minutes(clickhouse):
     from cdrflow.clickhouse.sql import query
 
     settings, client = clickhouse
-    store(clickhouse, minute_of_calls(MINUTE) + [cdr(50, MINUTE - 10 * 60_000, answered_s=40, q850=16)])
-    rows = client.query(query("live_interconnects", settings), parameters={"minutes": 5}).result_rows
+    # newest minute MINUTE + 5 (still settling, left out); MINUTE − 10 is before the 5-minute window
+    store(clickhouse, minute_of_calls(MINUTE) + [cdr(50, MINUTE - 10 * 60_000, answered_s=40, q850=16),
+                                                 cdr(51, MINUTE + 5 * 60_000, q850=16)])
+    rows = client.query(query("live_interconnects", settings), parameters={"minutes": 5, "settle": 5}).result_rows
     assert rows == [("verizon", "out", 8, 2, 0.25, 0.5)]
