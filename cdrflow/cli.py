@@ -9,20 +9,13 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .config import Settings
 
 app = typer.Typer(help="Streaming analytics for carrier CDRs: Kafka → Faust → ClickHouse → Grafana.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
-err = Console(stderr=True)
-
-
-def fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+from .cli_output import console, fail, fail_query
 
 
 @app.command()
@@ -176,7 +169,7 @@ def query(
     try:
         columns, rows = run_query(Settings(), sql)
     except QueryError as exc:
-        fail(str(exc).strip().splitlines()[0][:500])
+        fail_query(exc)
     if output == "json":
         for row in rows:
             console.print_json(json.dumps(dict(zip(columns, row)), default=str))

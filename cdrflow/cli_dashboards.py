@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from .cli_output import console, fail, fail_query
 from .config import Settings
 
 dashboards_app = typer.Typer(help="Grafana dashboards as code: build, push, preview.", no_args_is_help=True)
@@ -21,7 +22,6 @@ def build(out: Optional[Path] = typer.Option(None, help="Directory to write to (
           dashboards_path: str = typer.Option("/var/lib/grafana/dashboards/cdrflow",
                                               help="Where Grafana's file provider finds the JSON files")) -> None:
     """Write the dashboard JSON and the datasource + dashboard provisioning YAML."""
-    from .cli import console
     from .dashboards.build import OUT, build as build_files
 
     for path in build_files(Settings(), out or OUT, clickhouse_host=clickhouse_host, clickhouse_port=clickhouse_port,
@@ -37,7 +37,6 @@ def push(grafana_url: str = typer.Option(..., help="e.g. https://grafana.example
     """Upload the datasource and the built dashboards into the cdrflow folder (safe to repeat)."""
     from grafana_client.client import GrafanaException
 
-    from .cli import console, fail
     from .dashboards.push import push as push_all
 
     try:
@@ -55,7 +54,6 @@ def preview(out: Path = typer.Option(Path("dashboard-previews"), help="Directory
     """Render every dashboard's panels to PNG from the same queries Grafana runs."""
     import time
 
-    from .cli import console, fail
     from .dashboards.definitions import all_dashboards
     from .dashboards.macros import TimeRange
     from .dashboards.preview import on_client, render
@@ -86,7 +84,7 @@ def preview(out: Path = typer.Option(Path("dashboard-previews"), help="Directory
         try:
             return run_query(settings, sql, None)
         except QueryError as exc:
-            fail(str(exc).strip().splitlines()[0][:500])
+            fail_query(exc)
 
     now_ms = int(time.time() * 1000)
     window = TimeRange(now_ms - int(hours * 3_600_000), now_ms, interval_s=max(60, hours * 3600 / 300))

@@ -8,6 +8,7 @@ import typer
 from rich.markdown import Markdown
 from rich.table import Table
 
+from .cli_output import console, fail_query
 from .config import Settings
 
 incidents_app = typer.Typer(help="Interconnect incidents: list open and recent ones, print escalation reports.",
@@ -20,7 +21,6 @@ def incidents(ctx: typer.Context,
     """Open incidents and those of the last hours (default when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
         return
-    from .cli import console, fail
     from .clickhouse.sql import query
     from .runtime import QueryError, run_query
 
@@ -28,7 +28,7 @@ def incidents(ctx: typer.Context,
     try:
         columns, rows = run_query(settings, query("incidents_recent", settings), {"hours": hours})
     except QueryError as exc:
-        fail(str(exc).strip().splitlines()[0][:500])
+        fail_query(exc)
     if not rows:
         console.print(f"no open incidents and none in the last {hours} h")
         return
@@ -43,14 +43,13 @@ def show(incident_id: str = typer.Argument(..., help="Incident id (a unique pref
          as_json: bool = typer.Option(False, "--json", help="JSON instead of Markdown"),
          output: Optional[str] = typer.Option(None, "--output", "-o", help="Also write the report to this file")) -> None:
     """The escalation report for an upstream carrier: window, figures before/during, causes, sample calls."""
-    from .cli import console, fail
     from .incident_report import build_report, to_markdown
     from .runtime import QueryError
 
     try:
         report = build_report(Settings(), incident_id)
     except QueryError as exc:
-        fail(str(exc).strip().splitlines()[0][:500])
+        fail_query(exc)
     text = json.dumps(report, indent=2, default=str) if as_json else to_markdown(report)
     if output:
         with open(output, "w") as fh:

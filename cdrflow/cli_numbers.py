@@ -1,20 +1,18 @@
 """`cdrflow numbers …`: inventory import, quarantine release candidates, call tracking, benchmark."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from .cli_output import console, fail, fail_query
 from .config import Settings
 
 numbers_app = typer.Typer(help="Number capacity: inventory, per-number hits, quarantine, call tracking.",
                           no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
 
 def run_on(settings: Settings):
@@ -25,8 +23,7 @@ def run_on(settings: Settings):
         try:
             return run_query(settings, sql, parameters)
         except QueryError as exc:
-            err.print(f"[red]error:[/red] {str(exc).strip().splitlines()[0][:500]}")
-            raise typer.Exit(1)
+            fail_query(exc)
     return run
 
 
@@ -47,8 +44,7 @@ def import_(file: Path = typer.Argument(..., exists=True, dir_okay=False,
     try:
         blocks, count = import_inventory(run_on(settings), settings, file)
     except InventoryError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        fail(str(exc))
     console.print(f"imported {blocks} rows ({count} numbers)")
 
 

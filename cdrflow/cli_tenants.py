@@ -6,15 +6,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from .cli_numbers import print_table, run_on
+from .cli_output import console, err, fail, fail_query
 from .config import Settings
 
 tenants_app = typer.Typer(help="Tenant call accounting: views per tenant and period, saved analyses, access.",
                           no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
 _DAY = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
@@ -44,15 +42,13 @@ def view(
     for item in rule:
         key, _, value = item.partition("=")
         if key not in defaults:
-            err.print(f"[red]error:[/red] unknown rule {key!r}; have {', '.join(sorted(defaults))}")
-            raise typer.Exit(1)
+            fail(f"unknown rule {key!r}; have {', '.join(sorted(defaults))}")
         current = defaults[key]
         rules[key] = value.split(",") if isinstance(current, list) else type(current)(value)
     try:
         sql, params = view_query(settings, name, tenant, start, end, **rules)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        fail(str(exc))
     print_table(f"{name} — {tenant}, {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC", *run_on(settings)(sql, params))
 
 
@@ -71,8 +67,7 @@ def save(
     try:
         sql, params = save_analysis_query(settings, tenant, name, prefix, call_class, note)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        fail(str(exc))
     run_on(settings)(sql, params)
     console.print(f"saved analysis {name!r} for {tenant}")
 
@@ -101,8 +96,7 @@ def grant(
     try:
         statements = grant_statements(settings, tenant, secret)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        fail(str(exc))
     if dry_run or settings.embedded_clickhouse:
         if settings.embedded_clickhouse and not dry_run:
             err.print("embedded ClickHouse has no users or row policies: run this on the server")
@@ -133,14 +127,12 @@ def report(
     try:
         start, end = parse_period(period)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        fail(str(exc))
     path = out or Path(f"report-{tenant}-{start:%Y%m%d}.html")
     try:
         write_report(settings, tenant, start, end, path)
     except QueryError as exc:
-        err.print(f"[red]error:[/red] {str(exc).strip().splitlines()[0][:500]}")
-        raise typer.Exit(1)
+        fail_query(exc)
     console.print(f"report for {tenant}, {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC: {path}", markup=False)
 
 
