@@ -1,9 +1,8 @@
 """The Faust app: ingest agent (decode → enrich → write → acknowledge) and its local endpoints.
 
-Kafka offsets are committed only for events Faust has acked, and `take_events` acks a buffer only
-after the loop body returns — so a batch is acknowledged after ClickHouse stored it. A crash before
-that redelivers the batch, and CdrWriter skips the cdr_ids already stored: at-least-once delivery,
-exactly-once rows.
+Kafka offsets are committed only for events Faust has acked, and the ingest agent acks a take
+(`noack_take`) only after ClickHouse stored it — so a crash before that redelivers the take, and
+CdrWriter skips the cdr_ids already stored: at-least-once delivery, exactly-once rows.
 """
 from __future__ import annotations
 
@@ -124,6 +123,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         return state["client"]
 
     writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
+    decode_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
 
     async def on_writer_thread(fn, *args):
         # The ClickHouse client is used from one thread only: queries queue behind inserts
@@ -134,35 +134,55 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     async def open_clickhouse():
         await on_writer_thread(clickhouse)  # migrate before the first batch, and fail fast on a bad ClickHouse URL
 
-    def store(messages: list[tuple[bytes, str]]) -> tuple[int, list, list]:
-        """decode → enrich → write; runs in the writer thread so the event loop keeps heartbeating."""
+    def prepare(messages: list[tuple[bytes, str]]) -> tuple[list[dict], list]:
+        """decode → enrich: pure Python, on its own thread so it overlaps the previous take's write."""
         decoded = decode_messages(messages)
+        return enrich(decoded.cdrs), decoded.dead_letters
+
+    def write(cdrs: list[dict]) -> list[dict]:
         inventory.refresh(clickhouse(), number_hits)     # reloads the disconnected set when it changed
-        fresh = state["writer"].write(enrich(decoded.cdrs))
-        return len(decoded.cdrs), fresh, decoded.dead_letters
+        return state["writer"].write(cdrs)
 
     @app.agent(cdr_topic)
     async def ingest(stream):
-        async for events in stream.take_events(settings.worker_take, within=settings.worker_within_s):
+        """Takes are prepared and written in a two-stage pipeline: while take N is written (chdb and
+        the HTTP client release the GIL), take N+1 is decoded and enriched. One write is in flight
+        at a time, so takes are written and acknowledged in order, each only after its rows are
+        stored; the offsets Faust commits never pass an unwritten take."""
+        writing: asyncio.Future | None = None
+        async for events in stream.noack_take(settings.worker_take, within=settings.worker_within_s):
             messages = [(e.message.value, f"{e.message.topic}/{e.message.partition}@{e.message.offset}")
                         for e in events]
             t0 = time.perf_counter()
-            cdrs_in, fresh, dead_letters = await on_writer_thread(store, messages)
-            stored = len(fresh)
-            for letter in dead_letters:
-                await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
-            await send_partials(fresh)
-            await send_disconnected_hits(number_hits.observe(fresh, time.time()))
-            # Returning to take_events acks these events: offsets commit only after the write.
-            stats.last_write_s = time.perf_counter() - t0
-            stats.messages += len(events)
-            stats.cdrs_in += cdrs_in
-            stats.cdrs_stored += stored
-            stats.duplicates_skipped += cdrs_in - stored
-            stats.dead_letters += len(dead_letters)
-            health.count_dead_letters(dead_letters)
-            now_ms = time.time() * 1000
-            stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
+            cdrs, dead_letters = await asyncio.get_running_loop().run_in_executor(decode_thread, prepare, messages)
+            if writing is not None:
+                await writing       # re-raises a failed write: the agent restarts, its take unacknowledged
+            writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, t0))
+            writing.add_done_callback(report_failed_write)
+
+    def report_failed_write(task: asyncio.Future) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("writing a take failed; it stays unacknowledged and is read again after a restart",
+                      exc_info=task.exception())
+
+    async def finish(stream, events: list, cdrs: list[dict], dead_letters: list, t0: float) -> None:
+        """write → dead letters, partials, disconnected hits → acknowledge."""
+        fresh = await on_writer_thread(write, cdrs)
+        for letter in dead_letters:
+            await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
+        await send_partials(fresh)
+        await send_disconnected_hits(number_hits.observe(fresh, time.time()))
+        for event in events:
+            await stream.ack(event)
+        stats.last_write_s = time.perf_counter() - t0
+        stats.messages += len(events)
+        stats.cdrs_in += len(cdrs)
+        stats.cdrs_stored += len(fresh)
+        stats.duplicates_skipped += len(cdrs) - len(fresh)
+        stats.dead_letters += len(dead_letters)
+        health.count_dead_letters(dead_letters)
+        now_ms = time.time() * 1000
+        stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
 
     async def send_partials(fresh: list[dict]) -> None:
         """Per-minute partials of the CDRs this take stored, keyed by interconnect, then a watermark
