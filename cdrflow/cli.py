@@ -207,12 +207,15 @@ def bench(
     rate: float = typer.Option(20_000, help="CDR/s of the paced phase that measures latency"),
     throughput: bool = typer.Option(True, help="Measure stage throughput and produce→stored latency"),
     detection: bool = typer.Option(True, help="Measure incident detection latency (~3 minutes)"),
+    parse: bool = typer.Option(True, help="Measure each format's parse stage (no broker needed: "
+                               "--no-throughput --no-detection runs only this)"),
 ) -> None:
     """Measure producer → Kafka → worker → ClickHouse: CDR/s per stage and end to end, worker peak
     RSS, and fault onset → incident detection latency."""
     from .bench import run_bench
 
-    run_bench(cdrs=cdrs, partitions=partitions, console=console, rate=rate, throughput=throughput, detection=detection)
+    run_bench(cdrs=cdrs, partitions=partitions, console=console, rate=rate, throughput=throughput,
+              detection=detection, parse=parse)
 
 
 # Command groups live in their own modules; they import console/fail from here lazily.

@@ -25,6 +25,12 @@ DEMO_INTERCONNECTS: dict[str, str] = {
 }
 
 
+# Asterisk's cdr_custom.conf.sample [mappings] Master.csv line, the CDR() variables in column order.
+ASTERISK_CUSTOM_SAMPLE_COLUMNS = (
+    "clid", "src", "dst", "dcontext", "channel", "dstchannel", "lastapp", "lastdata", "start", "answer",
+    "end", "duration", "billsec", "disposition", "amaflags", "accountcode", "uniqueid", "userfield", "sequence")
+
+
 class Thresholds(BaseModel):
     """When an interconnect incident opens (see stream/detector.py); per interconnect overridable."""
 
@@ -104,6 +110,10 @@ class Settings(BaseSettings):
 
     home_region: str = Field("US", description="ISO region for numbers received in national format")
     source_timezone: str = Field("UTC", description="Time zone of switch-local timestamps (e.g. Asterisk Master.csv)")
+    asterisk_custom_columns: list[str] = Field(
+        default_factory=lambda: list(ASTERISK_CUSTOM_SAMPLE_COLUMNS),
+        description="Column order of Asterisk cdr_custom files (format asterisk_custom): the CDR variables of "
+                    "the cdr_custom.conf mapping or its `fields` list, e.g. [\"clid\", \"src\", …]")
     interconnects: dict[str, str] = Field(default_factory=lambda: dict(DEMO_INTERCONNECTS),
                                           description="trunk (or 'source/trunk') → interconnect")
     # ≤ 10000: TTL arithmetic is in DateTime, which ends in 2106 and wraps silently past it.

@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import csv
 import re
+from operator import itemgetter
 from datetime import tzinfo
 from pathlib import Path
 
 from cdrflow.schemas.causes import q850_value
-from cdrflow.schemas.cdr import CDR, make_cdr_id
 
+from .cdr_record import cdr_record
 from .local_time import MONTHS, abbreviated_local_ms
-from .parsing import RecordError, SourceContext, check_times, csv_row, parse_line, whole_number
+from .parsing import CDRRecord, RecordError, SourceContext, check_times, csv_row, parse_line, whole_number
 
 FORMAT_NAME = "acme_sbc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -64,6 +65,8 @@ def load_layouts(directory: Path = POSITIONS_DIR) -> dict[tuple[str, int], tuple
 
 
 LAYOUTS = load_layouts()
+# per layout: the attributes read and one C-level getter of their fields
+_PICKS = {key: (tuple(at), itemgetter(*at.values())) for key, (_, at) in LAYOUTS.items()}
 
 
 def acme_time_ms(text: str, configured: tzinfo) -> int:
@@ -82,16 +85,16 @@ def station_number(station: str) -> str:
     return m.group(1) if m else station.strip()
 
 
-def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
     row = csv_row(raw)
     status = row[0]
     if status in NOT_CALLS:
         return None
-    layout = LAYOUTS.get((status, len(row)))
+    layout = _PICKS.get((status, len(row)))
     if layout is None:
         raise RecordError(f"no position map for Acct-Status-Type {status[:10]!r} with {len(row)} fields")
-    _, at = layout
-    f = {name: row[i] for name, i in at.items()}
+    names, pick = layout
+    f = dict(zip(names, pick(row)))
     session_id = f["Acct-Session-Id"]
     if not session_id:
         raise RecordError("empty Acct-Session-Id")
@@ -123,27 +126,15 @@ def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
         record["disconnect_initiator"] = INITIATOR.get(f["Acme-Disconnect-Initiator"], "unknown")
     check_times(start_ms, answer_ms, end_ms, "setup time", "connect time", "disconnect time")
     native_id = f"{session_id}/{kind}"
-    return CDR.model_validate({
-        "cdr_id": make_cdr_id(ctx.source, native_id),
-        "source": ctx.source,
-        "source_format": FORMAT_NAME,
-        "native_id": native_id,
-        "call_id": f["Acme-Session-Ingress-CallId"] or session_id,
-        "correlation_id": session_id,
-        "record_kind": kind,
-        "start_ms": start_ms,
-        "answer_ms": answer_ms,
-        "end_ms": end_ms,
-        "duration_ms": end_ms - start_ms,
-        "billable_ms": billable_ms,
-        "calling_number": station_number(f["Calling-Station-Id"]),
-        "called_number": station_number(f["Called-Station-Id"]),
-        "ingress_trunk": f["Acme-Originating-Trunk-Group"] or f["Acme-Session-Ingress-Realm"] or None,
-        "egress_trunk": f["Acme-Terminating-Trunk-Group"] or f["Acme-Session-Egress-Realm"] or None,
-        **record,
-        "source_file": ctx.source_file,
-        "source_offset": offset,
-    })
+    return cdr_record(
+        ctx, FORMAT_NAME, native_id, offset, call_id=f["Acme-Session-Ingress-CallId"] or session_id,
+        correlation_id=session_id, record_kind=kind, start_ms=start_ms, answer_ms=answer_ms,
+        end_ms=end_ms, duration_ms=end_ms - start_ms, billable_ms=billable_ms,
+        calling_number=station_number(f["Calling-Station-Id"]),
+        called_number=station_number(f["Called-Station-Id"]),
+        ingress_trunk=f["Acme-Originating-Trunk-Group"] or f["Acme-Session-Ingress-Realm"] or None,
+        egress_trunk=f["Acme-Terminating-Trunk-Group"] or f["Acme-Session-Egress-Realm"] or None,
+        **record)
 
 
 class AcmeSbcParser:
@@ -152,7 +143,7 @@ class AcmeSbcParser:
     format_name = FORMAT_NAME
     fields = FIELDS
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(_parse, line, offset, ctx)
 
 

@@ -7,12 +7,13 @@ Times are switch-local "YYYY-MM-DD HH:MM:SS" with an empty answer when the call 
 """
 from __future__ import annotations
 
-import csv
-import hashlib
+from hashlib import blake2b
+from operator import itemgetter
+from typing import Callable
 
+from cdrflow.producers.cdr_record import cdr_record
 from cdrflow.producers.local_time import call_times
-from cdrflow.producers.parsing import RecordError, SourceContext, parse_line, whole_number
-from cdrflow.schemas.cdr import CDR, make_cdr_id
+from cdrflow.producers.parsing import CDRRecord, RecordError, SourceContext, csv_row, parse_line, whole_number
 
 FORMAT_NAME = "asterisk_csv"
 
@@ -26,13 +27,6 @@ DISPOSITION_Q850: dict[str, int] = {
 }
 
 _HEX = "0123456789abcdefABCDEF"
-
-# cdr_csv quotes text, doubles embedded quotes and leaves numbers bare; strict turns a stray quote
-# into an error instead of a silently merged field. Registered by name because passing the
-# options on every csv.reader() call costs ~1 µs a line.
-_DIALECT = "cdrflow_asterisk_csv"
-csv.register_dialect(_DIALECT, delimiter=",", quotechar='"', doublequote=True, strict=True)
-
 
 def trunk_from_channel(channel: str) -> str | None:
     """Peer of a channel name: "SIP/carrierA-00000012" → "carrierA", "DAHDI/i1/555-3" → "i1".
@@ -49,34 +43,46 @@ def trunk_from_channel(channel: str) -> str | None:
     return peer or None
 
 
-def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
-    # Caller names, lastdata and userfield are free text; a Latin-1 name must not cost the record.
-    text = raw.decode("utf-8", "replace")
-    try:
-        row = next(csv.reader((text,), _DIALECT))
-    except csv.Error as e:
-        # drop Python's "- do you need to open the file in universal-newline mode?" hint
-        raise RecordError(f"bad CSV: {str(e).split(' - ')[0]}") from None
+# The values asterisk_record reads, in this order (cdr_custom layouts pick the same names).
+READ = ("uniqueid", "start", "answer", "end", "duration", "billsec", "disposition", "src", "dst", "channel",
+        "dstchannel", "linkedid", "sequence")
+# their cdr_csv columns; linkedid and sequence (newcdrcolumns) point past a shorter row at the "" appended
+_CSV_PICK = itemgetter(16, 9, 10, 11, 12, 13, 14, 1, 2, 5, 6, 19, 20)
+_PAD = ("", "", "")
+
+
+def whole_seconds_ms(text: str, column: str) -> int:
+    return whole_number(text, column, "seconds") * 1000
+
+
+def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
+    row = csv_row(raw)
     n = len(row)
     if not 18 <= n <= 21:
         raise RecordError(f"expected 18-21 columns, got {n}")
-    (_, src, dst, _, _, channel, dstchannel, _, _,
-     start, answer, end, duration, billsec, disposition, _, uniqueid, _) = row[:18]
-    linkedid = row[19] if n > 19 else ""
-    sequence = row[20] if n > 20 else ""
+    if n < 21:
+        row += _PAD
+    return asterisk_record(ctx, FORMAT_NAME, raw, offset, _CSV_PICK(row), whole_seconds_ms)
+
+
+def asterisk_record(ctx: SourceContext, format_name: str, raw: bytes, offset: int, values: tuple,
+                    seconds_ms: Callable[[str, str], int]) -> CDRRecord:
+    """One Asterisk CDR row's READ values (cdr_csv, or a cdr_custom layout) → the canonical record.
+    seconds_ms reads duration and billsec; a duration of None (a layout without it) is end - start."""
+    (uniqueid, start, answer, end, duration, billsec, disposition, src, dst, channel, dstchannel, linkedid,
+     sequence) = values
     if not uniqueid:
         raise RecordError("empty uniqueid")
-    duration_s = whole_number(duration, "duration", "seconds")
-    billsec_s = whole_number(billsec, "billsec", "seconds")
-
+    duration_ms = None if duration is None else seconds_ms(duration, "duration")
+    billsec_ms = seconds_ms(billsec, "billsec")
     start_ms, answer_ms, end_ms = call_times(start, answer, end, ctx.timezone)
     if answer_ms is not None:
         # Answer() in the dialplan stamps an answer time even when the dialled party never
         # answered; without talk time only the disposition tells the truth.
-        if billsec_s == 0 and disposition != "ANSWERED":
+        if billsec_ms == 0 and disposition != "ANSWERED":
             answer_ms = None
-    elif billsec_s:
-        raise RecordError(f"billsec {billsec_s} but no answer time")
+    elif billsec_ms:
+        raise RecordError(f"billsec {billsec_ms / 1000:g} but no answer time")
 
     # Forked calls repeat uniqueid on several rows and only newer Asterisk writes sequence, so
     # without it the row's bytes and its byte offset tell the legs apart: forks with masked
@@ -85,29 +91,14 @@ def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
     if sequence:
         native_id = f"{uniqueid}/{sequence}"
     else:
-        native_id = f"{uniqueid}#{hashlib.blake2b(raw, digest_size=6).hexdigest()}@{offset}"
+        native_id = f"{uniqueid}#{blake2b(raw, digest_size=6).hexdigest()}@{offset}"
 
-    return CDR.model_validate({
-        "cdr_id": make_cdr_id(ctx.source, native_id),
-        "source": ctx.source,
-        "source_format": FORMAT_NAME,
-        "native_id": native_id,
-        "call_id": uniqueid,
-        "correlation_id": linkedid or None,
-        "record_kind": "stop",
-        "start_ms": start_ms,
-        "answer_ms": answer_ms,
-        "end_ms": end_ms,
-        "duration_ms": duration_s * 1000,
-        "billable_ms": billsec_s * 1000,
-        "calling_number": src,
-        "called_number": dst,
-        "ingress_trunk": trunk_from_channel(channel),
-        "egress_trunk": trunk_from_channel(dstchannel),
-        "q850_cause": DISPOSITION_Q850.get(disposition),
-        "source_file": ctx.source_file,
-        "source_offset": offset,
-    })
+    return cdr_record(
+        ctx, format_name, native_id, offset, call_id=uniqueid, correlation_id=linkedid or None,
+        start_ms=start_ms, answer_ms=answer_ms, end_ms=end_ms,
+        duration_ms=end_ms - start_ms if duration_ms is None else duration_ms, billable_ms=billsec_ms,
+        calling_number=src, called_number=dst, ingress_trunk=trunk_from_channel(channel),
+        egress_trunk=trunk_from_channel(dstchannel), q850_cause=DISPOSITION_Q850.get(disposition))
 
 
 class AsteriskCsvParser:
@@ -118,7 +109,7 @@ class AsteriskCsvParser:
               "called_number", "ingress_trunk", "egress_trunk", "q850_cause", "call_id",
               "correlation_id")
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(_parse, line, offset, ctx)
 
 

@@ -24,10 +24,10 @@ import re
 from datetime import tzinfo
 
 from cdrflow.schemas.causes import AUDIOCODES_TRM_REASONS, SIP_CALLER_CANCEL
-from cdrflow.schemas.cdr import CDR, make_cdr_id
 
+from .cdr_record import cdr_record
 from .local_time import MONTHS, abbreviated_local_ms
-from .parsing import RecordError, SourceContext, check_times, parse_line, whole_number
+from .parsing import CDRRecord, RecordError, SourceContext, check_times, parse_line, whole_number
 
 FORMAT_NAME = "audiocodes_syslog"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -119,7 +119,7 @@ class AudioCodesSyslogFile:
         self.columns = columns
         self.last_read = max(columns[name] for name in REQUIRED)
 
-    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         fields = _fields(raw)
         if fields is None:
             return None
@@ -158,31 +158,15 @@ class AudioCodesSyslogFile:
         check_times(start_ms, answer_ms, end_ms, "SetupTime", "ConnectTime", "ReleaseTime")
         trunk = ip_group(f["IPGroup"])
         native_id = f"{call_id}/{session_id}/{report}"
-        return CDR.model_validate({
-            "cdr_id": make_cdr_id(ctx.source, native_id),
-            "source": ctx.source,
-            "source_format": FORMAT_NAME,
-            "native_id": native_id,
-            "call_id": call_id,
-            "correlation_id": session_id or None,
-            "record_kind": kind,
-            "start_ms": start_ms,
-            "answer_ms": answer_ms,
-            "end_ms": end_ms,
-            "duration_ms": end_ms - start_ms,
-            "billable_ms": talk_ms,
-            "calling_number": uri_user(f["SrcURI"]),
-            "called_number": uri_user(f["DstURI"]),
-            "ingress_trunk": trunk if f["Orig"] == "RMT" else None,
-            "egress_trunk": trunk if f["Orig"] == "LCL" else None,
-            "q850_cause": q850,
-            "sip_code": sip_code,
-            "disconnect_initiator": initiator,
-            "source_file": ctx.source_file,
-            "source_offset": offset,
-        })
+        return cdr_record(
+            ctx, FORMAT_NAME, native_id, offset, call_id=call_id, correlation_id=session_id or None,
+            record_kind=kind, start_ms=start_ms, answer_ms=answer_ms, end_ms=end_ms,
+            duration_ms=end_ms - start_ms, billable_ms=talk_ms, calling_number=uri_user(f["SrcURI"]),
+            called_number=uri_user(f["DstURI"]), ingress_trunk=trunk if f["Orig"] == "RMT" else None,
+            egress_trunk=trunk if f["Orig"] == "LCL" else None, q850_cause=q850, sip_code=sip_code,
+            disconnect_initiator=initiator)
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(self._parse, line, offset, ctx)
 
 

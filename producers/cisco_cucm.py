@@ -14,9 +14,9 @@ devices to interconnects. CUCM writes no SIP code and no PDD.
 from __future__ import annotations
 
 from cdrflow.schemas.causes import q850_from_cisco
-from cdrflow.schemas.cdr import CDR, make_cdr_id
 
-from .parsing import Columns, HeaderCsvFormat, RecordError, SourceContext, parse_line, whole_number
+from .cdr_record import cdr_record
+from .parsing import CDRRecord, Columns, HeaderCsvFormat, RecordError, SourceContext, parse_line, whole_number
 
 FORMAT_NAME = "cisco_cucm"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -51,7 +51,7 @@ class CucmFileParser:
     def __init__(self, columns: Columns):
         self.columns = columns
 
-    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         row = self.columns.row(raw)
         kind = row["cdrRecordType"]
         if kind in NOT_A_CALL:
@@ -75,29 +75,15 @@ class CucmFileParser:
         orig_cause = whole_number(row["origCause_value"], "origCause_value", "cause", _CAUSE_DIGITS)
         dest_cause = whole_number(row["destCause_value"], "destCause_value", "cause", _CAUSE_DIGITS)
         call_id = f"{row['globalCallID_callManagerId']}-{row['globalCallID_callId']}"
-        return CDR.model_validate({
-            "cdr_id": make_cdr_id(ctx.source, pkid),
-            "source": ctx.source,
-            "source_format": FORMAT_NAME,
-            "native_id": pkid,
-            "call_id": call_id,
-            "record_kind": "stop",
-            "start_ms": start_ms,
-            "answer_ms": answer_ms,
-            "end_ms": end_ms,
-            "duration_ms": end_ms - start_ms,
-            "billable_ms": billable_ms,
-            "calling_number": row["callingPartyNumber"],
-            "called_number": row["originalCalledPartyNumber"],
-            "ingress_trunk": row["origDeviceName"] or None,
-            "egress_trunk": row["destDeviceName"] or None,
-            "q850_cause": q850_from_cisco(orig_cause or dest_cause),
-            "disconnect_initiator": _initiator(orig_cause, dest_cause),
-            "source_file": ctx.source_file,
-            "source_offset": offset,
-        })
+        return cdr_record(
+            ctx, FORMAT_NAME, pkid, offset, call_id=call_id, start_ms=start_ms, answer_ms=answer_ms,
+            end_ms=end_ms, duration_ms=end_ms - start_ms, billable_ms=billable_ms,
+            calling_number=row["callingPartyNumber"], called_number=row["originalCalledPartyNumber"],
+            ingress_trunk=row["origDeviceName"] or None, egress_trunk=row["destDeviceName"] or None,
+            q850_cause=q850_from_cisco(orig_cause or dest_cause),
+            disconnect_initiator=_initiator(orig_cause, dest_cause))
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(self._parse, line, offset, ctx)
 
 

@@ -126,7 +126,7 @@ class FileSource:
         path, parser = self._file_parsers[file_id]
         if not isinstance(parser, GroupingParser):
             return
-        cdrs = [cdr.model_dump() for cdr in parser.drain(final=True)]
+        cdrs = parser.drain(final=True)
         if cdrs:
             self.publisher.send_cdrs(self.source, cdrs)
             self.publisher.flush()
@@ -154,14 +154,14 @@ class FileSource:
             try:
                 cdr = parser(line, position, ctx)
                 if cdr is not None:
-                    cdrs.append(cdr.model_dump())
+                    cdrs.append(cdr)
             except RecordError as exc:
                 self._dead_letter(str(exc), path, position, line)
             position += len(line)
             self.stats.lines += 1
         checkpoint = offset + end
         if isinstance(parser, GroupingParser):
-            cdrs.extend(cdr.model_dump() for cdr in parser.drain(final=False))
+            cdrs.extend(parser.drain(final=False))
             held = parser.held_from()
             if held is not None and held < checkpoint:
                 checkpoint = held

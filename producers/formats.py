@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .acme_sbc import parse_acme_sbc
 from .asterisk_csv import parse_asterisk_csv
+from .asterisk_custom import parse_asterisk_custom
 from .audiocodes_syslog import parse_audiocodes_syslog
 from .cisco_cucm import parse_cisco_cucm
 from .freeswitch import parse_freeswitch_csv, parse_freeswitch_json
@@ -14,6 +15,7 @@ from .ribbon_sbc import parse_ribbon_sbc
 FORMATS: dict[str, LineParser | FileParser] = {
     "acme_sbc": parse_acme_sbc,
     "asterisk_csv": parse_asterisk_csv,
+    "asterisk_custom": parse_asterisk_custom,
     "audiocodes_syslog": parse_audiocodes_syslog,
     "cisco_cucm": parse_cisco_cucm,
     "freeswitch_csv": parse_freeswitch_csv,

@@ -28,10 +28,10 @@ from urllib.parse import unquote
 import orjson
 
 from cdrflow.schemas.causes import q850_from_freeswitch
-from cdrflow.schemas.cdr import CDR, make_cdr_id
 
+from .cdr_record import cdr_record
 from .local_time import call_times
-from .parsing import RecordError, SourceContext, check_times, csv_row, parse_line, whole_number
+from .parsing import CDRRecord, RecordError, SourceContext, check_times, csv_row, parse_line, whole_number
 
 JSON_FORMAT = "freeswitch_json"
 CSV_FORMAT = "freeswitch_csv"
@@ -89,7 +89,7 @@ def _profile_text(profile: dict, name: str) -> str:
     return unquote(value) if isinstance(value, str) else ""
 
 
-def _parse_json(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
+def _parse_json(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
@@ -119,29 +119,16 @@ def _parse_json(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
     gateway = v.text("sip_gateway_name") or gateway_of(v.text("channel_name")) or None
     outbound = v.text("direction") == "outbound"
     profile = _profile(doc)
-    return CDR.model_validate({
-        "cdr_id": make_cdr_id(ctx.source, uuid),
-        "source": ctx.source,
-        "source_format": JSON_FORMAT,
-        "native_id": uuid,
-        "call_id": v.text("sip_call_id") or uuid,
-        "correlation_id": v.text("call_uuid") or None,
-        "record_kind": "stop",
-        "start_ms": start_ms,
-        "answer_ms": answer_ms or None,
-        "end_ms": end_ms,
-        "duration_ms": end_ms - start_ms,
-        "billable_ms": billable_ms,
-        "calling_number": _profile_text(profile, "caller_id_number") or v.text("caller_id_number"),
-        "called_number": _profile_text(profile, "destination_number") or v.text("destination_number"),
-        "ingress_trunk": None if outbound else gateway,
-        "egress_trunk": gateway if outbound else gateway_of(v.text("bridge_channel")),
-        "q850_cause": q850_from_freeswitch(v.text("hangup_cause"), q850_field),
-        "sip_code": sip_code,
-        "pdd_ms": min(progress) if progress else None,
-        "source_file": ctx.source_file,
-        "source_offset": offset,
-    })
+    return cdr_record(
+        ctx, JSON_FORMAT, uuid, offset, call_id=v.text("sip_call_id") or uuid,
+        correlation_id=v.text("call_uuid") or None, start_ms=start_ms, answer_ms=answer_ms or None,
+        end_ms=end_ms, duration_ms=end_ms - start_ms, billable_ms=billable_ms,
+        calling_number=_profile_text(profile, "caller_id_number") or v.text("caller_id_number"),
+        called_number=_profile_text(profile, "destination_number") or v.text("destination_number"),
+        ingress_trunk=None if outbound else gateway,
+        egress_trunk=gateway if outbound else gateway_of(v.text("bridge_channel")),
+        q850_cause=q850_from_freeswitch(v.text("hangup_cause"), q850_field), sip_code=sip_code,
+        pdd_ms=min(progress) if progress else None)
 
 
 CSV_COLUMNS = ("caller_id_name", "caller_id_number", "destination_number", "context", "start_stamp",
@@ -149,7 +136,7 @@ CSV_COLUMNS = ("caller_id_name", "caller_id_number", "destination_number", "cont
                "accountcode", "read_codec", "write_codec")
 
 
-def _parse_csv(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
+def _parse_csv(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
     row = csv_row(raw)
     if len(row) != len(CSV_COLUMNS):
         raise RecordError(f"expected {len(CSV_COLUMNS)} columns of the default template, got {len(row)}")
@@ -161,25 +148,11 @@ def _parse_csv(raw: bytes, offset: int, ctx: SourceContext) -> CDR:
     whole_number(duration, "duration", "seconds")
     if answer_ms is None and billsec_s:
         raise RecordError(f"billsec {billsec_s} but no answer_stamp")
-    return CDR.model_validate({
-        "cdr_id": make_cdr_id(ctx.source, uuid),
-        "source": ctx.source,
-        "source_format": CSV_FORMAT,
-        "native_id": uuid,
-        "call_id": uuid,
-        "correlation_id": bleg_uuid or None,
-        "record_kind": "stop",
-        "start_ms": start_ms,
-        "answer_ms": answer_ms,
-        "end_ms": end_ms,
-        "duration_ms": end_ms - start_ms,
-        "billable_ms": billsec_s * 1000,
-        "calling_number": calling,
-        "called_number": called,
-        "q850_cause": q850_from_freeswitch(cause),
-        "source_file": ctx.source_file,
-        "source_offset": offset,
-    })
+    return cdr_record(
+        ctx, CSV_FORMAT, uuid, offset, call_id=uuid, correlation_id=bleg_uuid or None,
+        start_ms=start_ms, answer_ms=answer_ms, end_ms=end_ms, duration_ms=end_ms - start_ms,
+        billable_ms=billsec_s * 1000, calling_number=calling, called_number=called,
+        q850_cause=q850_from_freeswitch(cause))
 
 
 class FreeswitchJsonParser:
@@ -190,7 +163,7 @@ class FreeswitchJsonParser:
               "called_number", "ingress_trunk", "egress_trunk", "q850_cause", "sip_code", "pdd_ms",
               "call_id", "correlation_id")
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(_parse_json, line, offset, ctx)
 
 
@@ -201,7 +174,7 @@ class FreeswitchCsvParser:
     fields = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
               "called_number", "q850_cause", "call_id", "correlation_id")
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(_parse_csv, line, offset, ctx)
 
 

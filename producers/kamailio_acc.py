@@ -23,16 +23,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdrflow.schemas.causes import SIP_CALLER_CANCEL, q850_from_sip
-from cdrflow.schemas.cdr import CDR, make_cdr_id
 
+from .cdr_record import cdr_record
 from .local_time import local_ms
-from .parsing import Columns, HeaderCsvFormat, RecordError, SourceContext, parse_line, whole_number
+from .parsing import CDRRecord, Columns, HeaderCsvFormat, RecordError, SourceContext, parse_line, whole_number
 
 FORMAT_NAME = "kamailio_acc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
           "called_number", "ingress_trunk", "egress_trunk", "q850_cause", "sip_code",
           "disconnect_initiator", "call_id")
 REQUIRED = ("method", "from_tag", "to_tag", "callid", "sip_code", "time")
+OPTIONAL = ("src_user", "dst_ouser", "dst_user", "src_gwgroupid", "dst_gwgroupid")
 AUTH_CHALLENGES = frozenset({401, 407})
 # Kamailio's dialog module ends a dialog after 12 h (dlg default_timeout 43200 s) by default.
 MAX_CALL_MS = 12 * 3600 * 1000
@@ -49,7 +50,7 @@ class _HeldCall:
     answer_ms: int
     from_tag: str
     to_tag: str
-    record: dict     # the CDR's fields but its end
+    record: dict     # cdr_record's arguments but the end
 
 
 class KamailioAccFile:
@@ -67,36 +68,29 @@ class KamailioAccFile:
     def held_from(self) -> int | None:
         return next(iter(self.held.values())).offset if self.held else None
 
-    def drain(self, final: bool) -> list[CDR]:
+    def drain(self, final: bool) -> list[CDRRecord]:
         expired = [call_id for call_id, call in self.held.items()
                    if final or call.answer_ms < self.latest_ms - self.max_call_ms]
         return [self._ended(self.held.pop(call_id), call_id, None, None) for call_id in expired]
 
-    def _ended(self, call: _HeldCall, call_id: str, end_ms: int | None, initiator: str | None) -> CDR:
+    def _ended(self, call: _HeldCall, call_id: str, end_ms: int | None, initiator: str | None) -> CDRRecord:
         end_ms = call.answer_ms if end_ms is None else end_ms
         talk_ms = end_ms - call.answer_ms
-        return CDR.model_validate({**call.record, "end_ms": end_ms, "duration_ms": talk_ms,
-                                   "billable_ms": talk_ms, "disconnect_initiator": initiator})
+        return cdr_record(**call.record, end_ms=end_ms, duration_ms=talk_ms, billable_ms=talk_ms,
+                          disconnect_initiator=initiator)
 
     def _record(self, row: dict[str, str], offset: int, ctx: SourceContext, time_ms: int,
                 code: int) -> dict:
         native_id = f"{row['callid']}@{offset}"
         answered = 200 <= code < 300
-        return {
-            "cdr_id": make_cdr_id(ctx.source, native_id),
-            "source": ctx.source, "source_format": FORMAT_NAME, "native_id": native_id,
-            "call_id": row["callid"], "record_kind": "stop",
-            "start_ms": time_ms, "answer_ms": time_ms if answered else None,
-            "calling_number": row.get("src_user", ""),
-            "called_number": row.get("dst_ouser") or row.get("dst_user", ""),
-            "ingress_trunk": _trunk(row.get("src_gwgroupid", "")),
-            "egress_trunk": _trunk(row.get("dst_gwgroupid", "")),
-            "q850_cause": ANSWERED_Q850 if answered else q850_from_sip(code),
-            "sip_code": code,
-            "source_file": ctx.source_file, "source_offset": offset,
-        }
+        return dict(
+            ctx=ctx, source_format=FORMAT_NAME, native_id=native_id, offset=offset,
+            call_id=row["callid"], start_ms=time_ms, answer_ms=time_ms if answered else None,
+            calling_number=row["src_user"], called_number=row["dst_ouser"] or row["dst_user"],
+            ingress_trunk=_trunk(row["src_gwgroupid"]), egress_trunk=_trunk(row["dst_gwgroupid"]),
+            q850_cause=ANSWERED_Q850 if answered else q850_from_sip(code), sip_code=code)
 
-    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         if raw == self.columns.header_line:
             return None
         row = self.columns.row(raw)
@@ -124,10 +118,9 @@ class KamailioAccFile:
             self.held[call_id] = _HeldCall(offset, time_ms, row["from_tag"], row["to_tag"], record)
             return None
         initiator = "caller" if code == SIP_CALLER_CANCEL else None
-        return CDR.model_validate({**record, "end_ms": time_ms, "duration_ms": 0, "billable_ms": 0,
-                                   "disconnect_initiator": initiator})
+        return cdr_record(**record, end_ms=time_ms, duration_ms=0, billable_ms=0, disconnect_initiator=initiator)
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(self._parse, line, offset, ctx)
 
 
@@ -137,6 +130,7 @@ class KamailioAccParser(HeaderCsvFormat):
     format_name = FORMAT_NAME
     fields = FIELDS
     required = REQUIRED
+    optional = OPTIONAL
     parser_for_columns = KamailioAccFile
 
 

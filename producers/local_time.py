@@ -83,12 +83,36 @@ MONTHS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", 
                                       "OCT", "NOV", "DEC"), 1)}
 
 
+# (local hour "YYYY-MM-DD HH", abbreviation, zone) → does the zone call that whole hour so; None
+# for an hour with a change of offset or name, or a skipped or repeated one: then each time is
+# checked on its own
+_names_hour: dict[tuple[str, str, tzinfo], bool | None] = {}
+
+
+def _zone_names_hour(local: str, abbreviation: str, configured: tzinfo) -> bool | None:
+    key = (local[:13], abbreviation, configured)
+    named = _names_hour.get(key, _UNSET)
+    if named is _UNSET:
+        ends = (f"{local[:13]}:00:00", f"{local[:13]}:59:59")
+        first, last = (local_ms(text, configured) for text in ends)
+        names = {datetime.fromtimestamp(ms / 1000, configured).tzname() for ms in (first, last)}
+        uniform = (last - first == 3_599_000 and len(names) == 1
+                   and [local_ms(text, configured, fold=1) for text in ends] == [first, last])
+        if len(_names_hour) > _MAX_CACHED_HOURS:
+            _names_hour.clear()
+        named = _names_hour[key] = names == {abbreviation} if uniform else None
+    return named
+
+
 def abbreviated_local_ms(local: str, millis: str | None, abbreviation: str, configured: tzinfo) -> int:
     """Local "YYYY-MM-DD HH:MM:SS" + ".mmm" written with a zone abbreviation (Acme Packet,
     AudioCodes) → UTC ms: in the source's configured zone when that zone calls its time so (its
     DST rules then hold, the repeated autumn hour included), else by the unambiguous table."""
     fraction = int(millis.ljust(3, "0")) if millis else 0
-    for fold in (0, 1):
+    named = _zone_names_hour(local, abbreviation, configured)
+    if named:
+        return local_ms(local, configured) + fraction
+    for fold in (0, 1) if named is None else ():
         ms = local_ms(local, configured, fold)
         if datetime.fromtimestamp(ms / 1000, configured).tzname() == abbreviation:
             return ms + fraction

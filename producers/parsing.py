@@ -1,4 +1,5 @@
-"""What every format parser is: a pure function from one source record (bytes) to a CDR.
+"""What every format parser is: a pure function from one source record (bytes) to a CDR, the
+plain wire dict cdr_record.py builds (CDR.model_dump()'s shape; no model per record, see there).
 
 A parser never talks to Kafka or the file system; the file source feeds it lines with their byte
 offsets and routes a RecordError to the dead-letter topic with the reason and position.
@@ -17,13 +18,16 @@ checkpoint, as the first line is re-read) and feeds that file's lines to the Lin
 from __future__ import annotations
 
 import csv
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
+from typing import Any
 
-from cdrflow.schemas.cdr import CDR
+
+CDRRecord = dict[str, Any]
+"""A canonical CDR on its way to the wire: the keys and value types of schemas/cdr.py CDR."""
 
 
 class RecordError(ValueError):
@@ -41,7 +45,7 @@ class LineParser(Protocol):
     format_name: str
     fields: tuple[str, ...]     # the CDR fields this format fills (`cdrflow formats` lists them)
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         """A CDR, None for a line that carries no record (blank, header), or raise RecordError."""
 
 
@@ -61,7 +65,7 @@ class GroupingParser(Protocol):
     def held_from(self) -> int | None:
         """Byte offset of the oldest row held back, None when nothing is held."""
 
-    def drain(self, final: bool) -> list[CDR]:
+    def drain(self, final: bool) -> list[CDRRecord]:
         """Calls given up on: those open too long, or every open call when final (end of input)."""
 
 
@@ -69,18 +73,15 @@ def record_error(exc: Exception) -> RecordError:
     """Any failure inside a parser as the RecordError the file source routes to dead letters."""
     if isinstance(exc, RecordError):
         return exc
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in exc.errors())
-        return RecordError(f"invalid CDR: {problems}")
     return RecordError(f"cannot parse line: {type(exc).__name__}: {exc}")
 
 
-def parse_line(parse, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+def parse_line(parse, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
     """parse(line without its ending, offset, ctx) for a LineParser: None for a blank line, and
-    any failure as a RecordError — the file source relies on CDR/None/RecordError and nothing else."""
+    any failure as a RecordError — the file source relies on a record/None/RecordError and nothing else."""
     try:
         raw = line.rstrip(b"\r\n")
-        if not raw.strip():
+        if not raw or raw.isspace():
             return None
         return parse(raw, offset, ctx)
     except Exception as e:
@@ -103,32 +104,45 @@ def check_times(start_ms: int, answer_ms: int | None, end_ms: int, start: str, a
         raise RecordError(f"{answer} is outside {start} .. {end}")
 
 
-def csv_row(raw: bytes, dialect: str = "excel") -> list[str]:
+# strict turns a stray quote into an error instead of a silently merged field. Registered by name
+# because passing options on every csv.reader() call costs ~1 µs a line.
+_CSV_DIALECT = "cdrflow_strict_csv"
+csv.register_dialect(_CSV_DIALECT, "excel", strict=True)
+
+
+def csv_row(raw: bytes) -> list[str]:
     """One CSV line → its fields; free text may be in any 8-bit encoding, so bad UTF-8 is replaced."""
     try:
-        return next(csv.reader((raw.decode("utf-8", "replace"),), dialect, strict=True))
+        return next(csv.reader((raw.decode("utf-8", "replace"),), _CSV_DIALECT))
     except (csv.Error, StopIteration) as e:
         # drop Python's "- do you need to open the file in universal-newline mode?" hint
         raise RecordError(f"bad CSV: {str(e).split(' - ')[0]}") from None
 
 
 class Columns:
-    """Column positions named by a CSV header row, for formats whose header defines the layout."""
+    """Column positions named by a CSV header row, for formats whose header defines the layout.
 
-    def __init__(self, header: bytes, required: tuple[str, ...]):
+    A row gives the required and optional columns by name ("" for an optional one the header
+    lacks), not all of them: CUCM writes 130 columns and reads 14."""
+
+    def __init__(self, header: bytes, required: tuple[str, ...], optional: tuple[str, ...] = ()):
         self.header_line = header.rstrip(b"\r\n")
         names = csv_row(self.header_line)
-        self.header = names
-        self.index = {name: i for i, name in enumerate(names)}
-        missing = [name for name in required if name not in self.index]
+        self.width = len(names)
+        index = {name: i for i, name in enumerate(names)}   # a repeated name: its last column
+        missing = [name for name in required if name not in index]
         if missing:
             raise RecordError(f"header lacks column(s) {', '.join(missing)}")
+        self.read = required + optional
+        # an optional column the header lacks is read from the "" appended past the last column
+        self._pick = itemgetter(*(index.get(name, self.width) for name in self.read))
 
     def row(self, raw: bytes) -> dict[str, str]:
         values = csv_row(raw)
-        if len(values) != len(self.header):
-            raise RecordError(f"expected {len(self.header)} columns as in the header, got {len(values)}")
-        return dict(zip(self.header, values))
+        if len(values) != self.width:
+            raise RecordError(f"expected {self.width} columns as in the header, got {len(values)}")
+        values.append("")
+        return dict(zip(self.read, self._pick(values)))
 
 
 class UnreadableFile:
@@ -138,7 +152,7 @@ class UnreadableFile:
         self.format_name, self.reason = format_name, reason
         self.fields: tuple[str, ...] = ()
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         if not line.strip():
             return None
         raise RecordError(f"file not readable as {self.format_name}: {self.reason}")
@@ -151,12 +165,13 @@ class HeaderCsvFormat:
     format_name: str
     fields: tuple[str, ...]
     required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
 
     def parser_for_columns(self, columns: Columns) -> LineParser:
         raise NotImplementedError
 
     def for_file(self, first_line: bytes) -> LineParser:
         try:
-            return self.parser_for_columns(Columns(first_line, self.required))
+            return self.parser_for_columns(Columns(first_line, self.required, self.optional))
         except RecordError as e:
             return UnreadableFile(self.format_name, f"first line is not its header ({e})")

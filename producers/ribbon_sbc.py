@@ -22,13 +22,14 @@ record without an egress trunk group name takes it from the route selected, "GAT
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from cdrflow.schemas.causes import q850_value
-from cdrflow.schemas.cdr import CDR, make_cdr_id
 
+from .cdr_record import cdr_record
 from .local_time import local_ms
-from .parsing import RecordError, SourceContext, csv_row, parse_line, whole_number
+from .parsing import CDRRecord, RecordError, SourceContext, csv_row, parse_line, whole_number
 
 FORMAT_NAME = "ribbon_sbc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -53,6 +54,8 @@ LAYOUTS: dict[str, dict[str, int]] = {
 # without it the call ends on its start date, or the next day when the time is earlier.
 ATTEMPT_END_DATE = 105
 MIN_FIELDS = {kind: max(layout.values()) for kind, layout in LAYOUTS.items()}
+# per record type: the names read and one C-level getter of their fields
+_PICKS = {kind: (tuple(layout), itemgetter(*(pos - 1 for pos in layout.values()))) for kind, layout in LAYOUTS.items()}
 RECORD_KIND = {"START": "start", "STOP": "stop", "ATTEMPT": "attempt"}
 NOT_CALLS = frozenset({"INTERMEDIATE", "EVENT", "REBOOT", "SWITCHOVER"})
 # Disconnect Initiator: 0 internal (the SBC itself), 1 calling party, 2 called party, 3 internal eviction
@@ -63,6 +66,7 @@ _TIME = re.compile(r"(\d\d:\d\d:\d\d)(?:\.(\d))?", re.ASCII)
 _ZONE = re.compile(r"GMT([+-])(\d\d):(\d\d)", re.ASCII)
 _DAY_MS = 86_400_000
 _zones: dict[tuple[str, tzinfo], tzinfo] = {}
+_iso_dates: dict[str, str] = {}
 
 
 def _standard_offset(tz: tzinfo, year: int) -> timedelta:
@@ -89,21 +93,29 @@ def node_zone(text: str, configured: tzinfo, year: int) -> tzinfo:
     return zone
 
 
+def _iso_date(date: str) -> str:
+    """"MM/DD/YYYY" → "YYYY-MM-DD"; a file's records share few dates, so they are parsed once."""
+    iso = _iso_dates.get(date)
+    if iso is None:
+        m = _DATE.fullmatch(date)
+        if not m:
+            raise RecordError(f"bad date {date[:20]!r}, expected MM/DD/YYYY")
+        month, day, year = m.groups()
+        if len(_iso_dates) > 10_000:
+            _iso_dates.clear()
+        iso = _iso_dates[date] = f"{year}-{month}-{day}"
+    return iso
+
+
 def _year(date: str) -> int:
-    m = _DATE.fullmatch(date)
-    if not m:
-        raise RecordError(f"bad date {date[:20]!r}, expected MM/DD/YYYY")
-    return int(m.group(3))
+    return int(_iso_date(date)[:4])
 
 
 def _ms(date: str, time: str, zone: tzinfo) -> int:
-    d, t = _DATE.fullmatch(date), _TIME.fullmatch(time)
-    if not d:
-        raise RecordError(f"bad date {date[:20]!r}, expected MM/DD/YYYY")
+    iso, t = _iso_date(date), _TIME.fullmatch(time)
     if not t:
         raise RecordError(f"bad time {time[:20]!r}, expected HH:MM:SS.t")
-    month, day, year = d.groups()
-    return local_ms(f"{year}-{month}-{day} {t.group(1)}", zone) + int(t.group(2) or 0) * 100
+    return local_ms(f"{iso} {t.group(1)}", zone) + int(t.group(2) or 0) * 100
 
 
 def _ticks_ms(text: str, name: str) -> int:
@@ -120,7 +132,7 @@ def _egress_trunk(egress_tg: str, route: str) -> str | None:
     return egress_tg or route.partition(":")[2] or None
 
 
-def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
     row = csv_row(raw)
     record_type = row[0]
     layout = LAYOUTS.get(record_type)
@@ -130,7 +142,8 @@ def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
         raise RecordError(f"unknown record type {record_type[:20]!r}")
     if len(row) < MIN_FIELDS[record_type]:
         raise RecordError(f"{record_type} record has {len(row)} fields, expected at least {MIN_FIELDS[record_type]}")
-    f = {name: row[pos - 1] for name, pos in layout.items()}
+    names, pick = _PICKS[record_type]
+    f = dict(zip(names, pick(row)))
     gateway, accounting_id = f["gateway"], f["accounting_id"]
     if not gateway or not accounting_id:
         raise RecordError("empty gateway name or accounting ID")
@@ -164,29 +177,13 @@ def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDR | None:
 
     correlation_id = f"{gateway}/{accounting_id}"
     native_id = f"{correlation_id}/{record_type}/{f['route_attempt']}"
-    return CDR.model_validate({
-        "cdr_id": make_cdr_id(ctx.source, native_id),
-        "source": ctx.source,
-        "source_format": FORMAT_NAME,
-        "native_id": native_id,
-        "call_id": _sip_call_id(f["ingress_signaling"]) or correlation_id,
-        "correlation_id": correlation_id,
-        "record_kind": RECORD_KIND[record_type],
-        "start_ms": start_ms,
-        "answer_ms": answer_ms,
-        "end_ms": end_ms,
-        "duration_ms": end_ms - start_ms,
-        "billable_ms": billable_ms,
-        "calling_number": f["calling"],
-        "called_number": f["called"],
-        "ingress_trunk": f["ingress_tg"] or None,
-        "egress_trunk": _egress_trunk(f["egress_tg"], f["route"]),
-        "q850_cause": reason,
-        "disconnect_initiator": initiator,
-        "pdd_ms": pdd_ms,
-        "source_file": ctx.source_file,
-        "source_offset": offset,
-    })
+    return cdr_record(
+        ctx, FORMAT_NAME, native_id, offset, call_id=_sip_call_id(f["ingress_signaling"]) or correlation_id,
+        correlation_id=correlation_id, record_kind=RECORD_KIND[record_type], start_ms=start_ms,
+        answer_ms=answer_ms, end_ms=end_ms, duration_ms=end_ms - start_ms, billable_ms=billable_ms,
+        calling_number=f["calling"], called_number=f["called"], ingress_trunk=f["ingress_tg"] or None,
+        egress_trunk=_egress_trunk(f["egress_tg"], f["route"]), q850_cause=reason,
+        disconnect_initiator=initiator, pdd_ms=pdd_ms)
 
 
 class RibbonSbcParser:
@@ -195,7 +192,7 @@ class RibbonSbcParser:
     format_name = FORMAT_NAME
     fields = FIELDS
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(_parse, line, offset, ctx)
 
 

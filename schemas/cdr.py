@@ -1,7 +1,7 @@
 """The canonical CDR: the contract between producers, stream agents and ClickHouse."""
 from __future__ import annotations
 
-import hashlib
+from hashlib import sha1
 import uuid
 from typing import Annotated, Literal, NotRequired, Required
 
@@ -18,11 +18,15 @@ Direction = Literal["in", "out"]
 Initiator = Literal["caller", "callee", "network", "unknown"]
 
 
+# RFC 4122 variant bits over the 17th hex digit, looked up rather than computed per id
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def make_cdr_id(source: str, native_id: str) -> str:
     """uuid5(CDR_NAMESPACE, source + US + native_id), formatted directly: uuid.uuid5 costs ~11 µs,
     a third of a parser's budget per line (tests pin this to uuid.uuid5)."""
-    h = hashlib.sha1(_NAMESPACE_BYTES + f"{source}\x1f{native_id}".encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+    h = sha1(_NAMESPACE_BYTES + f"{source}\x1f{native_id}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 class CDR(BaseModel):

@@ -28,8 +28,10 @@ from cdrflow.producers.formats import parser_for
 from cdrflow.producers.parsing import RecordError, SourceContext
 from cdrflow.producers.ribbon_sbc import ATTEMPT_END_DATE, LAYOUTS, MIN_FIELDS, parse_ribbon_sbc
 from cdrflow.schemas.causes import classify
-from cdrflow.schemas.cdr import CDR, make_cdr_id
+from cdrflow.producers.parsing import CDRRecord
+from cdrflow.schemas.cdr import make_cdr_id
 from conftest import lines_of
+from wire import assert_wire
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "ribbon_sonus_sbc"
 SAMPLE = SAMPLES / "ribbon_gsx_start_stop_attempt.csv"
@@ -42,7 +44,7 @@ LINES = lines_of(SAMPLE.read_bytes())
 ROWS = [next(csv.reader([line.decode()])) for _, line in LINES]
 
 
-def parse_all(ctx: SourceContext = CTX) -> list[CDR]:
+def parse_all(ctx: SourceContext = CTX) -> list[CDRRecord]:
     return [parse_ribbon_sbc(line, offset, ctx) for offset, line in LINES]
 
 
@@ -81,8 +83,8 @@ def test_layout_is_the_vendor_field_index():
 
 def test_sample_records():
     start, stop, attempt = parse_all()
-    assert [c.record_kind for c in (start, stop, attempt)] == ["start", "stop", "attempt"]
-    assert stop.model_dump() == {
+    assert [c["record_kind"] for c in (start, stop, attempt)] == ["start", "stop", "attempt"]
+    assert stop == {
         "cdr_id": make_cdr_id("gsx-1", "ABCGSX1/0x0001042B00000012/STOP/1"),
         "source": "gsx-1", "source_format": "ribbon_sbc",
         "native_id": "ABCGSX1/0x0001042B00000012/STOP/1",
@@ -100,31 +102,31 @@ def test_sample_records():
         "source_file": "/var/log/sonus/1000001.ACT", "source_offset": 1280,
     }
     # START is interim: answered, nothing billed yet, same call
-    assert (start.correlation_id, start.call_id) == (stop.correlation_id, stop.call_id)
-    assert (start.start_ms, start.answer_ms, start.end_ms, start.billable_ms, start.pdd_ms) == \
+    assert (start["correlation_id"], start["call_id"]) == (stop["correlation_id"], stop["call_id"])
+    assert (start["start_ms"], start["answer_ms"], start["end_ms"], start["billable_ms"], start["pdd_ms"]) == \
            (START_MS, START_MS + 5_110, START_MS + 5_110, 0, 160)
-    assert (attempt.start_ms, attempt.end_ms, attempt.duration_ms, attempt.answer_ms, attempt.pdd_ms) == \
+    assert (attempt["start_ms"], attempt["end_ms"], attempt["duration_ms"], attempt["answer_ms"], attempt["pdd_ms"]) == \
            (1_361_581_331_600, 1_361_581_331_800, 200, None, None)
-    assert (attempt.q850_cause, attempt.disconnect_initiator, attempt.calling_number, attempt.called_number) == \
+    assert (attempt["q850_cause"], attempt["disconnect_initiator"], attempt["calling_number"], attempt["called_number"]) == \
            (21, "callee", "15307520010", "5307520014")
-    assert (attempt.ingress_trunk, attempt.egress_trunk) == ("NBSPUBSIP_ON_SIF93", "NBS_TRUSTED_ABCASX1")
-    finals = [c for c in (start, stop, attempt) if c.record_kind != "start"]
-    assert [classify(c.answer_ms is not None, c.q850_cause) for c in finals] == ["answered", "user"]
-    assert len({c.cdr_id for c in (start, stop, attempt)}) == 3
-    assert [c.cdr_id for c in parse_all()] == [c.cdr_id for c in (start, stop, attempt)]
+    assert (attempt["ingress_trunk"], attempt["egress_trunk"]) == ("NBSPUBSIP_ON_SIF93", "NBS_TRUSTED_ABCASX1")
+    finals = [c for c in (start, stop, attempt) if c["record_kind"] != "start"]
+    assert [classify(c["answer_ms"] is not None, c["q850_cause"]) for c in finals] == ["answered", "user"]
+    assert len({c["cdr_id"] for c in (start, stop, attempt)}) == 3
+    assert [c["cdr_id"] for c in parse_all()] == [c["cdr_id"] for c in (start, stop, attempt)]
 
 
 def test_node_zone_and_configured_zone():
     # configured zone with the same standard offset: its DST rules apply (summer is GMT-07:00)
     la = SourceContext("gsx-1", "f", ZoneInfo("America/Los_Angeles"))
-    assert [c.start_ms for c in parse_all(la)] == [c.start_ms for c in parse_all()]
+    assert [c["start_ms"] for c in parse_all(la)] == [c["start_ms"] for c in parse_all()]
     summer = list(ROWS[1])
     summer[5] = summer[10] = "07/22/2013"
     got = parse_ribbon_sbc(line_of(summer), 0, la)
-    assert got.start_ms == 1_374_537_732_500  # date -u -d '2013-07-22 17:02:12 -0700' +%s
+    assert got["start_ms"] == 1_374_537_732_500  # date -u -d '2013-07-22 17:02:12 -0700' +%s
     # a configured zone that disagrees with the record: the record's offset wins
     prague = SourceContext("gsx-1", "f", ZoneInfo("Europe/Prague"))
-    assert parse_ribbon_sbc(LINES[1][1], 0, prague).start_ms == START_MS
+    assert parse_ribbon_sbc(LINES[1][1], 0, prague)["start_ms"] == START_MS
 
 
 def test_older_release_and_attempt_across_midnight():
@@ -132,17 +134,17 @@ def test_older_release_and_attempt_across_midnight():
     attempt = ROWS[2][:MIN_FIELDS["ATTEMPT"]]
     attempt[6], attempt[9] = "23:59:59.9", "00:00:00.4"
     cdr = parse_ribbon_sbc(line_of(attempt), 0, CTX)
-    assert cdr.duration_ms == 500
+    assert cdr["duration_ms"] == 500
     # a newer release that appends fields reads the same values
     longer = [parse_ribbon_sbc(line_of(row + ["x"] * 80), 0, CTX) for row in ROWS]
-    assert [(c.start_ms, c.end_ms, c.q850_cause) for c in longer] == \
-           [(c.start_ms, c.end_ms, c.q850_cause) for c in parse_all()]
+    assert [(c["start_ms"], c["end_ms"], c["q850_cause"]) for c in longer] == \
+           [(c["start_ms"], c["end_ms"], c["q850_cause"]) for c in parse_all()]
 
 
 def test_route_gives_the_egress_trunk_and_non_calls_are_skipped():
     row = list(ROWS[2])
     row[57] = ""  # no egress TG name: the trunk group of route "GW:TG"
-    assert parse_ribbon_sbc(line_of(row), 0, CTX).egress_trunk == "NBS_TRUSTED_ABCASX1"
+    assert parse_ribbon_sbc(line_of(row), 0, CTX)["egress_trunk"] == "NBS_TRUSTED_ABCASX1"
     for kind in ("INTERMEDIATE", "EVENT", "REBOOT", "SWITCHOVER"):
         assert parse_ribbon_sbc(f"{kind},ABCGSX1,0x1\n".encode(), 0, CTX) is None
 
@@ -211,6 +213,7 @@ def test_fuzz(line, ctx, offset):
         assert str(e)
         return
     if cdr is not None:
-        assert cdr.start_ms <= cdr.end_ms and cdr.source_offset == offset
-        assert cdr.answer_ms is None or cdr.start_ms <= cdr.answer_ms <= cdr.end_ms
-        assert cdr.q850_cause is None or 1 <= cdr.q850_cause <= 127
+        assert_wire(cdr)
+        assert cdr["start_ms"] <= cdr["end_ms"] and cdr["source_offset"] == offset
+        assert cdr["answer_ms"] is None or cdr["start_ms"] <= cdr["answer_ms"] <= cdr["end_ms"]
+        assert cdr["q850_cause"] is None or 1 <= cdr["q850_cause"] <= 127

@@ -1,0 +1,113 @@
+"""Asterisk cdr_custom files → canonical CDRs: CSV rows whose column order comes from config.
+
+cdr_custom writes, per CDR, the variables its cdr_custom.conf mapping names, in that order and
+without a header: a legacy [mappings] line (`${CSV_QUOTE(${CDR(src)})},…,${CDR(sequence)}`) or
+an advanced mapping's `fields` list. Settings.asterisk_custom_columns lists those variables in
+order (default: the Master.csv mapping of Asterisk's cdr_custom.conf.sample). As in Asterisk,
+names are case-insensitive; the quote / noquote / uservar qualifiers ("uniqueid(noquote)") do not
+change a value and are ignored, and the `f` qualifier of duration and billsec (decimal seconds,
+"65.250000") is read to the millisecond. A quoted literal ("Some Literal") and a variable not
+read here are columns skipped. Times must have Asterisk's default format, "%Y-%m-%d %T": a
+layout asking for another (start(int64), answer(%FT%T%z) …) is refused, every line says why.
+
+Read: uniqueid, start, answer, end and billsec (required), and duration (else end - start), src,
+dst, channel, dstchannel, disposition, linkedid, sequence when the layout has them. A row then
+means what a cdr_csv row means (asterisk_csv.asterisk_record): the same causes, trunks and ids.
+"""
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Sequence
+
+from cdrflow.config import Settings
+
+from .asterisk_csv import READ, AsteriskCsvParser, asterisk_record
+from .parsing import CDRRecord, RecordError, SourceContext, UnreadableFile, csv_row, parse_line, whole_number
+
+FORMAT_NAME = "asterisk_custom"
+REQUIRED = ("uniqueid", "start", "answer", "end", "billsec")
+VALUE_QUALIFIERS = frozenset({"quote", "noquote", "uservar"})
+SECONDS_QUALIFIERS = frozenset({"f"})   # CDR(billsec,f): "%.6f" seconds
+_MICRO_DIGITS = 6
+_PAST_LAST = ("", None)
+
+
+def column_name(entry: str) -> str | None:
+    """A configured column → the CDR variable it holds (lower case), None for a literal."""
+    entry = entry.strip()
+    if entry.startswith('"'):
+        return None
+    name, paren, qualifiers = entry.partition("(")
+    name = name.strip().lower()
+    if paren:
+        tags = {tag.strip().lower() for tag in qualifiers.rstrip(") ").split("^")}
+        allowed = VALUE_QUALIFIERS | (SECONDS_QUALIFIERS if name in ("duration", "billsec") else frozenset())
+        if name in READ and not tags <= allowed:
+            raise RecordError(f"column {entry!r}: only Asterisk's default format of {name} is read")
+    return name
+
+
+def seconds_ms(text: str, column: str) -> int:
+    """Whole seconds ("65") or CDR()'s `f` decimal seconds ("65.250000") → ms (sub-ms dropped)."""
+    whole, dot, fraction = text.partition(".")
+    if dot and not (fraction.isascii() and fraction.isdigit() and len(fraction) <= _MICRO_DIGITS):
+        raise RecordError(f"{column} must be whole or decimal seconds, got {text[:20]!r}")
+    return whole_number(whole, column, "seconds") * 1000 + int(fraction[:3].ljust(3, "0") if dot else 0)
+
+
+class CustomLayout:
+    """Where each value read sits in a row of the configured layout."""
+
+    def __init__(self, columns: Sequence[str]):
+        names = [column_name(entry) for entry in columns]
+        self.width = len(names)
+        at: dict[str, int] = {}
+        for i, name in enumerate(names):
+            at.setdefault(name, i)   # Asterisk writes a variable named twice twice, the same
+        missing = [name for name in REQUIRED if name not in at]
+        if missing:
+            raise RecordError(f"asterisk_custom_columns lacks {', '.join(missing)}")
+        # a value the layout lacks is read past the row's last column: "", or None for duration
+        # (end - start, see asterisk_record)
+        self.pick = itemgetter(*(at.get(name, self.width + (name == "duration")) for name in READ))
+
+
+class AsteriskCustomFile:
+    """Asterisk cdr_custom rows of one file, in the configured column order."""
+
+    format_name = FORMAT_NAME
+    fields = AsteriskCsvParser.fields
+
+    def __init__(self, layout: CustomLayout):
+        self.layout = layout
+
+    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
+        layout = self.layout
+        row = csv_row(raw)
+        if len(row) != layout.width:
+            raise RecordError(f"expected {layout.width} columns as in asterisk_custom_columns, got {len(row)}")
+        row += _PAST_LAST
+        return asterisk_record(ctx, FORMAT_NAME, raw, offset, layout.pick(row), seconds_ms)
+
+    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
+        return parse_line(self._parse, line, offset, ctx)
+
+
+class AsteriskCustomParser:
+    """Asterisk cdr_custom CSV, no header, column order from Settings.asterisk_custom_columns."""
+
+    format_name = FORMAT_NAME
+    fields = AsteriskCsvParser.fields
+
+    def __init__(self, columns: Sequence[str] | None = None):
+        self.columns = columns   # None: the setting, read for every file
+
+    def for_file(self, first_line: bytes) -> AsteriskCustomFile | UnreadableFile:
+        columns = Settings().asterisk_custom_columns if self.columns is None else self.columns
+        try:
+            return AsteriskCustomFile(CustomLayout(columns))
+        except RecordError as e:
+            return UnreadableFile(FORMAT_NAME, str(e))
+
+
+parse_asterisk_custom = AsteriskCustomParser()
