@@ -30,7 +30,7 @@ from .schemas.envelope import encode_batch
 from .runtime import QueryError, worker_request
 
 
-PARSE_BENCH_FORMATS = ("asterisk_csv", "freeswitch_csv", "freeswitch_json", "ribbon_sbc", "acme_sbc",
+PARSE_BENCH_FORMATS = ("asterisk_csv", "asterisk_custom", "freeswitch_csv", "freeswitch_json", "ribbon_sbc", "acme_sbc",
                       "audiocodes_syslog", "cisco_cucm", "kamailio_acc")
 PARSE_BENCH_CDRS = 100_000
 # CUCM 15 writes 133 columns; the bench header has the ones read plus fillers up to that count
@@ -66,6 +66,10 @@ def format_lines(fmt: str, cdrs: list[dict]) -> tuple[bytes, list[bytes]]:
             line = (f'"","{src}","{dst}","from-trunk","","SIP/{tin}-0000a1","SIP/{tout}-0000b2","Dial","",'
                     f'"2026-11-20 10:00:00","","2026-11-20 10:00:30",30,0,"NO ANSWER","DOCUMENTATION",'
                     f'"1795000000.{i}",""\n').encode()
+        elif fmt == "asterisk_custom":   # the Master.csv mapping of cdr_custom.conf.sample
+            line = (f'"","{src}","{dst}","from-trunk","SIP/{tin}-0000a1","SIP/{tout}-0000b2","Dial","",'
+                    f'"2026-11-20 10:00:00","","2026-11-20 10:00:30","30","0","NO ANSWER","DOCUMENTATION","",'
+                    f'"1795000000.{i}","",{i}\n').encode()
         elif fmt == "freeswitch_csv":
             line = (f'"{src}","{src}","{dst}","public","2026-11-20 10:00:00","","2026-11-20 10:00:30","30","0",'
                     f'"NO_ANSWER","u-{i}","","","PCMA","PCMA"\n').encode()

@@ -39,7 +39,8 @@ def trunk_from_channel(channel: str) -> str | None:
     head, dash, suffix = peer.rpartition("-")
     if dash and suffix and not suffix.strip(_HEX):  # the per-call "-<hex>" counter
         peer = head
-    peer = peer.partition("/")[0]  # DAHDI/i<span>/<number>: the span is the trunk
+    if "/" in peer:
+        peer = peer.partition("/")[0]  # DAHDI/i<span>/<number>: the span is the trunk
     return peer or None
 
 

@@ -20,6 +20,10 @@ _MAX_CACHED_HOURS = 100_000
 # the hour. strptime + zoneinfo per timestamp would cost more than the rest of the parse, and
 # the CDRs of a file fall into few hours.
 _hour_cache: dict[ZoneInfo, dict[str, int | None]] = {}
+# tz → "YYYY-MM-DD HH:MM:" → UTC ms of that local minute, for minutes read before in hours with one
+# offset: most timestamps then cost two lookups
+_minute_cache: dict[ZoneInfo, dict[str, int]] = {}
+_SECOND_MS = {f"{i:02d}": i * 1000 for i in range(60)}
 
 
 def _hour_start_ms(key: str, tz: ZoneInfo) -> int | None:
@@ -34,6 +38,16 @@ def _hour_start_ms(key: str, tz: ZoneInfo) -> int | None:
 
 def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
     """Switch-local "YYYY-MM-DD HH:MM:SS" → UTC epoch ms; fold=1 picks the repeated autumn hour."""
+    minutes = _minute_cache.get(tz)
+    if minutes is None or len(minutes) > _MAX_CACHED_HOURS:
+        minutes = _minute_cache[tz] = {}
+    if not fold:
+        # only prefixes the full parse below accepted are keys, and "SS" must be 00-59
+        base = minutes.get(text[:17])
+        if base is not None:
+            second_ms = _SECOND_MS.get(text[17:])
+            if second_ms is not None:
+                return base + second_ms
     try:
         if len(text) != 19 or text[13] != ":" or text[16] != ":":
             raise ValueError(text)
@@ -46,7 +60,8 @@ def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
         if base is _UNSET:
             base = hours[key] = _hour_start_ms(key, tz)
         if base is not None and not fold:
-            return base + minute * 60_000 + second * 1000
+            base = minutes[text[:17]] = base + minute * 60_000
+            return base + second * 1000
         local = datetime(int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]),
                          minute, second, tzinfo=tz, fold=fold)
         return (local.replace(tzinfo=None) - _EPOCH - local.utcoffset()) // _MS

@@ -88,9 +88,16 @@ def parse_line(parse, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord
         raise record_error(e) from None
 
 
+# durations, causes and codes are mostly small: one dict lookup instead of three checks and int()
+_SMALL_NUMBERS = {str(n): n for n in range(10_000)}
+
+
 def whole_number(text: str, column: str, unit: str, max_digits: int = 10) -> int:
     # str.isdigit alone admits "²" and int() admits " 1", "+1", "1_0"; switches write plain digits.
     # max_digits keeps ms inside Int64 (and orjson); int() of huge strings is slow.
+    small = _SMALL_NUMBERS.get(text)
+    if small is not None and len(text) <= max_digits:
+        return small
     if not (text.isascii() and text.isdigit()) or len(text) > max_digits:
         raise RecordError(f"{column} must be a whole number of {unit}, got {text[:20]!r}")
     return int(text)

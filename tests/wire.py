@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
+from cdrflow.producers.parsing import RecordError
 from cdrflow.schemas.cdr import CDR, CDRWire
 
 _WIRE = TypeAdapter(CDRWire)
@@ -15,3 +16,21 @@ def assert_wire(record: object) -> None:
     _WIRE.validate_python(record, strict=True)
     assert CDR.model_validate(record, strict=True).model_dump() == record
     assert list(record) == list(CDR.model_fields)
+
+
+def assert_line_contract(parser, line: bytes, offset: int, ctx) -> None:
+    """A line parser's contract on any line: a RecordError with a reason it chose (not the
+    catch-all, which would mean a case the parser does not understand), None for a blank line,
+    or a wire record whose times keep their order."""
+    try:
+        cdr = parser(line, offset, ctx)
+    except RecordError as error:
+        assert str(error) and not str(error).startswith("cannot parse line")
+        return
+    if cdr is None:
+        assert not line.strip()
+        return
+    assert_wire(cdr)
+    assert cdr["start_ms"] <= cdr["end_ms"] and cdr["source_offset"] == offset
+    assert cdr["answer_ms"] is None or cdr["start_ms"] <= cdr["answer_ms"] <= cdr["end_ms"]
+    assert cdr["answer_ms"] is not None or cdr["billable_ms"] == 0
