@@ -53,11 +53,11 @@ class _Variables:
 
     def text(self, name: str) -> str:
         value = self.raw.get(name, "")
+        if type(value) is str:   # what FreeSWITCH writes (orjson gives str itself): checked first
+            return unquote(value) if "%" in value else value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
-        if not isinstance(value, str):
-            raise RecordError(f"variable {name} is not a string")
-        return unquote(value) if "%" in value else value
+        raise RecordError(f"variable {name} is not a string")
 
     def number(self, name: str, unit: str, digits: int) -> int | None:
         text = self.text(name)
