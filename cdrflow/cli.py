@@ -87,6 +87,7 @@ def ingest(
     from .producers.checkpoint import CheckpointStore
     from .producers.file_source import FileSource
     from .producers.formats import parser_for
+    from .producers.heartbeat import Heartbeat
     from .producers.publisher import Publisher
     from .runtime import bootstrap_servers
 
@@ -99,7 +100,8 @@ def ingest(
     file_source = FileSource(
         source=source, paths=paths, parser=parser, publisher=publisher, pattern=pattern,
         checkpoints=CheckpointStore(settings.resolved_data_dir / "checkpoints" / f"{source}.json"),
-        timezone=ZoneInfo(settings.source_timezone))
+        timezone=ZoneInfo(settings.source_timezone),
+        heartbeat=Heartbeat(settings.resolved_data_dir / "heartbeat" / source))
     try:
         stats = file_source.run(follow=follow)
     except KeyboardInterrupt:
@@ -108,6 +110,22 @@ def ingest(
         publisher.close()
     console.print(f"{stats.lines} lines → {stats.cdrs} CDRs published, {stats.dead_letters} dead letters"
                   + (f" {stats.reasons}" if stats.reasons else ""))
+
+
+@app.command()
+def probe(
+    heartbeat: Path = typer.Argument(..., help="Heartbeat file of a producer (<data dir>/heartbeat/<source>)"),
+    max_age: float = typer.Option(120.0, help="Seconds since the last beat after which the producer is not alive"),
+) -> None:
+    """Liveness probe of a producer: exit 0 when it polled and was acknowledged within --max-age seconds."""
+    from .producers.heartbeat import heartbeat_age_s
+
+    age = heartbeat_age_s(heartbeat)
+    if age is None:
+        fail(f"no heartbeat at {heartbeat}: the producer has not completed a poll yet")
+    if age > max_age:
+        fail(f"last heartbeat {age:.0f} s ago (limit {max_age:.0f} s): the producer stopped polling")
+    console.print(f"alive: last heartbeat {age:.1f} s ago")
 
 
 @app.command()

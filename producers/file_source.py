@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from cdrflow.schemas.envelope import DeadLetter, truncate_raw
 
 from .checkpoint import CheckpointStore
+from .heartbeat import Heartbeat
 from .parsing import FileParser, GroupingParser, LineParser, RecordError, SourceContext
 from .publisher import Publisher
 
@@ -56,6 +57,7 @@ class FileSource:
     stats: SourceStats = field(default_factory=SourceStats)
     on_progress: Callable[[SourceStats], None] | None = None
     unterminated_after_s: float = 30.0
+    heartbeat: Heartbeat | None = None   # beaten after each poll the broker acknowledged
     # file id → (path, its parser) for FileParser formats, and → bytes read when ahead of the checkpoint
     _file_parsers: dict[str, tuple[Path, LineParser]] = field(default_factory=dict, repr=False)
     _read_to: dict[str, int] = field(default_factory=dict, repr=False)
@@ -189,6 +191,8 @@ class FileSource:
         """follow=False reads what is there and returns; follow=True keeps tailing until stop()."""
         while True:
             self.poll(final=not follow)
+            if self.heartbeat:
+                self.heartbeat.beat()
             if not follow:
                 for file_id in self._file_parsers:
                     self._drain(file_id)
