@@ -143,22 +143,26 @@ def simulate(
     count: Optional[int] = typer.Option(None, help="Stop after this many CDRs (default: run until Ctrl-C)"),
     seed: int = typer.Option(1),
     fast: bool = typer.Option(False, help="Publish as fast as possible instead of in real time"),
-    fault: list[str] = typer.Option([], help="INTERCONNECT:KIND:START_MIN:MINUTES, KIND one of "
+    fault: list[str] = typer.Option([], help="INTERCONNECT:KIND:START_MIN:MINUTES (minutes from now), KIND one of "
                                               "answer_collapse, traffic_vanish, network_causes"),
+    history_minutes: float = typer.Option(0.0, help="Start the event clock this many minutes ago (never before "
+                                          "where the last run stopped): that traffic is published at once"),
 ) -> None:
     """Publish realistic carrier CDRs (several SBCs/switches, diurnal load, cause mix, injected faults)."""
     from .producers.publisher import Publisher
     from .producers.simulate import Fault, as_written, default_config, generate, paced
-    from .producers.simulator_source import publish_stream
+    from .producers.simulator_source import SimulatedUntil, publish_stream
     from .runtime import bootstrap_servers
 
     settings = Settings()
-    start_ms = int(time.time() * 1000)
+    now_ms = int(time.time() * 1000)
+    resume = SimulatedUntil(settings.resolved_data_dir / "simulated_until.json")
+    start_ms = now_ms if fast else resume.history_start(now_ms, history_minutes)
     faults = []
     for spec in fault:
         try:
             ic, kind, start_min, minutes = spec.split(":")
-            begin = start_ms + int(float(start_min) * 60_000)
+            begin = now_ms + int(float(start_min) * 60_000)
             faults.append(Fault(ic, kind, begin, begin + int(float(minutes) * 60_000)))
         except ValueError:
             fail(f"bad --fault {spec!r}: want INTERCONNECT:KIND:START_MIN:MINUTES")
@@ -167,12 +171,14 @@ def simulate(
     publisher = Publisher(bootstrap_servers(settings), settings)
     batch = settings.batch_max_cdrs if fast else max(1, min(settings.batch_max_cdrs, int(rate / 4)))
     try:
-        total = publish_stream(cdrs if fast else paced(cdrs, at="end_ms"), publisher, batch,
+        total = publish_stream(cdrs if fast else paced(cdrs, at="end_ms", clock_ms=now_ms), publisher, batch,
                                flush_every=50 if fast else 1)
     except KeyboardInterrupt:
         total = publisher.sent_cdrs
     finally:
         publisher.close()
+        if not fast:    # paced: the event clock stopped at the wall clock
+            resume.save(int(time.time() * 1000))
     console.print(f"published {total} simulated CDRs")
 
 
