@@ -85,9 +85,11 @@ def ingest(
 ) -> None:
     """Publish CDR files to Kafka, resuming from checkpoints; malformed lines go to the dead-letter topic."""
     from .producers.checkpoint import CheckpointStore
+    from .producers.dbf_source import DbfSource
     from .producers.file_source import FileSource
     from .producers.formats import parser_for
     from .producers.heartbeat import Heartbeat
+    from .producers.parsing import RecordParser
     from .producers.publisher import Publisher
     from .runtime import bootstrap_servers
 
@@ -97,11 +99,13 @@ def ingest(
     except ValueError as exc:
         fail(str(exc))
     publisher = Publisher(bootstrap_servers(settings), settings)
-    file_source = FileSource(
-        source=source, paths=paths, parser=parser, publisher=publisher, pattern=pattern,
-        checkpoints=CheckpointStore(settings.resolved_data_dir / "checkpoints" / f"{source}.json"),
-        timezone=ZoneInfo(settings.source_timezone),
-        heartbeat=Heartbeat(settings.resolved_data_dir / "heartbeat" / source))
+    common = dict(source=source, paths=paths, parser=parser, publisher=publisher, pattern=pattern,
+                  checkpoints=CheckpointStore(settings.resolved_data_dir / "checkpoints" / f"{source}.json"),
+                  timezone=ZoneInfo(settings.source_timezone),
+                  heartbeat=Heartbeat(settings.resolved_data_dir / "heartbeat" / source))
+    # tables of records (DBF) have their own source; every other format is read by lines
+    file_source = (DbfSource(**common, settle_after_s=settings.dbf_settle_s) if isinstance(parser, RecordParser)
+                   else FileSource(**common))
     try:
         stats = file_source.run(follow=follow)
     except KeyboardInterrupt:

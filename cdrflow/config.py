@@ -141,6 +141,10 @@ class Settings(BaseSettings):
 
     batch_max_cdrs: int = Field(500, ge=1, description="CDRs per Kafka message (batch envelope)")
     producer_linger_ms: int = 20
+    dbf_settle_s: float = Field(60, ge=0, description="How long a DBF row whose tool fills a field in later (WinTariff "
+                                "CALLTYPE) is read again before it is published with what it has")
+    syslog_flush_s: float = Field(0.5, gt=0, description="Longest a syslog message received waits before it is "
+                                  "published (the listener also flushes on shutdown)")
     worker_take: int = Field(200, ge=1, description="Kafka messages a worker inserts at once")
     worker_within_s: float = Field(0.5, gt=0, description="Longest wait before inserting a partial batch")
     worker_web_port: int = Field(6066, description="Faust web port; also serves queries in embedded mode")

@@ -45,6 +45,28 @@ class SourceStats:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
+def source_files(paths: list[Path], pattern: str) -> list[Path]:
+    """The files named, and those matching pattern in the directories named."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(p for p in path.glob(pattern) if p.is_file())
+        elif path.is_file():
+            found.append(path)
+    # Oldest first, so a rotated file's tail is published before its successor's head.
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def send_dead_letter(publisher: Publisher, stats: SourceStats, source: str, format_name: str,
+                     position: str, reason: str, raw: bytes) -> None:
+    """A record no parser could read, to the dead-letter topic with its reason and position."""
+    publisher.send_dead_letter(DeadLetter(stage="parse", reason=reason, source=source, source_format=format_name,
+                                          position=position, raw=truncate_raw(raw)))
+    stats.dead_letters += 1
+    key = reason.split(":")[0]
+    stats.reasons[key] = stats.reasons.get(key, 0) + 1
+
+
 @dataclass
 class FileSource:
     source: str
@@ -63,14 +85,7 @@ class FileSource:
     _read_to: dict[str, int] = field(default_factory=dict, repr=False)
 
     def files(self) -> list[Path]:
-        found: list[Path] = []
-        for path in self.paths:
-            if path.is_dir():
-                found.extend(p for p in path.glob(self.pattern) if p.is_file())
-            elif path.is_file():
-                found.append(path)
-        # Oldest first, so a rotated file's tail is published before its successor's head.
-        return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+        return source_files(self.paths, self.pattern)
 
     def poll(self, final: bool = False) -> int:
         """Reads every file from its checkpoint to its last complete line — to its end when final
@@ -180,12 +195,8 @@ class FileSource:
         return end
 
     def _dead_letter(self, reason: str, path: Path, offset: int, line: bytes) -> None:
-        self.publisher.send_dead_letter(DeadLetter(
-            stage="parse", reason=reason, source=self.source, source_format=self.parser.format_name,
-            position=f"{path}:{offset}", raw=truncate_raw(line.rstrip(b"\r\n"))))
-        self.stats.dead_letters += 1
-        key = reason.split(":")[0]
-        self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
+        send_dead_letter(self.publisher, self.stats, self.source, self.parser.format_name,
+                         f"{path}:{offset}", reason, line.rstrip(b"\r\n"))
 
     def run(self, follow: bool, interval_s: float = 0.5, stop: Callable[[], bool] = lambda: False) -> SourceStats:
         """follow=False reads what is there and returns; follow=True keeps tailing until stop()."""
