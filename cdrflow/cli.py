@@ -245,11 +245,13 @@ def bench(
 
 # Command groups live in their own modules; they import console/fail from here lazily.
 from .cli_incidents import incidents_app  # noqa: E402
+from .cli_listen import listen_app  # noqa: E402
 from .cli_numbers import numbers_app  # noqa: E402
 from .cli_dashboards import dashboards_app  # noqa: E402
 from .cli_tenants import report, tenants_app  # noqa: E402
 
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(listen_app, name="listen")
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(tenants_app, name="tenants")
