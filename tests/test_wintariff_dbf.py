@@ -31,7 +31,7 @@ from cdrflow.producers.wintariff_dbf import parse_wintariff_dbf
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 from cdrflow.schemas.envelope import decode_batch
 from dbf_tables import append_rows, record, record_length, set_field, write_table
-from test_file_source import read_all
+from test_file_source import Harness as FileSourceHarness, read_all
 
 MSK = ZoneInfo("Europe/Moscow")
 SOURCE = "pbx-ldk"
@@ -175,10 +175,12 @@ class Clock:
         return self.now
 
 
-class Harness:
+class Harness(FileSourceHarness):
+    """test_file_source's harness (publishers dropped at teardown), making DBF sources on a clock."""
+
     def __init__(self, settings, tmp_path: Path):
-        self.settings, self.tmp_path, self.publishers = settings, tmp_path, []
-        self.clock = Clock()
+        super().__init__(settings, tmp_path)
+        self.tmp_path, self.clock = tmp_path, Clock()
 
     def source(self, *paths: Path, settle_after_s: float = 60.0) -> DbfSource:
         publisher = Publisher(self.settings.kafka_bootstrap, self.settings)
@@ -196,14 +198,6 @@ class Harness:
         values = read_all(self.settings.kafka_bootstrap, self.settings.topic_dead_letter, expect=expect)
         assert len(values) == expect
         return [orjson.loads(v) for v in values]
-
-    def close(self) -> None:
-        for publisher in self.publishers:
-            publisher.close()
-        self.publishers.clear()
-        import gc
-
-        gc.collect()
 
 
 @pytest.fixture
