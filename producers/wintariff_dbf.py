@@ -11,8 +11,9 @@ fields read, by name (as the DBF header names them; "seeds" of DOMAIN.md):
   NUMBER      the dialled number of an outgoing call; contains "internal" on an internal call
   IDURATION   talk time in whole seconds; 0 = not answered
   CALLTYPE    the tool's category of the call, filled in seconds *after* the row appears:
-              "incoming" / "in", "internal", or any other word (the destination categories the
-              tool rates outgoing calls by: local, mobile, long distance, …) = outgoing
+              "incoming" / "in", "internal" (or the Russian words), or any other word (the
+              destination categories the tool rates outgoing calls by: local, mobile, long
+              distance, …) = outgoing
   LINE        optional: the PBX line (CO trunk) the call used
 A row whose CALLTYPE is still empty is not settled: the source reads it again until it is, and
 after a configurable time (or at the end of a one-shot run) gives up and publishes it with what
@@ -46,7 +47,9 @@ FORMAT_NAME = "wintariff_dbf"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
           "called_number", "ingress_trunk", "egress_trunk", "extension", "call_class", "call_id")
 REQUIRED = ("DATE", "TIME", "CALLERID", "EXTENSION", "NUMBER", "IDURATION")
-INCOMING = frozenset({"incoming", "in"})
+# WinTariff is Russian software: its tables may say it in Russian (read in the table's code page)
+INCOMING = frozenset({"incoming", "in", "входящий", "вх"})
+INTERNAL = frozenset({"internal", "внутренний"})
 _DATE_FORMS = (re.compile(r"(?P<y>\d{4})-?(?P<m>\d\d)-?(?P<d>\d\d)", re.ASCII),
                re.compile(r"(?P<d>\d\d)\.(?P<m>\d\d)\.(?P<y>\d{4})", re.ASCII))
 _TIME = re.compile(r"\d\d:\d\d(:\d\d)?", re.ASCII)
@@ -77,7 +80,7 @@ def _seconds(value: Any) -> int:
 
 
 def _direction(number: str, calltype: str) -> str:
-    if "internal" in number.lower() or calltype == "internal":
+    if "internal" in number.lower() or calltype in INTERNAL:
         return "internal"
     if calltype:
         return "in" if calltype in INCOMING else "out"

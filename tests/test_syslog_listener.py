@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from hypothesis import given, settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from cdrflow.local_broker import free_port
 from cdrflow.producers.formats import parser_for
@@ -66,6 +68,22 @@ def test_framer_breaks_where_the_stream_cannot_be_resynchronised():
         assert framer.feed(stream) == before           # what came before the break is kept
         assert framer.broken == reason
         assert framer.feed(octet_counted(LINES[8])) == []
+
+
+FRAMES = st.lists(st.tuples(st.booleans(), st.binary(max_size=300)), max_size=8)
+
+
+@hypothesis_settings(max_examples=2_000, deadline=None, derandomize=True)
+@given(FRAMES, st.lists(st.integers(1, 400), min_size=1, max_size=10))
+def test_framer_gives_the_sent_messages_whatever_the_reads(frames, reads):
+    # syslog messages begin with "<PRI>"; a newline-framed one holds no LF (an octet-counted one may)
+    messages = [b"<134>" + (payload if counted else payload.replace(b"\n", b" ")) for counted, payload in frames]
+    stream = b"".join(octet_counted(m) if counted else m + b"\n" for m, (counted, _) in zip(messages, frames))
+    framer, got, start = SyslogFramer(), [], 0
+    for size in reads * (len(stream) // sum(reads) + 1):
+        got += framer.feed(stream[start:start + size])
+        start += size
+    assert (got, framer.broken, framer.rest()) == (messages, None, b"")
 
 
 class Running:

@@ -122,11 +122,14 @@ def test_settled_only_once_calltype_is_filled(table):
 
 def test_text_dates_and_cp866(tmp_path):
     path = tmp_path / "t.dbf"
-    write_table(path, [{**ROWS[0], "DATE": None}, {**ROWS[1], "NUMBER": "внутренний", "CALLTYPE": "исходящий"}])
+    write_table(path, [{**ROWS[0], "DATE": None}, {**ROWS[2], "NUMBER": "103", "CALLTYPE": "Внутренний"}])
     table = DbfTable(path)
     with open(path, "rb") as fh:
         second = table.decode(table.read(fh, 1))
-    assert second["NUMBER"] == "внутренний"     # decoded as cp866, the table's language driver
+    assert second["CALLTYPE"] == "Внутренний"   # decoded as cp866, the table's language driver
+    assert parse_wintariff_dbf(second, 1, ctx(path)).call_class == "internal"
+    incoming = parse_wintariff_dbf({**ROWS[0], "CALLTYPE": "Входящий"}, 0, ctx(path))
+    assert (incoming.calling_number, incoming.ingress_trunk) == ("4957771234", "1")
     for text in ("20240301", "2024-03-01", "01.03.2024"):
         assert parse_wintariff_dbf({**ROWS[0], "DATE": text}, 0, ctx(path)).start_ms == START_0
     with pytest.raises(RecordError, match="DATE"):
@@ -135,15 +138,22 @@ def test_text_dates_and_cp866(tmp_path):
         parse_wintariff_dbf({"DATE": D}, 0, ctx(path))
 
 
-# Any bytes in a record's place: the source gets a CDR, None (deleted) or a RecordError it
-# dead-letters — never another exception.
+# Any bytes in a record's place — random; a good record with one field set to anything; a record
+# of random field values cut and followed by noise: the source gets a CDR, None (deleted) or a
+# RecordError it dead-letters, never another exception.
+VALUES = st.one_of(st.sampled_from(["", "internal", "0", "00:00", "24:00:00", "-1", "1e9", "01.13.2024"]),
+                   st.text(max_size=30), st.integers(-10**12, 10**12), st.dates(), st.none())
+RECORDS = st.one_of(
+    st.binary(min_size=record_length(), max_size=record_length()),
+    st.builds(lambda name, value: record({**ROWS[0], name: value}), st.sampled_from(list(ROWS[0])), VALUES),
+    st.builds(lambda row, cut, noise: (record(row)[:cut] + noise)[:record_length()].ljust(record_length()),
+              st.fixed_dictionaries({name: VALUES for name in ROWS[0]}),
+              st.integers(0, record_length()), st.binary(max_size=40)))
+
+
 @hypothesis_settings(max_examples=10_000, deadline=None, derandomize=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.one_of(st.binary(min_size=record_length(), max_size=record_length()),
-                 st.builds(lambda row, cut, noise: (record(row)[:cut] + noise)[:record_length()].ljust(record_length()),
-                           st.fixed_dictionaries({k: st.one_of(st.text(max_size=30), st.integers(-10**12, 10**12),
-                                                              st.dates(), st.none()) for k in ROWS[0]}),
-                           st.integers(0, record_length()), st.binary(max_size=40))))
+@given(RECORDS)
 def test_fuzz_records(raw):
     path = Path("/var/pbx/calls.dbf")
     try:
