@@ -60,9 +60,12 @@ class DbfTable:
         """Records both counted by the header and complete in a file of this size."""
         return max(0, min(self.numrecords, (size - self.header_len) // self.record_len))
 
-    def read(self, fh: BinaryIO, recno: int) -> bytes:
-        fh.seek(self.header_len + recno * self.record_len)
-        return fh.read(self.record_len)
+    def read(self, fh: BinaryIO, start: int, stop: int | None = None) -> list[tuple[int, bytes]]:
+        """(record number, raw bytes) of records start … stop-1 (just start when stop is None)."""
+        stop = start + 1 if stop is None else stop
+        fh.seek(self.header_len + start * self.record_len)
+        data, size = fh.read((stop - start) * self.record_len), self.record_len
+        return [(start + i, data[i * size:(i + 1) * size]) for i in range(stop - start)]
 
     def decode(self, raw: bytes) -> dict[str, Any] | None:
         """Field name → value; None for a deleted record."""
@@ -154,7 +157,8 @@ class DbfSource:
         while again or start < count:
             stop = min(count, start + CHUNK_RECORDS)
             dead_letters = self.stats.dead_letters
-            cdrs = self._take(fh, table, path, again + list(range(start, stop)), held, ctx, final)
+            records = [r for recno in again for r in table.read(fh, recno)] + table.read(fh, start, stop)
+            cdrs = self._take(table, records, path, held, ctx, final)
             checkpoint = min(held, default=stop)
             if cdrs or self.stats.dead_letters > dead_letters or checkpoint != self.checkpoints.offset(file_id):
                 self._publish(file_id, path, cdrs, checkpoint)
@@ -163,12 +167,11 @@ class DbfSource:
             start, again = stop, []
         return consumed
 
-    def _take(self, fh: BinaryIO, table: DbfTable, path: Path, recnos: list[int],
+    def _take(self, table: DbfTable, records: list[tuple[int, bytes]], path: Path,
               held: dict[int, tuple[float, dict]], ctx: SourceContext, final: bool) -> list[dict]:
-        """The CDRs of these records; unsettled ones are held, bad ones dead-lettered."""
+        """The CDRs of these (record number, raw) records; unsettled ones are held, bad ones dead-lettered."""
         now, cdrs = self.clock(), []
-        for recno in recnos:
-            raw = table.read(fh, recno)
+        for recno, raw in records:
             try:
                 record = table.decode(raw)
                 if record is not None and not self.parser.settled(record):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
@@ -54,6 +55,11 @@ _DATE_FORMS = (re.compile(r"(?P<y>\d{4})-?(?P<m>\d\d)-?(?P<d>\d\d)", re.ASCII),
                re.compile(r"(?P<d>\d\d)\.(?P<m>\d\d)\.(?P<y>\d{4})", re.ASCII))
 _TIME = re.compile(r"\d\d:\d\d(:\d\d)?", re.ASCII)
 _DIGIT = re.compile(r"\d")
+
+
+@lru_cache(maxsize=64)
+def _file_name(path: str) -> str:
+    return PurePath(path).name
 
 
 def _text(value: Any) -> str:
@@ -119,7 +125,7 @@ class WinTariffDbfParser:
             calling, called = extension, number
         else:
             calling, called = caller_id, extension
-        native_id = f"{PurePath(ctx.source_file).name}#{recno}"
+        native_id = f"{_file_name(ctx.source_file)}#{recno}"
         return CDR.model_validate({
             "cdr_id": make_cdr_id(ctx.source, native_id),
             "source": ctx.source,

@@ -66,9 +66,9 @@ def parse_table(path: Path) -> list[CDR | None | str]:
     """Every record as the source sees it: CDR, None (deleted) or the RecordError's reason."""
     table, out = DbfTable(path), []
     with open(path, "rb") as fh:
-        for recno in range(table.count(path.stat().st_size)):
+        for recno, raw in table.read(fh, 0, table.count(path.stat().st_size)):
             try:
-                rec = table.decode(table.read(fh, recno))
+                rec = table.decode(raw)
                 out.append(None if rec is None else parse_wintariff_dbf(rec, recno, ctx(path)))
             except RecordError as e:
                 out.append(str(e))
@@ -125,7 +125,8 @@ def test_text_dates_and_cp866(tmp_path):
     write_table(path, [{**ROWS[0], "DATE": None}, {**ROWS[2], "NUMBER": "103", "CALLTYPE": "Внутренний"}])
     table = DbfTable(path)
     with open(path, "rb") as fh:
-        second = table.decode(table.read(fh, 1))
+        ((_, raw),) = table.read(fh, 1)
+        second = table.decode(raw)
     assert second["CALLTYPE"] == "Внутренний"   # decoded as cp866, the table's language driver
     assert parse_wintariff_dbf(second, 1, ctx(path)).call_class == "internal"
     incoming = parse_wintariff_dbf({**ROWS[0], "CALLTYPE": "Входящий"}, 0, ctx(path))
