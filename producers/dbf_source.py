@@ -45,6 +45,8 @@ class DbfTable:
     """A DBF file's header, as dbfread reads it, and its records by number."""
 
     def __init__(self, path: Path):
+        # dbfread reads the header by name and the source its records from its own open file: a
+        # table replaced in between shows as one with fewer records, read again from record 0
         try:
             table = DBF(str(path), load=False, ignorecase=False, char_decode_errors="replace")
             self.header_len, self.record_len = table.header.headerlen, table.header.recordlen
