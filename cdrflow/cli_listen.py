@@ -23,6 +23,7 @@ def syslog(
     """Publish CDR lines received over syslog; SIGTERM or Ctrl-C publishes what arrived, then stops.
     UDP cannot be replayed and TCP syslog has no acknowledgement: see producers/syslog_listener.py."""
     from .producers.formats import parser_for
+    from .producers.heartbeat import Heartbeat
     from .producers.publisher import Publisher
     from .producers.syslog_listener import SyslogListener
     from .runtime import bootstrap_servers
@@ -34,7 +35,8 @@ def syslog(
         parser = parser_for(format)
         publisher = Publisher(bootstrap_servers(settings), settings)
         listener = SyslogListener(source, parser, publisher, ZoneInfo(settings.source_timezone),
-                                  flush_s=settings.syslog_flush_s)
+                                  flush_s=settings.syslog_flush_s,
+                                  heartbeat=Heartbeat(settings.resolved_data_dir / "heartbeat" / source))
     except ValueError as exc:
         fail(str(exc))
     try:

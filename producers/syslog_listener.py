@@ -22,7 +22,8 @@ What is and is not guaranteed (syslog cannot give what the file source gives):
   received and waits for the broker's ack. A sender still writing after that must resend.
 - Lost on a crash (kill -9, power): what was received but not yet acknowledged by the broker, at
   most about flush_s of traffic plus one publish in flight. A publish the broker refuses is
-  logged and counted in `unpublished`; the listener goes on.
+  logged and counted in `unpublished`; the listener goes on receiving, but beats its heartbeat
+  only after acknowledged flushes, so `cdrflow probe` fails while the broker keeps refusing.
 - A message sent twice (a sender resending after a reconnect) is stored once: cdr_id comes from
   the record itself (AudioCodes: SIP Call-ID, SessionId, report type), not from its position.
 Where a lost CDR matters, have the SBC also keep its CDR file (or relay through a syslog daemon
@@ -40,6 +41,7 @@ from zoneinfo import ZoneInfo
 from confluent_kafka import KafkaException
 
 from .file_source import SourceStats, send_dead_letter
+from .heartbeat import Heartbeat
 from .parsing import FileParser, HeaderCsvFormat, LineParser, RecordError, RecordParser, SourceContext
 from .publisher import DeliveryFailed, Publisher
 
@@ -119,6 +121,7 @@ class SyslogListener:
     stats: SourceStats = field(default_factory=SourceStats)
     unpublished: int = 0               # CDRs and dead letters the broker did not acknowledge
     ports: dict[str, int] = field(default_factory=dict)   # bound ports, once listening
+    heartbeat: Heartbeat | None = None  # beaten after each flush the broker acknowledged (or with nothing to send)
 
     def __post_init__(self) -> None:
         # a file's header row, a table's records and calls grouped across rows have no syslog form
@@ -152,8 +155,9 @@ class SyslogListener:
         return len(self._cdrs) + len(self._letters)
 
     # -- publish → acknowledge ------------------------------------------------------------------
-    def _publish(self, cdrs: list[dict], letters: list[tuple[str, str, bytes]]) -> None:
-        """Runs in a worker thread, one at a time: the only code that touches the publisher."""
+    def _publish(self, cdrs: list[dict], letters: list[tuple[str, str, bytes]]) -> bool:
+        """Runs in a worker thread, one at a time: the only code that touches the publisher;
+        True when the broker acknowledged."""
         try:
             for position, reason, raw in letters:
                 send_dead_letter(self.publisher, self.stats, self.source, self.parser.format_name, position, reason, raw)
@@ -162,15 +166,18 @@ class SyslogListener:
         except (DeliveryFailed, KafkaException) as exc:
             self.unpublished += len(cdrs) + len(letters)
             log.error("syslog listener: %d CDR(s) and %d dead letter(s) not acknowledged: %s", len(cdrs), len(letters), exc)
-            return
+            return False
         self.stats.cdrs += len(cdrs)
+        return True
 
     async def flush(self) -> None:
         """Publishes what was received so far and waits for the broker's acknowledgement."""
         async with self._publishing:
             cdrs, letters, self._cdrs, self._letters = self._cdrs, self._letters, [], []
-            if cdrs or letters:
-                await asyncio.to_thread(self._publish, cdrs, letters)
+            acknowledged = await asyncio.to_thread(self._publish, cdrs, letters) if cdrs or letters else True
+            # a broker that keeps refusing stops the beats, and the liveness probe restarts us
+            if acknowledged and self.heartbeat:
+                self.heartbeat.beat()
 
     async def _flush_every(self) -> None:
         while True:

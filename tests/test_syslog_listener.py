@@ -208,6 +208,7 @@ def test_cli_publishes_what_arrived_when_terminated(settings, tmp_path):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, out
+    assert (Path(settings.resolved_data_dir) / "heartbeat" / "ac-sbc").exists()   # for `cdrflow probe`
     assert "2 messages → 2 CDRs published, 0 dead letters" in " ".join(out.split())
     cdrs = [c for v in read_all(settings.kafka_bootstrap, settings.topic_cdr_batches, expect=1) for c in decode_batch(v)]
     assert sorted(c["native_id"] for c in cdrs) == sorted([NATIVE[1], NATIVE[8]])

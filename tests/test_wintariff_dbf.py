@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from cdrflow.producers.checkpoint import CheckpointStore
 from cdrflow.producers.dbf_source import DbfSource, DbfTable
 from cdrflow.producers.formats import describe_formats, parser_for
+from cdrflow.producers.heartbeat import Heartbeat, heartbeat_age_s
 from cdrflow.producers.parsing import RecordError, RecordParser, SourceContext
 from cdrflow.producers.publisher import Publisher
 from cdrflow.producers.wintariff_dbf import parse_wintariff_dbf
@@ -273,8 +274,10 @@ def test_one_shot_run_publishes_unsettled_rows_and_rewritten_table_restarts(harn
     path = tmp_path / "calls.dbf"
     write_table(path, [ROWS[0], {**ROWS[5]}])
     source = harness.source(path)
+    source.heartbeat = Heartbeat(tmp_path / "heartbeat" / SOURCE)
     source.run(follow=False)
     assert (source.stats.cdrs, checkpoint(harness, path)) == (2, 2)
+    assert heartbeat_age_s(tmp_path / "heartbeat" / SOURCE) < 60    # `cdrflow probe` sees it alive
     write_table(path, [ROWS[1]])                       # packed / replaced in place: fewer records
     source.poll()
     assert (source.stats.cdrs, checkpoint(harness, path)) == (3, 1)
