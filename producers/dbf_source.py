@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from dbfread import DBF, FieldParser
 
 from .checkpoint import CheckpointStore
-from .file_source import SourceStats, send_dead_letter, source_files
+from .file_source import SourceStats, open_files, send_dead_letter
 from .heartbeat import Heartbeat
 from .parsing import RecordError, RecordParser, SourceContext
 from .publisher import Publisher
@@ -108,29 +108,19 @@ class DbfSource:
     _paths: dict[str, Path] = field(default_factory=dict, repr=False)
     _told_unreadable: dict[str, int] = field(default_factory=dict, repr=False)   # file id → size told
 
-    def files(self) -> list[Path]:
-        return source_files(self.paths, self.pattern)
-
     def poll(self, final: bool = False) -> int:
         """Reads every table from its checkpoint to its last complete record and reads held
         records again; final gives up on held records. Returns records consumed."""
         consumed, live = 0, set()
-        for path in self.files():
+        for path, fh, st, file_id in open_files(self.paths, self.pattern):
+            live.add(file_id)
+            self._paths[file_id] = path
             try:
-                fh = open(path, "rb")
-            except FileNotFoundError:
+                table = DbfTable(path)
+            except RecordError as exc:
+                self._unreadable(exc, path, file_id, st, final)
                 continue
-            with fh:
-                st = os.fstat(fh.fileno())
-                file_id = f"{st.st_dev}:{st.st_ino}"
-                live.add(file_id)
-                self._paths[file_id] = path
-                try:
-                    table = DbfTable(path)
-                except RecordError as exc:
-                    self._unreadable(exc, path, file_id, st, final)
-                    continue
-                consumed += self._read_table(fh, path, file_id, table, st.st_size, final)
+            consumed += self._read_table(fh, path, file_id, table, st.st_size, final)
         for file_id in [f for f in self._paths if f not in live]:
             self._give_up(file_id)
         self.checkpoints.forget_missing(live)
