@@ -96,7 +96,11 @@ def test_production_scales_out_with_anti_affinity_and_secret_references(helm):
     assert (probes["livenessProbe"]["httpGet"]["path"], probes["readinessProbe"]["httpGet"]["path"]) == ("/health", "/ready")
     job = next(m for m in manifests if m["kind"] == "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    assert sum(m["kind"] == "Deployment" for m in manifests) == 2
+    assert sum(m["kind"] == "Deployment" for m in manifests) == 3       # two file sources, one syslog listener
+    listener = next(m for m in manifests if m["kind"] == "Service" and m["metadata"]["labels"].get(
+        "app.kubernetes.io/component") == "listener")
+    assert {(p["port"], p["protocol"]) for p in listener["spec"]["ports"]} == {(5514, "UDP"), (5514, "TCP")}
+    assert listener["spec"]["externalTrafficPolicy"] == "Local"
 
 
 def test_more_workers_than_partitions_is_refused(helm):
