@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     quarantine_max_calls: int = Field(3, ge=1, description="Release only with fewer calls than this")
     quarantine_window_days: int = Field(90, ge=1, description="Days of calls that decide a release")
     quarantine_min_days: int = Field(90, ge=0, description="Shortest quarantine before a release")
+    # Longest time between an insert reading the server clock and its rows becoming visible: rows
+    # inserted that long before a checkpoint was taken count as possibly missing from it. At most
+    # an hour: the arrivals view (migrations/0011) records closed-day hits from an hour before midnight.
+    quarantine_checkpoint_commit_lag_s: int = Field(3600, ge=0, le=3600,
+                                                    description="Commit lag a quarantine checkpoint allows for")
     topic_disconnected_hits: str = "number.hits.disconnected"
     disconnected_hit_interval_s: float = Field(3600, gt=0, description="At most one ops event per number per interval")
 
