@@ -85,8 +85,11 @@ def ingest(
 ) -> None:
     """Publish CDR files to Kafka, resuming from checkpoints; malformed lines go to the dead-letter topic."""
     from .producers.checkpoint import CheckpointStore
+    from .producers.dbf_source import DbfSource
     from .producers.file_source import FileSource
     from .producers.formats import parser_for
+    from .producers.heartbeat import Heartbeat
+    from .producers.parsing import RecordParser
     from .producers.publisher import Publisher
     from .runtime import bootstrap_servers
 
@@ -96,10 +99,13 @@ def ingest(
     except ValueError as exc:
         fail(str(exc))
     publisher = Publisher(bootstrap_servers(settings), settings)
-    file_source = FileSource(
-        source=source, paths=paths, parser=parser, publisher=publisher, pattern=pattern,
-        checkpoints=CheckpointStore(settings.resolved_data_dir / "checkpoints" / f"{source}.json"),
-        timezone=ZoneInfo(settings.source_timezone))
+    common = dict(source=source, paths=paths, parser=parser, publisher=publisher, pattern=pattern,
+                  checkpoints=CheckpointStore(settings.resolved_data_dir / "checkpoints" / f"{source}.json"),
+                  timezone=ZoneInfo(settings.source_timezone),
+                  heartbeat=Heartbeat(settings.resolved_data_dir / "heartbeat" / source))
+    # tables of records (DBF) have their own source; every other format is read by lines
+    file_source = (DbfSource(**common, settle_after_s=settings.dbf_settle_s) if isinstance(parser, RecordParser)
+                   else FileSource(**common))
     try:
         stats = file_source.run(follow=follow)
     except KeyboardInterrupt:
@@ -108,6 +114,22 @@ def ingest(
         publisher.close()
     console.print(f"{stats.lines} lines → {stats.cdrs} CDRs published, {stats.dead_letters} dead letters"
                   + (f" {stats.reasons}" if stats.reasons else ""))
+
+
+@app.command()
+def probe(
+    heartbeat: Path = typer.Argument(..., help="Heartbeat file of a producer (<data dir>/heartbeat/<source>)"),
+    max_age: float = typer.Option(120.0, help="Seconds since the last beat after which the producer is not alive"),
+) -> None:
+    """Liveness probe of a producer: exit 0 when it polled and was acknowledged within --max-age seconds."""
+    from .producers.heartbeat import heartbeat_age_s
+
+    age = heartbeat_age_s(heartbeat)
+    if age is None:
+        fail(f"no heartbeat at {heartbeat}: the producer has not completed a poll yet")
+    if age > max_age:
+        fail(f"last heartbeat {age:.0f} s ago (limit {max_age:.0f} s): the producer stopped polling")
+    console.print(f"alive: last heartbeat {age:.1f} s ago")
 
 
 @app.command()
@@ -125,22 +147,26 @@ def simulate(
     count: Optional[int] = typer.Option(None, help="Stop after this many CDRs (default: run until Ctrl-C)"),
     seed: int = typer.Option(1),
     fast: bool = typer.Option(False, help="Publish as fast as possible instead of in real time"),
-    fault: list[str] = typer.Option([], help="INTERCONNECT:KIND:START_MIN:MINUTES, KIND one of "
+    fault: list[str] = typer.Option([], help="INTERCONNECT:KIND:START_MIN:MINUTES (minutes from now), KIND one of "
                                               "answer_collapse, traffic_vanish, network_causes"),
+    history_minutes: float = typer.Option(0.0, help="Start the event clock this many minutes ago (never before "
+                                          "where the last run stopped): that traffic is published at once"),
 ) -> None:
     """Publish realistic carrier CDRs (several SBCs/switches, diurnal load, cause mix, injected faults)."""
     from .producers.publisher import Publisher
     from .producers.simulate import Fault, as_written, default_config, generate, paced
-    from .producers.simulator_source import publish_stream
+    from .producers.simulator_source import SimulatedUntil, publish_stream
     from .runtime import bootstrap_servers
 
     settings = Settings()
-    start_ms = int(time.time() * 1000)
+    now_ms = int(time.time() * 1000)
+    resume = SimulatedUntil(settings.resolved_data_dir / "simulated_until.json")
+    start_ms = now_ms if fast else resume.history_start(now_ms, history_minutes)
     faults = []
     for spec in fault:
         try:
             ic, kind, start_min, minutes = spec.split(":")
-            begin = start_ms + int(float(start_min) * 60_000)
+            begin = now_ms + int(float(start_min) * 60_000)
             faults.append(Fault(ic, kind, begin, begin + int(float(minutes) * 60_000)))
         except ValueError:
             fail(f"bad --fault {spec!r}: want INTERCONNECT:KIND:START_MIN:MINUTES")
@@ -149,12 +175,14 @@ def simulate(
     publisher = Publisher(bootstrap_servers(settings), settings)
     batch = settings.batch_max_cdrs if fast else max(1, min(settings.batch_max_cdrs, int(rate / 4)))
     try:
-        total = publish_stream(cdrs if fast else paced(cdrs, at="end_ms"), publisher, batch,
+        total = publish_stream(cdrs if fast else paced(cdrs, at="end_ms", clock_ms=now_ms), publisher, batch,
                                flush_every=50 if fast else 1)
     except KeyboardInterrupt:
         total = publisher.sent_cdrs
     finally:
         publisher.close()
+        if not fast:    # paced: the event clock stopped at the wall clock
+            resume.save(int(time.time() * 1000))
     console.print(f"published {total} simulated CDRs")
 
 
@@ -220,11 +248,13 @@ def bench(
 
 # Command groups live in their own modules; they import console/fail from here lazily.
 from .cli_incidents import incidents_app  # noqa: E402
+from .cli_listen import listen_app  # noqa: E402
 from .cli_numbers import numbers_app  # noqa: E402
 from .cli_dashboards import dashboards_app  # noqa: E402
 from .cli_tenants import report, tenants_app  # noqa: E402
 
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(listen_app, name="listen")
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(tenants_app, name="tenants")

@@ -66,6 +66,26 @@ def release_candidates(
         print_table(title, columns[:verdict], [r[:verdict] for r in rows if r[verdict] == name])
 
 
+@numbers_app.command("checkpoint")
+def checkpoint(
+    window_days: Optional[int] = typer.Option(None, help="Days of calls that count (default 90)"),
+    as_of: Optional[datetime] = typer.Option(None, help="For questions on this UTC moment's day (default now)"),
+    rebuild: bool = typer.Option(False, help="Build again even if the day has one"),
+) -> None:
+    """Build the day's quarantine checkpoint (the worker does it daily): release-candidate questions
+    then read it plus the day's hits instead of the whole window, with the same answer."""
+    from .numbers import build_checkpoint
+
+    settings = Settings()
+    moment = as_of.replace(tzinfo=timezone.utc) if as_of else None
+    try:
+        done = build_checkpoint(run_on(settings), settings, moment, window_days, rebuild)
+    except ValueError as exc:
+        fail(str(exc))
+    how = f"built in {done.build_s:.1f} s" if done.built else "already built"
+    console.print(f"checkpoint for {done.day}, {done.window_days}-day window: {done.numbers} numbers, {how}")
+
+
 @numbers_app.command("tracking")
 def tracking(
     since: Optional[datetime] = typer.Option(None, formats=["%Y-%m-%d"], help="First day (default 7 days ago)"),

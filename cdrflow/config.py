@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     quarantine_max_calls: int = Field(3, ge=1, description="Release only with fewer calls than this")
     quarantine_window_days: int = Field(90, ge=1, description="Days of calls that decide a release")
     quarantine_min_days: int = Field(90, ge=0, description="Shortest quarantine before a release")
+    # Longest time between an insert reading the server clock and its rows becoming visible: rows
+    # inserted that long before a checkpoint was taken count as possibly missing from it. At most
+    # an hour: the arrivals view (migrations/0011) records closed-day hits from an hour before midnight.
+    quarantine_checkpoint_commit_lag_s: int = Field(3600, ge=0, le=3600,
+                                                    description="Commit lag a quarantine checkpoint allows for")
     topic_disconnected_hits: str = "number.hits.disconnected"
     disconnected_hit_interval_s: float = Field(3600, gt=0, description="At most one ops event per number per interval")
 
@@ -151,6 +156,10 @@ class Settings(BaseSettings):
 
     batch_max_cdrs: int = Field(500, ge=1, description="CDRs per Kafka message (batch envelope)")
     producer_linger_ms: int = 20
+    dbf_settle_s: float = Field(60, ge=0, description="How long a DBF row whose tool fills a field in later (WinTariff "
+                                "CALLTYPE) is read again before it is published with what it has")
+    syslog_flush_s: float = Field(0.5, gt=0, description="Longest a syslog message received waits before it is "
+                                  "published (the listener also flushes on shutdown)")
     worker_take: int = Field(200, ge=1, description="Kafka messages a worker inserts at once")
     worker_within_s: float = Field(0.5, gt=0, description="Longest wait before inserting a partial batch")
     worker_web_port: int = Field(6066, description="Faust web port; also serves queries in embedded mode")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -122,15 +123,61 @@ def utc_text(moment: datetime) -> str:
 
 def release_candidates_query(settings: Settings, as_of: datetime | None = None, max_calls: int | None = None,
                              window_days: int | None = None, min_days: int | None = None,
-                             verdicts: Iterable[str] = ("release", "dirty")) -> tuple[str, dict]:
-    """Disconnected numbers with their verdict; None arguments take Settings' quarantine defaults."""
+                             verdicts: Iterable[str] = ("release", "dirty"),
+                             use_checkpoint: bool = True) -> tuple[str, dict]:
+    """Disconnected numbers with their verdict; None arguments take Settings' quarantine defaults.
+    The answer is the same with or without the checkpoint; use_checkpoint=False asks the day table."""
     return query("release_candidates", settings), {
         "as_of": utc_text(as_of or datetime.now(timezone.utc)),
         "max_calls": settings.quarantine_max_calls if max_calls is None else max_calls,
-        "window_days": settings.quarantine_window_days if window_days is None else window_days,
+        "window_days": _window_days(settings, window_days),
         "min_days": settings.quarantine_min_days if min_days is None else min_days,
         "verdicts": list(verdicts),
+        "use_checkpoint": int(use_checkpoint),
     }
+
+
+def _window_days(settings: Settings, window_days: int | None) -> int:
+    return settings.quarantine_window_days if window_days is None else window_days
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    day: date
+    window_days: int
+    numbers: int
+    build_s: float
+    built: bool         # False: one for this day and window was there already
+
+
+def build_checkpoint(run: Run, settings: Settings, as_of: datetime | None = None, window_days: int | None = None,
+                     rebuild: bool = False) -> Checkpoint:
+    """The quarantine counts of the window's days before as_of's day, for release-candidate
+    questions asked on that day (number_quarantine_counts, migrations/0011). Once a day is enough:
+    status changes and late hits since are recounted at question time."""
+    as_of = as_of or datetime.now(timezone.utc)
+    window = _window_days(settings, window_days)
+    params = {"as_of": utc_text(as_of), "window_days": window}
+    # taken_at: the server's clock before the build reads anything. Rows inserted since (less the
+    # commit lag) may be missing from the checkpoint: their numbers are recounted at question time.
+    (taken_at, numbers), = _rows(run(query("quarantine_checkpoint_state", settings), params))
+    if numbers is not None and not rebuild:
+        return Checkpoint(as_of.date(), window, numbers, 0.0, built=False)
+    if as_of.date() > date.fromisoformat(taken_at[:10]):
+        raise ValueError(f"a checkpoint for {as_of.date()} can only be built once that day has begun")
+    params["taken_at"] = taken_at
+    started = time.perf_counter()
+    run(query("quarantine_checkpoint", settings), params)
+    build_s = time.perf_counter() - started
+    run(query("quarantine_checkpoint_done", settings),
+        {**params, "commit_lag_s": settings.quarantine_checkpoint_commit_lag_s, "build_s": build_s})
+    (_, numbers), = _rows(run(query("quarantine_checkpoint_state", settings), params))
+    return Checkpoint(as_of.date(), window, numbers, build_s, built=True)
+
+
+def _rows(result) -> list:
+    """Rows of a query result from a clickhouse-connect client or the worker's (columns, rows)."""
+    return result.result_rows if hasattr(result, "result_rows") else result[1]
 
 
 def call_tracking_query(settings: Settings, since: date, until: date, tenant: str = "") -> tuple[str, dict]:

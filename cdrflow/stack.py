@@ -54,7 +54,8 @@ class Stack:
         if ingest:
             self._spawn("producer", ["ingest", str(ingest), "--format", format, "--follow", "--source", ingest.name])
         else:
-            self._spawn("producer", ["simulate", "--rate", str(rate)])
+            # ten minutes of history first: the live view (settled minutes) has figures at once
+            self._spawn("producer", ["simulate", "--rate", str(rate), "--history-minutes", "10"])
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log = open(self.logs / f"{name}.log", "ab")

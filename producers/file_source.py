@@ -21,12 +21,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from cdrflow.schemas.envelope import DeadLetter, truncate_raw
 
 from .checkpoint import CheckpointStore
+from .heartbeat import Heartbeat
 from .parsing import FileParser, GroupingParser, LineParser, RecordError, SourceContext
 from .publisher import Publisher
 
@@ -44,6 +45,37 @@ class SourceStats:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
+def open_files(paths: list[Path], pattern: str) -> Iterator[tuple[Path, BinaryIO, os.stat_result, str]]:
+    """(path, open file, its stat, identity device:inode) of the files named and of those matching
+    pattern in the directories named, oldest first, so a rotated file's tail is published before
+    its successor's head. Identity and every read come from the one open file: if the switch
+    rotates while it is read, the name then means the new file, but the offset belongs to this one."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(p for p in path.glob(pattern) if p.is_file())
+        elif path.is_file():
+            found.append(path)
+    for path in sorted(found, key=lambda p: (p.stat().st_mtime, p.name)):
+        try:
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            continue
+        with fh:
+            st = os.fstat(fh.fileno())
+            yield path, fh, st, f"{st.st_dev}:{st.st_ino}"
+
+
+def send_dead_letter(publisher: Publisher, stats: SourceStats, source: str, format_name: str,
+                     position: str, reason: str, raw: bytes) -> None:
+    """A record no parser could read, to the dead-letter topic with its reason and position."""
+    publisher.send_dead_letter(DeadLetter(stage="parse", reason=reason, source=source, source_format=format_name,
+                                          position=position, raw=truncate_raw(raw)))
+    stats.dead_letters += 1
+    key = reason.split(":")[0]
+    stats.reasons[key] = stats.reasons.get(key, 0) + 1
+
+
 @dataclass
 class FileSource:
     source: str
@@ -56,51 +88,33 @@ class FileSource:
     stats: SourceStats = field(default_factory=SourceStats)
     on_progress: Callable[[SourceStats], None] | None = None
     unterminated_after_s: float = 30.0
+    heartbeat: Heartbeat | None = None   # beaten after each poll the broker acknowledged
     # file id → (path, its parser) for FileParser formats, and → bytes read when ahead of the checkpoint
     _file_parsers: dict[str, tuple[Path, LineParser]] = field(default_factory=dict, repr=False)
     _read_to: dict[str, int] = field(default_factory=dict, repr=False)
-
-    def files(self) -> list[Path]:
-        found: list[Path] = []
-        for path in self.paths:
-            if path.is_dir():
-                found.extend(p for p in path.glob(self.pattern) if p.is_file())
-            elif path.is_file():
-                found.append(path)
-        # Oldest first, so a rotated file's tail is published before its successor's head.
-        return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
 
     def poll(self, final: bool = False) -> int:
         """Reads every file from its checkpoint to its last complete line — to its end when final
         or when the file is quiet (see the module doc); returns bytes consumed."""
         consumed, live = 0, set()
-        for path in self.files():
-            try:
-                fh = open(path, "rb")
-            except FileNotFoundError:
-                continue
-            # Identity and every chunk come from this one open file: if the switch rotates while
-            # it is read, the name then means the new file, but the offset belongs to this one.
-            with fh:
-                st = os.fstat(fh.fileno())
-                file_id = f"{st.st_dev}:{st.st_ino}"
-                live.add(file_id)
-                offset = self._read_to.get(file_id) or self.checkpoints.offset(file_id)
-                if st.st_size < offset:
-                    log.warning("%s shrank below its checkpoint: truncated, reading from 0", path)
-                    offset = 0
-                    self._read_to.pop(file_id, None)
-                    self._file_parsers.pop(file_id, None)  # a rewritten file may have a new header
-                    # Kept, or a poll after the rewrite outgrew the old offset would resume there.
-                    self.checkpoints.save(file_id, path, offset)
-                ends = final or time.time() - st.st_mtime >= self.unterminated_after_s
-                parser = self._parser_for(fh, path, file_id, ends)
-                while parser and st.st_size > offset:
-                    read = self._read_chunk(fh, path, file_id, offset, parser, st.st_size if ends else None)
-                    if not read:
-                        break
-                    offset += read
-                    consumed += read
+        for path, fh, st, file_id in open_files(self.paths, self.pattern):
+            live.add(file_id)
+            offset = self._read_to.get(file_id) or self.checkpoints.offset(file_id)
+            if st.st_size < offset:
+                log.warning("%s shrank below its checkpoint: truncated, reading from 0", path)
+                offset = 0
+                self._read_to.pop(file_id, None)
+                self._file_parsers.pop(file_id, None)  # a rewritten file may have a new header
+                # Kept, or a poll after the rewrite outgrew the old offset would resume there.
+                self.checkpoints.save(file_id, path, offset)
+            ends = final or time.time() - st.st_mtime >= self.unterminated_after_s
+            parser = self._parser_for(fh, path, file_id, ends)
+            while parser and st.st_size > offset:
+                read = self._read_chunk(fh, path, file_id, offset, parser, st.st_size if ends else None)
+                if not read:
+                    break
+                offset += read
+                consumed += read
         for file_id in [f for f in self._file_parsers if f not in live]:
             self._drain(file_id)
             del self._file_parsers[file_id]
@@ -178,17 +192,15 @@ class FileSource:
         return end
 
     def _dead_letter(self, reason: str, path: Path, offset: int, line: bytes) -> None:
-        self.publisher.send_dead_letter(DeadLetter(
-            stage="parse", reason=reason, source=self.source, source_format=self.parser.format_name,
-            position=f"{path}:{offset}", raw=truncate_raw(line.rstrip(b"\r\n"))))
-        self.stats.dead_letters += 1
-        key = reason.split(":")[0]
-        self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
+        send_dead_letter(self.publisher, self.stats, self.source, self.parser.format_name,
+                         f"{path}:{offset}", reason, line.rstrip(b"\r\n"))
 
     def run(self, follow: bool, interval_s: float = 0.5, stop: Callable[[], bool] = lambda: False) -> SourceStats:
         """follow=False reads what is there and returns; follow=True keeps tailing until stop()."""
         while True:
             self.poll(final=not follow)
+            if self.heartbeat:
+                self.heartbeat.beat()
             if not follow:
                 for file_id in self._file_parsers:
                     self._drain(file_id)

@@ -9,10 +9,11 @@ from .audiocodes_syslog import parse_audiocodes_syslog
 from .cisco_cucm import parse_cisco_cucm
 from .freeswitch import parse_freeswitch_csv, parse_freeswitch_json
 from .kamailio_acc import parse_kamailio_acc
-from .parsing import FileParser, LineParser
+from .parsing import FileParser, LineParser, RecordParser
 from .ribbon_sbc import parse_ribbon_sbc
+from .wintariff_dbf import parse_wintariff_dbf
 
-FORMATS: dict[str, LineParser | FileParser] = {
+FORMATS: dict[str, LineParser | FileParser | RecordParser] = {
     "acme_sbc": parse_acme_sbc,
     "asterisk_csv": parse_asterisk_csv,
     "asterisk_custom": parse_asterisk_custom,
@@ -22,10 +23,11 @@ FORMATS: dict[str, LineParser | FileParser] = {
     "freeswitch_json": parse_freeswitch_json,
     "kamailio_acc": parse_kamailio_acc,
     "ribbon_sbc": parse_ribbon_sbc,
+    "wintariff_dbf": parse_wintariff_dbf,
 }
 
 
-def parser_for(name: str) -> LineParser | FileParser:
+def parser_for(name: str) -> LineParser | FileParser | RecordParser:
     try:
         return FORMATS[name]
     except KeyError:

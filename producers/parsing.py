@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 from operator import itemgetter
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from typing import Any
@@ -56,6 +56,21 @@ class FileParser(Protocol):
 
     def for_file(self, first_line: bytes) -> LineParser:
         """The parser for one file, given the file's first line (its header, if it has one)."""
+
+
+@runtime_checkable
+class RecordParser(Protocol):
+    """A format of record-oriented files (DBF tables, read by dbf_source.py rather than by lines):
+    a record is a dict of named field values, its position the record number."""
+
+    format_name: str
+    fields: tuple[str, ...]
+
+    def settled(self, record: dict[str, Any]) -> bool:
+        """False while the writer is still expected to fill the record in (it is read again)."""
+
+    def __call__(self, record: dict[str, Any], recno: int, ctx: SourceContext) -> CDR | None:
+        """A CDR, None for a record that is no call, or raise RecordError."""
 
 
 @runtime_checkable

@@ -625,16 +625,17 @@ def as_written(records: Iterable[dict]) -> Iterator[dict]:
 
 
 def paced(records: Iterable[dict], speed: float = 1.0, now=time.time, sleep=time.sleep,
-          at: str = "start_ms") -> Iterator[dict]:
+          at: str = "start_ms", clock_ms: int | None = None) -> Iterator[dict]:
     """Replay records in (scaled) real time: each is yielded no earlier than its `at` time's offset
-    from the first record, divided by speed. The clock is read only when a record is due later
-    than the last reading, so fast replays do not pay a syscall per record."""
+    from clock_ms (default: the first record's), divided by speed — records before clock_ms are
+    history, yielded at once. The clock is read only when a record is due later than the last
+    reading, so fast replays do not pay a syscall per record."""
     if speed <= 0:
         raise ValueError("speed must be positive")
     t0 = wall0 = wall = None
     for rec in records:
         if t0 is None:
-            t0, wall0 = rec[at], now()
+            t0, wall0 = (rec[at] if clock_ms is None else clock_ms), now()
             wall = wall0
         due = wall0 + (rec[at] - t0) / 1000.0 / speed
         if due > wall:

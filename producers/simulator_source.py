@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+
+import orjson
 
 from .publisher import Publisher
 
@@ -27,3 +30,23 @@ def publish_stream(cdrs: Iterable[dict[str, Any]], publisher: Publisher, batch: 
             on_progress(total)
     publisher.flush()
     return total
+
+
+class SimulatedUntil:
+    """Where a paced simulation's event clock stopped, so the next run's history starts there and
+    two runs on one data dir never simulate the same minutes twice (their cdr_ids differ by run,
+    so the overlap would be counted twice)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def history_start(self, now_ms: int, history_minutes: float) -> int:
+        start = now_ms - int(history_minutes * 60_000)
+        try:
+            return min(now_ms, max(start, orjson.loads(self.path.read_bytes())["until_ms"]))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return start
+
+    def save(self, until_ms: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_bytes(orjson.dumps({"until_ms": until_ms}))

@@ -11,6 +11,8 @@ import functools
 import gc
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,6 +26,7 @@ from cdrflow.producers import file_source as file_source_module
 from cdrflow.producers.checkpoint import CheckpointStore
 from cdrflow.producers.file_source import FileSource, SourceStats
 from cdrflow.producers.formats import parser_for
+from cdrflow.producers.heartbeat import Heartbeat, heartbeat_age_s
 from cdrflow.producers.publisher import DeliveryFailed, Publisher
 from cdrflow.schemas.envelope import decode_batch
 from conftest import asterisk_line, write_asterisk_file
@@ -467,3 +470,35 @@ def test_following_reads_an_unterminated_file_once_it_is_quiet(harness, cdr_dir)
     assert source.poll() == 0
     cdrs = harness.published()
     assert [(c["native_id"], c["billable_ms"]) for c in cdrs] == [("a5c9f6c0-e752-11e3-8bfb-65b6c3cdac7d", 60_500)]
+
+
+# --- liveness (the chart's exec probe) ----------------------------------------------------
+
+def test_the_heartbeat_beats_only_after_acknowledged_polls_and_the_probe_reads_it(broker, settings, tmp_path, cdr_dir):
+    beat_file = tmp_path / "heartbeat" / SOURCE
+    publisher = Publisher(settings.kafka_bootstrap, settings)
+    source = FileSource(source=SOURCE, paths=[cdr_dir], parser=parser_for("asterisk_csv"), publisher=publisher,
+                        checkpoints=CheckpointStore(tmp_path / "checkpoints.json"), timezone=UTC,
+                        heartbeat=Heartbeat(beat_file))
+    write_asterisk_file(cdr_dir / "Master.csv", 3, first=0)
+    probe = [str(Path(sys.executable).parent / "cdrflow"), "probe", str(beat_file), "--max-age", "120"]
+    assert subprocess.run(probe, capture_output=True).returncode == 1     # no poll yet: not alive
+
+    polls = iter(range(2))
+    source.run(follow=True, interval_s=0.01, stop=lambda: next(polls, None) is None)
+    assert heartbeat_age_s(beat_file) < 5
+    assert subprocess.run(probe, capture_output=True).returncode == 0
+
+    os.utime(beat_file, (time.time() - 300, time.time() - 300))          # a loop stuck for 5 minutes
+    stale = subprocess.run(probe, capture_output=True, text=True)
+    assert stale.returncode == 1 and "stopped polling" in stale.stdout + stale.stderr
+
+    # a poll the broker does not acknowledge raises before the beat
+    write_asterisk_file(cdr_dir / "Master.csv", 2, first=3)
+    publisher.flush = functools.partial(Publisher.flush, publisher, timeout_s=1.0)
+    broker.stop()
+    with pytest.raises((DeliveryFailed, KafkaException)):
+        source.run(follow=True, interval_s=0.01, stop=lambda: True)
+    assert heartbeat_age_s(beat_file) > 250
+    publisher._producer.purge()
+    publisher._producer.poll(0)

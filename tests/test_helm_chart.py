@@ -70,8 +70,12 @@ def test_every_rendered_manifest_validates_strictly(helm, values, tmp_path):
 
 @pytest.mark.parametrize("values", VALUES)
 def test_container_commands_are_real_cli_commands(helm, values):
-    for container in containers(render(helm, values)):
-        command = container["command"]
+    manifests = containers(render(helm, values))
+    probes = [c[probe]["exec"]["command"] for c in manifests
+              for probe in ("livenessProbe", "readinessProbe") if "exec" in c.get(probe, {})]
+    if any(c["command"][:2] == ["cdrflow", "ingest"] for c in manifests):
+        assert probes, "producers need an exec liveness probe"
+    for command in [c["command"] for c in manifests] + probes:
         assert command[0] == "cdrflow"
         if "--format" in command:
             assert command[command.index("--format") + 1] in FORMATS
@@ -92,7 +96,11 @@ def test_production_scales_out_with_anti_affinity_and_secret_references(helm):
     assert (probes["livenessProbe"]["httpGet"]["path"], probes["readinessProbe"]["httpGet"]["path"]) == ("/health", "/ready")
     job = next(m for m in manifests if m["kind"] == "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    assert sum(m["kind"] == "Deployment" for m in manifests) == 2
+    assert sum(m["kind"] == "Deployment" for m in manifests) == 3       # two file sources, one syslog listener
+    listener = next(m for m in manifests if m["kind"] == "Service" and m["metadata"]["labels"].get(
+        "app.kubernetes.io/component") == "listener")
+    assert {(p["port"], p["protocol"]) for p in listener["spec"]["ports"]} == {(5514, "UDP"), (5514, "TCP")}
+    assert listener["spec"]["externalTrafficPolicy"] == "Local"
 
 
 def test_more_workers_than_partitions_is_refused(helm):
@@ -130,3 +138,13 @@ def test_grafana_provisioning_configmaps_carry_the_built_dashboards(helm):
         "host": "clickhouse-cdrflow.clickhouse.svc", "port": 8123, "protocol": "http", "secure": False,
         "defaultDatabase": "cdrflow", "username": None}
     assert source["secureJsonData"]["password"] == "${CDRFLOW_CLICKHOUSE_PASSWORD}"   # a reference, not a value
+
+
+def test_the_image_copies_every_package_directory():
+    """The chart runs the Dockerfile's image; a package directory it does not copy would be a module
+    missing in every pod (no Docker on this machine to build it, so the recipe is checked)."""
+    root = Path(__file__).resolve().parents[1]
+    package_dirs = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"].values())
+    copied = {line.split()[1] for line in (root / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")
+              and "--from" not in line}
+    assert package_dirs <= copied, package_dirs - copied

@@ -15,7 +15,8 @@ import pytest
 from cdrflow.clickhouse.client import connect
 from cdrflow.clickhouse.migrate import migrate
 from cdrflow.config import Settings
-from cdrflow.numbers import VERDICTS, InventoryError, call_tracking_query, import_inventory, release_candidates_query
+from cdrflow.numbers import (VERDICTS, InventoryError, build_checkpoint, call_tracking_query, import_inventory,
+                             release_candidates_query)
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 from cdrflow.stream.enrich import Enricher
 from cdrflow.stream.sink import CdrWriter
@@ -121,14 +122,14 @@ def simulate_history(seed: int = 7):
     return rows, events, calls
 
 
-def expected_verdicts(events, calls, max_calls=3, window_days=90, min_days=90) -> dict[str, tuple[int, str]]:
+def expected_verdicts(events, calls, max_calls=3, window_days=90, min_days=90, as_of=AS_OF) -> dict[str, tuple[int, str]]:
     """The quarantine rule, recounted in plain Python: number → (calls, verdict)."""
     per_day = Counter((c["called_number"], datetime.fromtimestamp(c["start_ms"] / 1000, timezone.utc).date())
                       for c in calls if c["record_kind"] != "start")
-    today = AS_OF.date()
+    today = as_of.date()
     verdicts = {}
     for number, history in events.items():
-        past = sorted(e for e in history if e[0] <= AS_OF)
+        past = sorted(e for e in history if e[0] <= as_of)
         if past[-1][1] != "disconnected":
             continue
         run_start = len(past) - 1
@@ -137,7 +138,7 @@ def expected_verdicts(events, calls, max_calls=3, window_days=90, min_days=90) -
         since = past[run_start][0]
         first_day = max(today - timedelta(days=window_days - 1), since.date())
         hits = sum(count for (n, day), count in per_day.items() if n == number and first_day <= day <= today)
-        days = int((AS_OF - since).total_seconds() // 86400)
+        days = int((as_of - since).total_seconds() // 86400)
         verdicts[number] = (hits, "dirty" if hits >= max_calls else "release" if days >= min_days else "waiting")
     return verdicts
 
@@ -160,6 +161,70 @@ def test_release_candidates_match_plain_recount(capacity, tmp_path, history, max
     assert got == expected
     # the history exercises every verdict (none waits when no minimum quarantine is asked)
     assert {"release", "dirty"} | ({"waiting"} if min_days else set()) <= {v for _, v in expected.values()}
+
+
+def verdicts(client, settings, **options) -> dict[str, tuple]:
+    return {r["number"]: (r["calls"], r["answered"], r["last_call_day"], r["quarantine_since"], r["verdict"])
+            for r in release_candidates(client, settings, verdicts=VERDICTS, **options)}
+
+
+def stale(client, settings, as_of, window_days=90) -> set[str]:
+    """Numbers the checkpointed question recounts from the day table instead of taking the checkpoint's counts."""
+    return {f"+{n}" for (n,) in client.query(
+        f"SELECT number FROM {settings.clickhouse_database}.number_quarantine_stale(as_of = {{as_of:DateTime64(3, 'UTC')}}, "
+        "window_days = {w:UInt32}, use_checkpoint = 1)", parameters={"as_of": as_of, "w": window_days}).result_rows}
+
+
+def test_checkpoint_answers_as_the_day_table(capacity, tmp_path, history):
+    """The checkpoint + today's hits give the day table's answer, also after a status change and a late
+    hit that came after the checkpoint was built; without a checkpoint for the day and window, the
+    question reads the day table."""
+    settings, client = capacity
+    settings = settings.model_copy(update={"quarantine_checkpoint_commit_lag_s": 0})  # inserts here are synchronous
+    rows, events, calls = history
+    events = {n: list(h) for n, h in events.items()}
+    import_inventory(run(client), settings, write_csv(tmp_path / "inv.csv", rows))
+    store(settings, client, calls)
+    built = build_checkpoint(run(client), settings, as_of=AS_OF)
+    expected = expected_verdicts(events, calls)
+    assert (built.built, built.day, built.numbers) == (True, AS_OF.date(), len(expected))
+    assert not build_checkpoint(run(client), settings, as_of=AS_OF).built      # once a day
+    assert stale(client, settings, AS_OF) == set()     # every number takes the checkpoint's counts
+    fast = verdicts(client, settings, as_of=AS_OF)
+    assert fast == verdicts(client, settings, as_of=AS_OF, use_checkpoint=False)
+    assert {n: (v[0], v[4]) for n, v in fast.items()} == expected
+
+    # After the checkpoint, later the same day: one number sold again, one disconnected, one late hit
+    # for a closed day in the window, one hit today.
+    later = AS_OF + timedelta(hours=3)
+    quiet = sorted(n for n, (calls_, _) in expected.items() if calls_ == 0)
+    long_quiet = [n for n in quiet if max(e[0] for e in events[n] if e[0] <= AS_OF) < AS_OF - 5 * DAY]
+    late = long_quiet[0]
+    sold, today_hit = [n for n in quiet if n != late][:2]
+    in_service = next(n for n, history in events.items() if n not in expected and history[-2][1] == "in_service")
+    changes = [(sold, "in_service", AS_OF + timedelta(hours=1)), (in_service, "disconnected", AS_OF + timedelta(hours=2))]
+    import_inventory(run(client), settings, write_csv(tmp_path / "later.csv", [
+        f"{n},{status},acme,,{since.isoformat()}" for n, status, since in changes]))
+    for n, status, since in changes:
+        events[n].append((since, status))
+    new_calls = [call(900_001, late, "+16465550099", AS_OF - 3 * DAY, True),     # a closed day after its quarantine began
+                 call(900_002, today_hit, "+16465550099", AS_OF + timedelta(hours=1), False)]
+    store(settings, client, new_calls)
+    fast = verdicts(client, settings, as_of=later)
+    assert fast == verdicts(client, settings, as_of=later, use_checkpoint=False)
+    assert stale(client, settings, later) == {sold, in_service, late}   # the rest came from the checkpoint
+    expected_later = expected_verdicts(events, calls + new_calls, as_of=later)
+    assert {n: (v[0], v[4]) for n, v in fast.items()} == expected_later
+    assert sold not in fast and in_service in fast
+    assert (fast[late][0], fast[today_hit][0]) == (expected[late][0] + 1, expected[today_hit][0] + 1) == (1, 1)
+    assert fast[today_hit][2] == AS_OF.date()
+
+    # No checkpoint for the window asked, or for the day asked: the day table answers.
+    assert verdicts(client, settings, as_of=later, window_days=30) == \
+        verdicts(client, settings, as_of=later, window_days=30, use_checkpoint=False)
+    next_day = AS_OF + DAY
+    assert {n: (v[0], v[4]) for n, v in verdicts(client, settings, as_of=next_day).items()} == \
+        expected_verdicts(events, calls + new_calls, as_of=next_day)
 
 
 def test_status_changes_mid_period(capacity, tmp_path):
@@ -260,6 +325,10 @@ def test_cli_import_and_release_candidates(tmp_path):
     assert answer.returncode == 1 and "line 3: status 'gone'" in answer.stderr
     good = write_csv(tmp_path / "good.csv", ["+12125550100..+12125550101,disconnected,acme,,2025-01-01"])
     assert "imported 1 rows (2 numbers)" in cdrflow("numbers", "import", str(good)).stdout
+    built = cdrflow("numbers", "checkpoint", "--as-of", "2025-06-01")
+    assert "checkpoint for 2025-06-01, 90-day window: 2 numbers, built in" in built.stdout, built.stderr
+    assert "already built" in cdrflow("numbers", "checkpoint", "--as-of", "2025-06-01").stdout
     listed = cdrflow("numbers", "release-candidates", "--as-of", "2025-06-01")
     assert listed.returncode == 0, listed.stderr
     assert "+12125550100" in listed.stdout and "+12125550101" in listed.stdout
+    assert "can only be built once that day has begun" in cdrflow("numbers", "checkpoint", "--as-of", "2099-01-01").stderr

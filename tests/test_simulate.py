@@ -211,6 +211,19 @@ def test_paced_replays_in_scaled_time():
     assert sum(sleeps) == pytest.approx(2.0)   # 20 s of event time at 10x
 
 
+def test_paced_yields_history_before_its_clock_at_once():
+    records = [{"end_ms": t} for t in (1000, 4000, 9000, 12000)]
+    clock, sleeps = [100.0], []
+
+    def sleep(s):
+        sleeps.append(s)
+        clock[0] += s
+
+    out = list(paced(records, now=lambda: clock[0], sleep=sleep, at="end_ms", clock_ms=10_000))
+    assert out == records
+    assert sleeps == [pytest.approx(2.0)]     # 1000..9000 are history; only 12000 waits, 2 s after the clock
+
+
 def test_default_config_from_settings():
     c = default_config(Settings(), seed=3, start_ms=PEAK)
     assert c.interconnects == DEMO_INTERCONNECTS and c.home_region == "US" and c.seed == 3
