@@ -30,8 +30,10 @@ def cdr_record(ctx: SourceContext, source_format: str, native_id: str, offset: i
                correlation_id: str | None = None, record_kind: str = "stop",
                ingress_trunk: str | None = None, egress_trunk: str | None = None,
                q850_cause: int | None = None, sip_code: int | None = None,
-               disconnect_initiator: str | None = None, pdd_ms: int | None = None) -> dict[str, Any]:
-    """The wire dict of one record; cdr_id = uuid5(source, native_id), stable across re-reads."""
+               disconnect_initiator: str | None = None, pdd_ms: int | None = None,
+               extension: str | None = None, call_class: str | None = None) -> dict[str, Any]:
+    """The wire dict of one record; cdr_id = uuid5(source, native_id), stable across re-reads.
+    extension and call_class are enrichment's, unless the source itself says (a PBX table)."""
     if offset < 0:
         raise RecordError(f"source_offset {offset} is negative")
     if duration_ms < 0 or billable_ms < 0:
@@ -63,6 +65,8 @@ def cdr_record(ctx: SourceContext, source_format: str, native_id: str, offset: i
     record["sip_code"] = sip_code
     record["disconnect_initiator"] = disconnect_initiator
     record["pdd_ms"] = pdd_ms
+    record["extension"] = extension
+    record["call_class"] = call_class
     record["source_file"] = ctx.source_file
     record["source_offset"] = offset
     return record

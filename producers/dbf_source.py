@@ -175,7 +175,7 @@ class DbfSource:
                 self.stats.lines += 1
                 cdr = self.parser(record, recno, ctx) if record is not None else None
                 if cdr is not None:
-                    cdrs.append(cdr.model_dump())
+                    cdrs.append(cdr)
             except RecordError as exc:
                 held.pop(recno, None)
                 send_dead_letter(self.publisher, self.stats, self.source, self.parser.format_name,
@@ -207,7 +207,7 @@ class DbfSource:
                                  f"{path}#{recno}", str(exc), repr(record).encode())
                 continue
             if cdr is not None:
-                cdrs.append(cdr.model_dump())
+                cdrs.append(cdr)
         if held:
             self.publisher.send_cdrs(self.source, cdrs)
             self.publisher.flush()

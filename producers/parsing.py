@@ -18,13 +18,10 @@ checkpoint, as the first line is re-read) and feeds that file's lines to the Lin
 from __future__ import annotations
 
 import csv
-from operator import itemgetter
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
-
-from typing import Any
-
 
 CDRRecord = dict[str, Any]
 """A canonical CDR on its way to the wire: the keys and value types of schemas/cdr.py CDR."""
@@ -69,7 +66,7 @@ class RecordParser(Protocol):
     def settled(self, record: dict[str, Any]) -> bool:
         """False while the writer is still expected to fill the record in (it is read again)."""
 
-    def __call__(self, record: dict[str, Any], recno: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, record: dict[str, Any], recno: int, ctx: SourceContext) -> CDRRecord | None:
         """A CDR, None for a record that is no call, or raise RecordError."""
 
 

@@ -149,7 +149,7 @@ class SyslogListener:
             self._letters.append((f"{peer}#{seq}", str(exc), message.rstrip(b"\r\n")))
             return
         if cdr is not None:
-            self._cdrs.append(cdr.model_dump())
+            self._cdrs.append(cdr)
 
     def pending(self) -> int:
         return len(self._cdrs) + len(self._letters)

@@ -39,10 +39,10 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-from cdrflow.schemas.cdr import CDR, make_cdr_id
 
+from .cdr_record import cdr_record
 from .local_time import local_ms
-from .parsing import RecordError, SourceContext, record_error, whole_number
+from .parsing import CDRRecord, RecordError, SourceContext, record_error, whole_number
 
 FORMAT_NAME = "wintariff_dbf"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -102,13 +102,13 @@ class WinTariffDbfParser:
     def settled(self, record: dict[str, Any]) -> bool:
         return "CALLTYPE" not in record or bool(_text(record["CALLTYPE"]))
 
-    def __call__(self, record: dict[str, Any], recno: int, ctx: SourceContext) -> CDR | None:
+    def __call__(self, record: dict[str, Any], recno: int, ctx: SourceContext) -> CDRRecord | None:
         try:
             return self._parse(record, recno, ctx)
-        except Exception as e:   # the source relies on CDR/None/RecordError and nothing else
+        except Exception as e:   # the source relies on a record/None/RecordError and nothing else
             raise record_error(e) from None
 
-    def _parse(self, record: dict[str, Any], recno: int, ctx: SourceContext) -> CDR:
+    def _parse(self, record: dict[str, Any], recno: int, ctx: SourceContext) -> CDRRecord:
         missing = [name for name in REQUIRED if name not in record]
         if missing:
             raise RecordError(f"table lacks field(s) {', '.join(missing)}")
@@ -126,26 +126,13 @@ class WinTariffDbfParser:
         else:
             calling, called = caller_id, extension
         native_id = f"{_file_name(ctx.source_file)}#{recno}"
-        return CDR.model_validate({
-            "cdr_id": make_cdr_id(ctx.source, native_id),
-            "source": ctx.source,
-            "source_format": FORMAT_NAME,
-            "native_id": native_id,
-            "call_id": native_id,
-            "start_ms": start_ms,
-            "answer_ms": start_ms if talk_ms else None,
-            "end_ms": start_ms + talk_ms,
-            "duration_ms": talk_ms,
-            "billable_ms": talk_ms,
-            "calling_number": calling,
-            "called_number": called,
-            "ingress_trunk": line if direction == "in" else None,
-            "egress_trunk": line if direction == "out" else None,
-            "extension": extension or None,
-            "call_class": "internal" if direction == "internal" else None,
-            "source_file": ctx.source_file,
-            "source_offset": recno,
-        })
+        return cdr_record(
+            ctx, FORMAT_NAME, native_id, recno, call_id=native_id, start_ms=start_ms,
+            answer_ms=start_ms if talk_ms else None, end_ms=start_ms + talk_ms, duration_ms=talk_ms,
+            billable_ms=talk_ms, calling_number=calling, called_number=called,
+            ingress_trunk=line if direction == "in" else None,
+            egress_trunk=line if direction == "out" else None, extension=extension or None,
+            call_class="internal" if direction == "internal" else None)
 
 
 parse_wintariff_dbf = WinTariffDbfParser()
