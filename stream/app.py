@@ -224,6 +224,18 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     def baseline_at(minute_ms: int, key: str):
         return baselines.get(minute_ms // SLOT_MS, {}).get(key)
 
+    # partition of interconnect.partials → the newest watermark tick read from it. Every ingest take
+    # sends its partials, then a tick to every partition, so once a partition's tick is read, that
+    # partition's partials up to it are in; the agent reads its partitions unevenly (one can run
+    # tens of seconds of event time ahead), and judging on the fastest one sees the others' keys
+    # with their newest seconds missing: a false traffic_vanish.
+    ticks: dict[int, int] = {}
+
+    def partials_watermark(ticks: dict[int, int]) -> int:
+        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_partials}
+        owned = [w for p, w in ticks.items() if p in assigned]
+        return min(owned) if owned else 0
+
     @app.agent(partials_topic)
     async def detect(stream):
         """Merges partials into detector_state; every 10 s of event time judges the closed minutes
@@ -235,8 +247,9 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                 key_state = detector_state[key.encode()]
                 if absorb(key_state, message, event.message.offset):
                     detector_state[key.encode()] = key_state
-            # event time less the allowed lateness: a minute is judged once its CDRs are all in
-            watermark = (message.get("watermark_ms") or 0) - int(settings.detection_lateness_s * 1000)
+            ticks[event.message.partition] = max(ticks.get(event.message.partition, 0), message.get("watermark_ms") or 0)
+            # the oldest partition's event time, less the allowed lateness: a minute is judged once its CDRs are all in
+            watermark = partials_watermark(ticks) - int(settings.detection_lateness_s * 1000)
             if watermark // JUDGE_EVERY_MS > stats.watermark_ms // JUDGE_EVERY_MS:
                 await judge(watermark)
                 stats.watermark_ms = watermark      # published once its incidents are stored
