@@ -31,6 +31,7 @@ from .metrics import prometheus_text
 from .number_hits import DisconnectedHits, InventoryWatch, flush_every_s
 from .partials import partial_messages
 from .sink import CdrWriter
+from .watermark import PartitionClock
 
 log = logging.getLogger("cdrflow.stream")
 JUDGE_EVERY_MS = 10_000     # event time between detector runs: closed minutes and the running one
@@ -134,14 +135,26 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     async def open_clickhouse():
         await on_writer_thread(clickhouse)  # migrate before the first batch, and fail fast on a bad ClickHouse URL
 
-    def prepare(messages: list[tuple[bytes, str]]) -> tuple[list[dict], list]:
-        """decode → enrich: pure Python, on its own thread so it overlaps the previous take's write."""
-        decoded = decode_messages(messages)
-        return enrich(decoded.cdrs), decoded.dead_letters
+    def prepare(messages: list[tuple[bytes, str]], partitions: list[int]) -> tuple[list[dict], list, dict[int, int]]:
+        """decode → enrich: pure Python, on its own thread so it overlaps the previous take's write.
+        Also the newest CDR end read from each partition: the event time the partials announce."""
+        by_partition: dict[int, list[tuple[bytes, str]]] = {}
+        for message, partition in zip(messages, partitions):
+            by_partition.setdefault(partition, []).append(message)
+        cdrs, dead_letters, newest = [], [], {}
+        for partition, group in by_partition.items():
+            decoded = decode_messages(group)
+            cdrs += decoded.cdrs
+            dead_letters += decoded.dead_letters
+            if decoded.cdrs:
+                newest[partition] = max(c["end_ms"] for c in decoded.cdrs)
+        return enrich(cdrs), dead_letters, newest
 
     def write(cdrs: list[dict]) -> list[dict]:
         inventory.refresh(clickhouse(), number_hits)     # reloads the disconnected set when it changed
         return state["writer"].write(cdrs)
+
+    cdr_clock = PartitionClock()     # event time read from cdr.batches, per partition
 
     @app.agent(cdr_topic)
     async def ingest(stream):
@@ -154,10 +167,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             messages = [(e.message.value, f"{e.message.topic}/{e.message.partition}@{e.message.offset}")
                         for e in events]
             t0 = time.perf_counter()
-            cdrs, dead_letters = await asyncio.get_running_loop().run_in_executor(decode_thread, prepare, messages)
+            cdrs, dead_letters, newest = await asyncio.get_running_loop().run_in_executor(
+                decode_thread, prepare, messages, [e.message.partition for e in events])
             if writing is not None:
                 await writing       # re-raises a failed write: the agent restarts, its take unacknowledged
-            writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, t0))
+            writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, newest, t0))
             writing.add_done_callback(report_failed_write)
 
     def report_failed_write(task: asyncio.Future) -> None:
@@ -165,12 +179,15 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             log.error("writing a take failed; it stays unacknowledged and is read again after a restart",
                       exc_info=task.exception())
 
-    async def finish(stream, events: list, cdrs: list[dict], dead_letters: list, t0: float) -> None:
+    async def finish(stream, events: list, cdrs: list[dict], dead_letters: list, newest: dict[int, int],
+                     t0: float) -> None:
         """write → dead letters, partials, disconnected hits → acknowledge."""
         fresh = await on_writer_thread(write, cdrs)
         for letter in dead_letters:
             await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
-        await send_partials(fresh)
+        for partition, end_ms in newest.items():
+            cdr_clock.read(partition, end_ms, time.monotonic())
+        await send_partials(fresh, cdr_clock.watermark(time.monotonic()))
         await send_disconnected_hits(number_hits.observe(fresh, time.time()))
         for event in events:
             await stream.ack(event)
@@ -184,13 +201,15 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         now_ms = time.time() * 1000
         stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
 
-    async def send_partials(fresh: list[dict]) -> None:
+    async def send_partials(fresh: list[dict], watermark: int | None) -> None:
         """Per-minute partials of the CDRs this take stored, keyed by interconnect, then a watermark
         tick to every partition so a detector whose interconnects went silent still sees time pass.
+        The watermark is the oldest of the CDR partitions' newest end times (cdr_clock), not this
+        take's newest: a take can hold one partition's next seconds before another's.
         Sent after the insert and before the ack: a crash in between loses these partials for
         detection only (ClickHouse has the rows; a redelivery finds them stored and sends nothing)."""
-        messages, watermark = partial_messages(fresh)
-        if watermark is None:
+        messages, newest = partial_messages(fresh)
+        if newest is None or watermark is None:
             return
         sent = [await partials_topic.send(key=key.encode(), value=orjson.dumps(message))
                 for key, message in messages.items()]
@@ -224,17 +243,10 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     def baseline_at(minute_ms: int, key: str):
         return baselines.get(minute_ms // SLOT_MS, {}).get(key)
 
-    # partition of interconnect.partials → the newest watermark tick read from it. Every ingest take
-    # sends its partials, then a tick to every partition, so once a partition's tick is read, that
-    # partition's partials up to it are in; the agent reads its partitions unevenly (one can run
-    # tens of seconds of event time ahead), and judging on the fastest one sees the others' keys
-    # with their newest seconds missing: a false traffic_vanish.
-    ticks: dict[int, int] = {}
-
-    def partials_watermark(ticks: dict[int, int]) -> int:
-        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_partials}
-        owned = [w for p, w in ticks.items() if p in assigned]
-        return min(owned) if owned else 0
+    # the detector's event time: each partials partition's newest watermark tick, the oldest of them
+    # (every ingest take sends its partials, then a tick to every partition: once a partition's tick
+    # is read, that partition's partials up to it are in)
+    partials_clock = PartitionClock()
 
     @app.agent(partials_topic)
     async def detect(stream):
@@ -247,9 +259,10 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                 key_state = detector_state[key.encode()]
                 if absorb(key_state, message, event.message.offset):
                     detector_state[key.encode()] = key_state
-            ticks[event.message.partition] = max(ticks.get(event.message.partition, 0), message.get("watermark_ms") or 0)
-            # the oldest partition's event time, less the allowed lateness: a minute is judged once its CDRs are all in
-            watermark = partials_watermark(ticks) - int(settings.detection_lateness_s * 1000)
+            if message.get("watermark_ms"):
+                partials_clock.read(event.message.partition, message["watermark_ms"], time.monotonic())
+            # event time less the allowed lateness: a minute is judged once its CDRs are all in
+            watermark = (partials_clock.watermark(time.monotonic()) or 0) - int(settings.detection_lateness_s * 1000)
             if watermark // JUDGE_EVERY_MS > stats.watermark_ms // JUDGE_EVERY_MS:
                 await judge(watermark)
                 stats.watermark_ms = watermark      # published once its incidents are stored
