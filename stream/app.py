@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import faust
 import orjson
+from faust.types import TP
 
 from cdrflow.config import Settings
 from cdrflow.kafka_admin import consumer_lag
@@ -156,6 +157,13 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
     cdr_clock = PartitionClock()     # event time read from cdr.batches, per partition
 
+    def highwater(topic: str, partition: int) -> int | None:
+        """The offset after the partition's last record, as of the consumer's last fetch (None: unknown)."""
+        try:
+            return app.consumer.highwater(TP(topic, partition))
+        except Exception:  # noqa: BLE001 - not assigned (any more) or not fetched yet
+            return None
+
     @app.agent(cdr_topic)
     async def ingest(stream):
         """Takes are prepared and written in a two-stage pipeline: while take N is written (chdb and
@@ -169,6 +177,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             t0 = time.perf_counter()
             cdrs, dead_letters, newest = await asyncio.get_running_loop().run_in_executor(
                 decode_thread, prepare, messages, [e.message.partition for e in events])
+            offsets = {e.message.partition: e.message.offset for e in events}    # a partition's events are in order
+            newest = {p: (end_ms, offsets[p]) for p, end_ms in newest.items()}
             if writing is not None:
                 await writing       # re-raises a failed write: the agent restarts, its take unacknowledged
             writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, newest, t0))
@@ -179,15 +189,17 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             log.error("writing a take failed; it stays unacknowledged and is read again after a restart",
                       exc_info=task.exception())
 
-    async def finish(stream, events: list, cdrs: list[dict], dead_letters: list, newest: dict[int, int],
-                     t0: float) -> None:
-        """write → dead letters, partials, disconnected hits → acknowledge."""
+    async def finish(stream, events: list, cdrs: list[dict], dead_letters: list,
+                     newest: dict[int, tuple[int, int]], t0: float) -> None:
+        """write → dead letters, partials, disconnected hits → acknowledge. newest: partition →
+        (newest CDR end, offset) read in this take."""
         fresh = await on_writer_thread(write, cdrs)
         for letter in dead_letters:
             await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
-        for partition, end_ms in newest.items():
-            cdr_clock.read(partition, end_ms, time.monotonic())
-        await send_partials(fresh, cdr_clock.watermark(time.monotonic()))
+        for partition, (end_ms, offset) in newest.items():
+            cdr_clock.read(partition, end_ms, offset, time.monotonic())
+        await send_partials(fresh, cdr_clock.watermark(time.monotonic(),
+                                                       lambda p: highwater(settings.topic_cdr_batches, p)))
         await send_disconnected_hits(number_hits.observe(fresh, time.time()))
         for event in events:
             await stream.ack(event)
@@ -260,9 +272,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                 if absorb(key_state, message, event.message.offset):
                     detector_state[key.encode()] = key_state
             if message.get("watermark_ms"):
-                partials_clock.read(event.message.partition, message["watermark_ms"], time.monotonic())
+                partials_clock.read(event.message.partition, message["watermark_ms"], event.message.offset,
+                                    time.monotonic())
             # event time less the allowed lateness: a minute is judged once its CDRs are all in
-            watermark = (partials_clock.watermark(time.monotonic()) or 0) - int(settings.detection_lateness_s * 1000)
+            newest = partials_clock.watermark(time.monotonic(), lambda p: highwater(settings.topic_partials, p))
+            watermark = (newest or 0) - int(settings.detection_lateness_s * 1000)
             if watermark // JUDGE_EVERY_MS > stats.watermark_ms // JUDGE_EVERY_MS:
                 await judge(watermark)
                 stats.watermark_ms = watermark      # published once its incidents are stored
