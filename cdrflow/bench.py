@@ -165,7 +165,9 @@ def _publish_paced(cdrs: list[dict], publisher: Publisher, batch: int, rate: flo
 
 DETECTION_SPEED = 10          # event time runs this many times faster than wall time
 DETECTION_CPS = 2_000         # calls per second of event time: 20,000 CDR/s of wall time
-DETECTION_ONSET_MIN = 17      # history first: the recent baseline ends 15 minutes before "now"
+# history first: the recent baseline ends 15 minutes before "now" (and 5-15 minutes before a
+# minute judged) and needs min_baseline_minutes (20) of traffic; 45 gives it 30-40 at the onset
+DETECTION_ONSET_MIN = 45
 # (interconnect, fault kind, onset second): staggered inside a minute, as real faults are
 DETECTION_FAULTS = (("att", "answer_collapse", 7), ("lumen", "network_causes", 19), ("tmobile", "traffic_vanish", 31),
                     ("verizon", "answer_collapse", 43), ("bandwidth", "network_causes", 53),
@@ -208,12 +210,13 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
         if event["event"] != "open" or incident["start_ms"] < start:
             continue
         ic = incident["interconnect"]
-        if ic not in onset:
-            false_positives.add(ic)
-            continue
         # the incident is emitted when the newest CDR seen ends at updated_ms + lateness
         detected = incident["updated_ms"] + int(settings.detection_lateness_s * 1000)
-        opened[f'{ic}|{incident["direction"]}'] = detected - onset[ic]
+        if ic not in onset or detected < onset[ic]:
+            false_positives.add(f'{ic}|{incident["direction"]} {"/".join(incident["kinds"])}'
+                                + ("" if ic not in onset else f" {(detected - onset[ic]) / 1000:.0f} s before its fault"))
+            continue
+        opened.setdefault(f'{ic}|{incident["direction"]}', detected - onset[ic])   # the first open after the onset
     consumer.close()
     lat = sorted(opened.values())
     missed = sorted(ic for ic in onset if not any(k.startswith(ic + "|") for k in opened))

@@ -42,6 +42,8 @@ class Thresholds(BaseModel):
     vanish_ratio: float = Field(0.50, ge=0, lt=1, description="Traffic at or below this share of baseline has vanished")
     pdd_factor: float = Field(2.0, gt=1, description="Average PDD this many times baseline opens an incident")
     pdd_min_rise_ms: int = Field(1000, ge=0, description="…and at least this much above it")
+    min_baseline_minutes: int = Field(20, ge=1, description="Minutes of traffic a baseline must cover before it is "
+                                      "used: a fresh interconnect's first few minutes are no measure of it")
     quiet_minutes: int = Field(5, ge=1, description="Minutes without a breach before an incident resolves")
     alpha: float = Field(1e-6, gt=0, lt=0.01, description="A breach must also be this improbable under the "
                          "baseline (exact binomial tail), so sampling noise does not page")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import faust
 import orjson
+from faust.types import TP
 
 from cdrflow.config import Settings
 from cdrflow.kafka_admin import consumer_lag
@@ -32,6 +33,7 @@ from .metrics import prometheus_text
 from .number_hits import DisconnectedHits, InventoryWatch, flush_every_s
 from .partials import partial_messages
 from .sink import CdrWriter
+from .watermark import PartitionClock
 
 log = logging.getLogger("cdrflow.stream")
 JUDGE_EVERY_MS = 10_000     # event time between detector runs: closed minutes and the running one
@@ -136,14 +138,33 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     async def open_clickhouse():
         await on_writer_thread(clickhouse)  # migrate before the first batch, and fail fast on a bad ClickHouse URL
 
-    def prepare(messages: list[tuple[bytes, str]]) -> tuple[list[dict], list]:
-        """decode → enrich: pure Python, on its own thread so it overlaps the previous take's write."""
-        decoded = decode_messages(messages)
-        return enrich(decoded.cdrs), decoded.dead_letters
+    def prepare(messages: list[tuple[bytes, str]], partitions: list[int]) -> tuple[list[dict], list, dict[int, int]]:
+        """decode → enrich: pure Python, on its own thread so it overlaps the previous take's write.
+        Also the newest CDR end read from each partition: the event time the partials announce."""
+        by_partition: dict[int, list[tuple[bytes, str]]] = {}
+        for message, partition in zip(messages, partitions):
+            by_partition.setdefault(partition, []).append(message)
+        cdrs, dead_letters, newest = [], [], {}
+        for partition, group in by_partition.items():
+            decoded = decode_messages(group)
+            cdrs += decoded.cdrs
+            dead_letters += decoded.dead_letters
+            if decoded.cdrs:
+                newest[partition] = max(c["end_ms"] for c in decoded.cdrs)
+        return enrich(cdrs), dead_letters, newest
 
     def write(cdrs: list[dict]) -> list[dict]:
         inventory.refresh(clickhouse(), number_hits)     # reloads the disconnected set when it changed
         return state["writer"].write(cdrs)
+
+    cdr_clock = PartitionClock()     # event time read from cdr.batches, per partition
+
+    def highwater(topic: str, partition: int) -> int | None:
+        """The offset after the partition's last record, as of the consumer's last fetch (None: unknown)."""
+        try:
+            return app.consumer.highwater(TP(topic, partition))
+        except Exception:  # noqa: BLE001 - not assigned (any more) or not fetched yet
+            return None
 
     @app.agent(cdr_topic)
     async def ingest(stream):
@@ -156,10 +177,13 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             messages = [(e.message.value, f"{e.message.topic}/{e.message.partition}@{e.message.offset}")
                         for e in events]
             t0 = time.perf_counter()
-            cdrs, dead_letters = await asyncio.get_running_loop().run_in_executor(decode_thread, prepare, messages)
+            cdrs, dead_letters, newest = await asyncio.get_running_loop().run_in_executor(
+                decode_thread, prepare, messages, [e.message.partition for e in events])
+            offsets = {e.message.partition: e.message.offset for e in events}    # a partition's events are in order
+            newest = {p: (end_ms, offsets[p]) for p, end_ms in newest.items()}
             if writing is not None:
                 await writing       # re-raises a failed write: the agent restarts, its take unacknowledged
-            writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, t0))
+            writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, newest, t0))
             writing.add_done_callback(report_failed_write)
 
     def report_failed_write(task: asyncio.Future) -> None:
@@ -167,12 +191,17 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             log.error("writing a take failed; it stays unacknowledged and is read again after a restart",
                       exc_info=task.exception())
 
-    async def finish(stream, events: list, cdrs: list[dict], dead_letters: list, t0: float) -> None:
-        """write → dead letters, partials, disconnected hits → acknowledge."""
+    async def finish(stream, events: list, cdrs: list[dict], dead_letters: list,
+                     newest: dict[int, tuple[int, int]], t0: float) -> None:
+        """write → dead letters, partials, disconnected hits → acknowledge. newest: partition →
+        (newest CDR end, offset) read in this take."""
         fresh = await on_writer_thread(write, cdrs)
         for letter in dead_letters:
             await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
-        await send_partials(fresh)
+        for partition, (end_ms, offset) in newest.items():
+            cdr_clock.read(partition, end_ms, offset, time.monotonic())
+        await send_partials(fresh, cdr_clock.watermark(time.monotonic(),
+                                                       lambda p: highwater(settings.topic_cdr_batches, p)))
         await send_disconnected_hits(number_hits.observe(fresh, time.time()))
         for event in events:
             await stream.ack(event)
@@ -186,13 +215,15 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         now_ms = time.time() * 1000
         stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
 
-    async def send_partials(fresh: list[dict]) -> None:
+    async def send_partials(fresh: list[dict], watermark: int | None) -> None:
         """Per-minute partials of the CDRs this take stored, keyed by interconnect, then a watermark
         tick to every partition so a detector whose interconnects went silent still sees time pass.
+        The watermark is the oldest of the CDR partitions' newest end times (cdr_clock), not this
+        take's newest: a take can hold one partition's next seconds before another's.
         Sent after the insert and before the ack: a crash in between loses these partials for
         detection only (ClickHouse has the rows; a redelivery finds them stored and sends nothing)."""
-        messages, watermark = partial_messages(fresh)
-        if watermark is None:
+        messages, newest = partial_messages(fresh)
+        if newest is None or watermark is None:
             return
         sent = [await partials_topic.send(key=key.encode(), value=orjson.dumps(message))
                 for key, message in messages.items()]
@@ -226,6 +257,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     def baseline_at(minute_ms: int, key: str):
         return baselines.get(minute_ms // SLOT_MS, {}).get(key)
 
+    # the detector's event time: each partials partition's newest watermark tick, the oldest of them
+    # (every ingest take sends its partials, then a tick to every partition: once a partition's tick
+    # is read, that partition's partials up to it are in)
+    partials_clock = PartitionClock()
+
     @app.agent(partials_topic)
     async def detect(stream):
         """Merges partials into detector_state; every 10 s of event time judges the closed minutes
@@ -237,8 +273,12 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                 key_state = detector_state[key.encode()]
                 if absorb(key_state, message, event.message.offset):
                     detector_state[key.encode()] = key_state
+            if message.get("watermark_ms"):
+                partials_clock.read(event.message.partition, message["watermark_ms"], event.message.offset,
+                                    time.monotonic())
             # event time less the allowed lateness: a minute is judged once its CDRs are all in
-            watermark = (message.get("watermark_ms") or 0) - int(settings.detection_lateness_s * 1000)
+            newest = partials_clock.watermark(time.monotonic(), lambda p: highwater(settings.topic_partials, p))
+            watermark = (newest or 0) - int(settings.detection_lateness_s * 1000)
             if watermark // JUDGE_EVERY_MS > stats.watermark_ms // JUDGE_EVERY_MS:
                 await judge(watermark)
                 stats.watermark_ms = watermark      # published once its incidents are stored

@@ -11,6 +11,7 @@ least `min_seizures` seizures (expected seizures for a vanish), any of:
   traffic_vanish  seizures ≤ vanish_ratio × expected (baseline seizures/minute × window);
                   counted by CDR end time, calls in progress keep ending for a while after the
                   trunk stops taking new ones, hence a ratio of 0.5 rather than ~0
+                  — or, faster, quick calls in the last 20 s (see recent_vanish)
   asr_drop        ASR ≤ baseline ASR − asr_margin
   ner_drop        NER ≤ baseline NER − ner_margin
   network_causes  network-class share > network_share
@@ -24,6 +25,24 @@ breach it resolves. Lost calls = Σ over incident minutes of max(0, baseline ASR
 seizures/minute − answered that minute) from its first to its last bad minute: calls the
 interconnect would have completed. Start and end are dated to the first and last minute past the
 margins on its own (a run of them, inside significant windows); the window only says it is on.
+
+Why a vanish needs its own early signal. CDRs are written when calls end, so after a trunk
+stops taking calls the answered calls in progress keep ending for minutes and failed ones for up
+to a minute (no-answer timers); by end minute the count only falls under half the expected one
+after 1-2 minutes, and the running minute still holds the traffic from before the onset: 50-100 s
+in the bench. Judging all CDRs of the last 20-30 s instead does not help much: they fall by only
+~25 % in the first 30 s (the share of calls shorter than that). What stops at once is the quick
+calls (shorter than QUICK_MS: busy, fast failures, declines, short answers, ~20 % of calls): they
+are gone QUICK_MS after the onset. So partials also count seizures and quick calls per 10-second
+slice of the minute (two lists of six, the only sub-minute state kept), and recent_vanish judges
+the last two whole slices against baseline seizures × the key's own quick share. The quick
+share falls too when ASR rises (answered calls are long), so the slices' total must also have
+fallen by half the quick calls missing: with a real vanish it has, with an ASR rise the longer
+calls take their place. Counting calls by start time instead (calls started in the last 30 s
+and already ended) would need the duration distribution to know how many should have ended.
+
+Baselines need min_baseline_minutes of traffic (stream/incidents.py): a fresh interconnect's first
+minutes by seizure time are incomplete (long calls not yet ended) and no measure of its rate.
 """
 from __future__ import annotations
 
@@ -34,12 +53,13 @@ from typing import Any, Callable
 
 from cdrflow.config import Thresholds
 
-from .partials import MINUTE_MS, empty, merge
+from .partials import MINUTE_MS, SLICES, TENTH_MS, empty, merge
 
 KEEP_MINUTES = 90          # partials kept per key: the longest window plus slack for late records
 MAX_CATCH_UP = 180         # minutes judged at most per evaluate (a replay can jump far ahead)
 RUNNING_MIN_SHARE = 1 / 6  # the running minute is judged once 10 s of it have passed
 SAMPLES_KEPT = 10
+RECENT_SLICES = 2          # the quick-call vanish judges the last 20 s of event time
 INCIDENT_NAMESPACE = uuid.UUID("7c1b7f0e-5d0a-4f55-9d3c-3f1de1a2b0c4")
 
 
@@ -184,13 +204,53 @@ def evaluate(key: str, state: dict[str, Any], watermark_ms: int,
     # The running minute can open an incident before it closes: a collapse on a busy interconnect
     # is significant within seconds, and waiting for the minute would cost up to a minute.
     running, elapsed = closed + MINUTE_MS, (watermark_ms - closed - MINUTE_MS) / MINUTE_MS
-    if state.get("incident") is None and elapsed >= RUNNING_MIN_SHARE:
-        event = _judge(key, state, running, _window(minutes, running, t), base_at(running), t, watermark_ms, elapsed)
-        if event:
-            events.append(event)
+    if state.get("incident") is None:
+        recent = ["traffic_vanish"] if recent_vanish(minutes, watermark_ms, base_at(running), t) else []
+        if elapsed >= RUNNING_MIN_SHARE or recent:
+            event = _judge(key, state, running, _window(minutes, running, t), base_at(running), t, watermark_ms,
+                           max(elapsed, 1 / SLICES), recent)
+            if event:
+                events.append(event)
     for minute in [x for x in minutes if int(x) < closed - KEEP_MINUTES * MINUTE_MS]:
         del minutes[minute]
     return events
+
+
+def quick_share(minutes: dict[str, Any], before_ms: int, t: Thresholds) -> float | None:
+    """The key's own share of quick calls, over its minutes before before_ms (None: under
+    min_baseline_minutes of them). The baseline (ClickHouse minutes by seizure) has no durations,
+    and the share is a property of the interconnect's call mix that a vanish does not change."""
+    older = [p for m, p in minutes.items() if int(m) < before_ms and p["seizures"] and "quick" in p]
+    if len(older) < t.min_baseline_minutes:
+        return None
+    return sum(sum(p["quick"]) for p in older) / sum(p["seizures"] for p in older)
+
+
+def recent_vanish(minutes: dict[str, Any], watermark_ms: int, base: Figures | None, t: Thresholds) -> bool:
+    """Traffic vanished in the last RECENT_SLICES × 10 s before the watermark, judged on quick calls.
+
+    A trunk that stops taking calls keeps writing CDRs for minutes (calls in progress end), but
+    its quick calls (under QUICK_MS: busy, fast failures, declines, short answers; ~20 % of calls)
+    stop QUICK_MS after the onset. Expected quick calls = baseline seizures × the key's quick
+    share; a vanish needs quick ≤ vanish_ratio × expected (at least min_seizures expected, Poisson
+    tail below alpha) and the slices' seizures to have fallen by at least half the quick calls
+    missing: an ASR rise also thins quick calls (answered calls are long), but the longer calls
+    replace them and the total stays."""
+    if base is None or not base.seizures:
+        return False
+    end = watermark_ms // TENTH_MS * TENTH_MS
+    slices = range(end - RECENT_SLICES * TENTH_MS, end, TENTH_MS)
+    share = quick_share(minutes, slices[0] // MINUTE_MS * MINUTE_MS - t.window_minutes * MINUTE_MS, t)
+    if share is None:
+        return False
+    parts = [(minutes.get(str(s // MINUTE_MS * MINUTE_MS)) or empty(), s % MINUTE_MS // TENTH_MS) for s in slices]
+    quick = sum((p.get("quick") or [0] * SLICES)[i] for p, i in parts)
+    total = sum((p.get("tens") or [0] * SLICES)[i] for p, i in parts)
+    expected_total = base.per_minute * len(slices) / SLICES
+    expected_quick = share * expected_total
+    return (expected_quick >= t.min_seizures and quick <= t.vanish_ratio * expected_quick
+            and total <= expected_total - (expected_quick - quick) / 2
+            and poisson_lower_tail(quick, expected_quick) < t.alpha)
 
 
 def _window(minutes: dict[str, Any], m: int, t: Thresholds) -> list[dict[str, Any]]:
@@ -198,13 +258,14 @@ def _window(minutes: dict[str, Any], m: int, t: Thresholds) -> list[dict[str, An
 
 
 def _judge(key: str, state: dict[str, Any], m: int, window_partials: list[dict[str, Any]], base: Figures | None,
-           t: Thresholds, now_ms: int, elapsed: float = 1.0) -> dict[str, Any] | None:
-    """Judges the window ending with minute m, of which `elapsed` (a share) has passed."""
+           t: Thresholds, now_ms: int, elapsed: float = 1.0, also: list[str] = ()) -> dict[str, Any] | None:
+    """Judges the window ending with minute m, of which `elapsed` (a share) has passed; `also`:
+    kinds found otherwise (the recent quick-call vanish)."""
     this_minute = window_partials[-1]
     lengths = [1.0] * (len(window_partials) - 1) + [elapsed]
     window = Figures.of(window_partials, sum(lengths))
     minute_alone = breaches(Figures.of([this_minute], elapsed), base, t)
-    kinds = sorted(set(breaches(window, base, t)) | set(minute_alone))
+    kinds = sorted(set(breaches(window, base, t)) | set(minute_alone) | set(also))
     incident = state.get("incident")
     # minutes past the margins (of the kinds this incident shows) on their own date the incident;
     # the window only says it is going on

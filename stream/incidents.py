@@ -30,8 +30,10 @@ def load_baselines(client: Client, settings: Settings, at_ms: int) -> dict[str, 
         found.setdefault(f'{row["interconnect"]}|{row["direction"]}', {})[row["basis"]] = figures
     baselines = {}
     for key, bases in found.items():
-        enough = BASELINE_STRENGTH * settings.thresholds(key.split("|")[0]).min_seizures
-        chosen = next((bases[b] for b in ("history", "recent") if b in bases and bases[b].seizures >= enough), None)
+        t = settings.thresholds(key.split("|")[0])
+        chosen = next((bases[b] for b in ("history", "recent") if b in bases
+                       and bases[b].seizures >= BASELINE_STRENGTH * t.min_seizures
+                       and bases[b].minutes >= t.min_baseline_minutes), None)
         if chosen is not None:
             baselines[key] = chosen
     return baselines

@@ -11,13 +11,17 @@ from collections import Counter
 from typing import Any, Iterable
 
 MINUTE_MS = 60_000
+TENTH_MS = 10_000          # sub-minute resolution of "tens" and "quick": six 10-second slices a minute
+QUICK_MS = 10_000          # calls shorter than this are "quick": they stop ending at once when a trunk stops
 SAMPLES_PER_MINUTE = 3     # failed calls kept as evidence, per key and minute
 FAILED = ("network", "number", "other")
+SLICES = MINUTE_MS // TENTH_MS
 
 
 def empty() -> dict[str, Any]:
+    """tens: seizures per 10-second slice of the minute (by end time); quick: the quick calls among them."""
     return {"seizures": 0, "answered": 0, "effective": 0, "network": 0, "pdd_sum": 0, "pdd_n": 0,
-            "causes": {}, "sip": {}, "samples": []}
+            "causes": {}, "sip": {}, "samples": [], "tens": [0] * SLICES, "quick": [0] * SLICES}
 
 
 def sample(cdr: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +37,8 @@ def merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
         for code, n in other[counter].items():
             into[counter][code] = into[counter].get(code, 0) + n
     into["samples"] = (into["samples"] + other["samples"])[:SAMPLES_PER_MINUTE]
+    for sliced in ("tens", "quick"):     # absent from state written before they existed
+        into[sliced] = [a + b for a, b in zip(into.get(sliced) or [0] * SLICES, other.get(sliced) or [0] * SLICES)]
     return into
 
 
@@ -63,6 +69,13 @@ def partial_messages(cdrs: Iterable[dict[str, Any]]) -> tuple[dict[str, dict[str
         for code, counter in ((q850, "causes"), (sip, "sip")):
             if code is not None:
                 p[counter][str(code)] = p[counter].get(str(code), 0) + n
+    slices = Counter((c["interconnect"], c["direction"], c["end_ms"] // TENTH_MS, c["end_ms"] - c["start_ms"] < QUICK_MS)
+                     for c in final)
+    for (ic, direction, tenth, quick), n in slices.items():
+        p = partial(ic, direction, tenth // SLICES)
+        p["tens"][tenth % SLICES] += n
+        if quick:
+            p["quick"][tenth % SLICES] += n
     for c in final:
         if c.get("pdd_ms") is not None:
             p = partial(c["interconnect"], c["direction"], c["end_ms"] // MINUTE_MS)

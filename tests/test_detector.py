@@ -180,3 +180,58 @@ def test_partial_messages_bucket_final_records_by_end_minute():
     assert (one["seizures"], one["answered"], one["effective"], one["network"], one["pdd_sum"], one["pdd_n"]) == (2, 1, 1, 1, 4000, 2)
     assert one["causes"] == {"16": 2} and [s["call_id"] for s in one["samples"]] == ["2"]
     assert (minutes["120000"]["seizures"], minutes["120000"]["effective"]) == (1, 1)
+
+
+# 1000 seizures/min; 20 s (two 10-s slices) expect 333.3 calls
+BUSY = Figures(seizures=60_000, answered=33_000, effective=57_000, network=600, minutes=60)
+
+
+def sliced(tens, quick):
+    p = empty()
+    p.update(seizures=sum(tens), answered=sum(tens) * 55 // 100, effective=sum(tens) * 95 // 100,
+             tens=list(tens), quick=list(quick))
+    return p
+
+
+def recent_state(history_minutes, tens01, quick01):
+    """history_minutes healthy minutes before minute 30 (1000 calls, 200 quick: share .2), then
+    minute 30's first two slices."""
+    healthy = sliced([166, 167, 167, 167, 167, 166], [33, 33, 34, 33, 33, 34])
+    minutes = {str(m * MINUTE_MS): healthy for m in range(30 - history_minutes, 30)}
+    minutes[str(30 * MINUTE_MS)] = sliced(list(tens01) + [0] * 4, list(quick01) + [0] * 4)
+    return minutes
+
+
+@pytest.mark.parametrize("history,tens,quick,vanished", [
+    # expected quick = .2 × 333.3 = 66.7 (share from minutes 0-24, before the 5-minute window)
+    (30, (120, 120), (10, 10), True),     # 20 ≤ 33.3; P(X ≤ 20 | 66.7) = 2e-11; 240 ≤ 333.3 − (66.7 − 20)/2 = 310
+    (30, (166, 167), (10, 10), False),    # an ASR rise: quick calls thin out, but 333 calls still end
+    (30, (157, 157), (15, 15), True),     # 30 ≤ 33.3; P = 3.9e-7; 314 ≤ 333.3 − (66.7 − 30)/2 = 315
+    (30, (158, 158), (15, 15), False),    # 316 > 315
+    (30, (120, 120), (16, 17), False),    # 33 ≤ 33.3 but P(X ≤ 33 | 66.7) = 3.8e-6 > alpha
+    (24, (120, 120), (10, 10), False),    # minutes 6-24: 19 < min_baseline_minutes (20), no share yet
+])
+def test_recent_vanish_on_quick_calls(history, tens, quick, vanished):
+    from cdrflow.stream.detector import recent_vanish
+    # watermark 30:25: the last whole slices are 30:00-30:10 and 30:10-30:20
+    assert recent_vanish(recent_state(history, tens, quick), 30 * MINUTE_MS + 25_000, BUSY, T) is vanished
+
+
+def test_recent_vanish_opens_before_the_minute_shows_it():
+    state = {"minutes": recent_state(30, (120, 120), (10, 10)), "judged": 29 * MINUTE_MS}
+    [event] = evaluate("tmobile|in", state, 30 * MINUTE_MS + 25_000, BUSY, T)
+    # minute 30 alone: 240 seen, 1000 × 25/60 = 416.7 expected (vanished at ≤ 208.3): not on its own
+    assert event["event"] == "open" and event["incident"]["kinds"] == ["traffic_vanish"]
+    assert event["incident"]["start_ms"] == 30 * MINUTE_MS and event["incident"]["updated_ms"] == 30 * MINUTE_MS + 25_000
+
+
+def test_partials_count_ten_second_slices_and_quick_calls():
+    def rec(n, start_ms, end_ms):
+        return {"cdr_id": str(n), "call_id": str(n), "start_ms": start_ms, "end_ms": end_ms, "interconnect": "att",
+                "direction": "in", "record_kind": "stop", "cause_class": "user", "q850_cause": 17, "sip_code": 486,
+                "pdd_ms": None}
+    # ends at 61 s and 69.9 s (slice 0 of minute 1), 75 s (slice 1), 119.9 s (slice 5); quick: under 10 s long
+    messages, _ = partial_messages([rec(1, 58_000, 61_000), rec(2, 59_900, 69_900), rec(3, 5_000, 75_000),
+                                    rec(4, 110_000, 119_900)])
+    p = messages["att|in"]["minutes"]["60000"]
+    assert p["tens"] == [2, 1, 0, 0, 0, 1] and p["quick"] == [1, 0, 0, 0, 0, 1]

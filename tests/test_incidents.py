@@ -45,6 +45,18 @@ def test_baseline_needs_ten_times_min_seizures(clickhouse):
     assert load_baselines(client, settings, AT)["verizon|out"].seizures == 300
 
 
+def test_baseline_needs_min_baseline_minutes(clickhouse):
+    settings, client = clickhouse
+    # 400 calls from AT − 30 min, one a second: the recent window [AT − 195 min, AT − 15 min) holds
+    # them all (enough seizures) but spans 15 minutes from the first: under min_baseline_minutes (20)
+    store(clickhouse, calls(0, AT - 30 * 60_000, 400, 100))
+    assert load_baselines(client, settings, AT) == {}
+    # one call at AT − 36 min makes it 21 minutes
+    store(clickhouse, calls(500, AT - 36 * 60_000, 1, 1))
+    base = load_baselines(client, settings, AT)["verizon|out"]
+    assert (base.seizures, base.minutes) == (401, 21)
+
+
 def test_stored_incident_gives_an_escalation_report(clickhouse):
     settings, client = clickhouse
     t = Thresholds()
