@@ -138,9 +138,10 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     async def open_clickhouse():
         await on_writer_thread(clickhouse)  # migrate before the first batch, and fail fast on a bad ClickHouse URL
 
-    def prepare(messages: list[tuple[bytes, str]], partitions: list[int]) -> tuple[list[dict], list, dict[int, int]]:
-        """decode → enrich: pure Python, on its own thread so it overlaps the previous take's write.
-        Also the newest CDR end read from each partition: the event time the partials announce."""
+    def prepare(messages: list[tuple[bytes, str]], partitions: list[int]) -> tuple[list[dict], list, dict[int, int], tuple]:
+        """decode → enrich → partials: pure Python, on its own thread so it overlaps the previous
+        take's write. Also the newest CDR end read from each partition: the event time the partials
+        announce. The partials assume every CDR is fresh (finish recounts them after a redelivery)."""
         by_partition: dict[int, list[tuple[bytes, str]]] = {}
         for message, partition in zip(messages, partitions):
             by_partition.setdefault(partition, []).append(message)
@@ -151,7 +152,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             dead_letters += decoded.dead_letters
             if decoded.cdrs:
                 newest[partition] = max(c["end_ms"] for c in decoded.cdrs)
-        return enrich(cdrs), dead_letters, newest
+        enriched = enrich(cdrs)
+        return enriched, dead_letters, newest, partial_messages(enriched)
 
     def write(cdrs: list[dict]) -> list[dict]:
         inventory.refresh(clickhouse(), number_hits)     # reloads the disconnected set when it changed
@@ -177,13 +179,13 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             messages = [(e.message.value, f"{e.message.topic}/{e.message.partition}@{e.message.offset}")
                         for e in events]
             t0 = time.perf_counter()
-            cdrs, dead_letters, newest = await asyncio.get_running_loop().run_in_executor(
+            cdrs, dead_letters, newest, partials = await asyncio.get_running_loop().run_in_executor(
                 decode_thread, prepare, messages, [e.message.partition for e in events])
             offsets = {e.message.partition: e.message.offset for e in events}    # a partition's events are in order
             newest = {p: (end_ms, offsets[p]) for p, end_ms in newest.items()}
             if writing is not None:
                 await writing       # re-raises a failed write: the agent restarts, its take unacknowledged
-            writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, newest, t0))
+            writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, newest, partials, t0))
             writing.add_done_callback(report_failed_write)
 
     def report_failed_write(task: asyncio.Future) -> None:
@@ -192,15 +194,17 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                       exc_info=task.exception())
 
     async def finish(stream, events: list, cdrs: list[dict], dead_letters: list,
-                     newest: dict[int, tuple[int, int]], t0: float) -> None:
+                     newest: dict[int, tuple[int, int]], partials: tuple, t0: float) -> None:
         """write → dead letters, partials, disconnected hits → acknowledge. newest: partition →
-        (newest CDR end, offset) read in this take."""
+        (newest CDR end, offset) read in this take; partials: partial_messages(cdrs)."""
         fresh = await on_writer_thread(write, cdrs)
         for letter in dead_letters:
             await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
         for partition, (end_ms, offset) in newest.items():
             cdr_clock.read(partition, end_ms, offset, time.monotonic())
-        await send_partials(fresh, cdr_clock.watermark(time.monotonic(),
+        if len(fresh) < len(cdrs):      # some were stored before: partials of the fresh ones only
+            partials = partial_messages(fresh)
+        await send_partials(partials, cdr_clock.watermark(time.monotonic(),
                                                        lambda p: highwater(settings.topic_cdr_batches, p)))
         await send_disconnected_hits(number_hits.observe(fresh, time.time()))
         for event in events:
@@ -215,14 +219,14 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         now_ms = time.time() * 1000
         stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
 
-    async def send_partials(fresh: list[dict], watermark: int | None) -> None:
+    async def send_partials(partials: tuple, watermark: int | None) -> None:
         """Per-minute partials of the CDRs this take stored, keyed by interconnect, then a watermark
         tick to every partition so a detector whose interconnects went silent still sees time pass.
         The watermark is the oldest of the CDR partitions' newest end times (cdr_clock), not this
         take's newest: a take can hold one partition's next seconds before another's.
         Sent after the insert and before the ack: a crash in between loses these partials for
         detection only (ClickHouse has the rows; a redelivery finds them stored and sends nothing)."""
-        messages, newest = partial_messages(fresh)
+        messages, newest = partials
         if newest is None or watermark is None:
             return
         sent = [await partials_topic.send(key=key.encode(), value=orjson.dumps(message))
