@@ -51,8 +51,9 @@ def partial_messages(cdrs: Iterable[dict[str, Any]]) -> tuple[dict[str, dict[str
     cdrs = cdrs if isinstance(cdrs, list) else list(cdrs)
     watermark = max((c["end_ms"] for c in cdrs), default=None)
     final = [c for c in cdrs if c.get("interconnect") and c.get("direction") and c.get("record_kind") != "start"]
-    outcomes = Counter((c["interconnect"], c["direction"], c["end_ms"] // MINUTE_MS, c["cause_class"],
-                        c.get("q850_cause"), c.get("sip_code")) for c in final)
+    # one pass: counted by 10-second slice and quickness too, summed into minutes below
+    outcomes = Counter((c["interconnect"], c["direction"], c["end_ms"] // TENTH_MS, c["end_ms"] - c["start_ms"] < QUICK_MS,
+                        c["cause_class"], c.get("q850_cause"), c.get("sip_code")) for c in final)
     messages: dict[str, dict[str, Any]] = {}
 
     def partial(ic: str, direction: str, minute: int) -> dict[str, Any]:
@@ -60,8 +61,11 @@ def partial_messages(cdrs: Iterable[dict[str, Any]]) -> tuple[dict[str, dict[str
         minutes = messages.setdefault(key, {"key": key, "minutes": {}})["minutes"]
         return minutes.setdefault(str(minute * MINUTE_MS), empty())
 
-    for (ic, direction, minute, cls, q850, sip), n in outcomes.items():
-        p = partial(ic, direction, minute)
+    for (ic, direction, tenth, quick, cls, q850, sip), n in outcomes.items():
+        p = partial(ic, direction, tenth // SLICES)
+        p["tens"][tenth % SLICES] += n
+        if quick:
+            p["quick"][tenth % SLICES] += n
         p["seizures"] += n
         p["answered"] += n if cls == "answered" else 0
         p["effective"] += n if cls in ("answered", "user") else 0
@@ -69,13 +73,6 @@ def partial_messages(cdrs: Iterable[dict[str, Any]]) -> tuple[dict[str, dict[str
         for code, counter in ((q850, "causes"), (sip, "sip")):
             if code is not None:
                 p[counter][str(code)] = p[counter].get(str(code), 0) + n
-    slices = Counter((c["interconnect"], c["direction"], c["end_ms"] // TENTH_MS, c["end_ms"] - c["start_ms"] < QUICK_MS)
-                     for c in final)
-    for (ic, direction, tenth, quick), n in slices.items():
-        p = partial(ic, direction, tenth // SLICES)
-        p["tens"][tenth % SLICES] += n
-        if quick:
-            p["quick"][tenth % SLICES] += n
     for c in final:
         if c.get("pdd_ms") is not None:
             p = partial(c["interconnect"], c["direction"], c["end_ms"] // MINUTE_MS)
