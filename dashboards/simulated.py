@@ -16,7 +16,7 @@ from cdrflow.schemas.envelope import DeadLetter
 from cdrflow.stream.detector import absorb, evaluate
 from cdrflow.stream.health import HealthSampler, write_samples
 from cdrflow.stream.enrich import Enricher
-from cdrflow.stream.incidents import load_baselines, store_incident
+from cdrflow.stream.incidents import load_baselines, store_incidents
 from cdrflow.stream.partials import MINUTE_MS, partial_messages
 from cdrflow.stream.sink import CdrWriter
 
@@ -53,7 +53,7 @@ def _detect(client: Client, settings: Settings, stored: list[dict]) -> list[dict
         for key in state:
             for event in evaluate(key, state[key], minute + MINUTE_MS, baselines.get(key),
                                   settings.thresholds(key.split("|")[0])):
-                store_incident(client, settings, event["incident"])
+                store_incidents(client, settings, [event["incident"]])
                 incidents[event["incident"]["id"]] = event["incident"]
     return list(incidents.values())
 

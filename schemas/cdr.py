@@ -34,7 +34,8 @@ class CDR(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cdr_id: str = Field(description="uuid5 of source + native_id; stable across re-reads")
+    cdr_id: str = Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                        description="uuid5 of source + native_id; stable across re-reads")
     source: str = Field(description="Switch/SBC that wrote the record")
     source_format: str = Field(description="Parser that read it, e.g. asterisk_csv")
     native_id: str = Field(description="The record's own id at the source (e.g. uniqueid/sequence)")

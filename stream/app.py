@@ -25,19 +25,16 @@ from cdrflow.numbers import build_checkpoint
 from cdrflow.schemas.envelope import encode_dead_letter
 
 from .decode import decode_messages
-from .detector import MAX_CATCH_UP, absorb, evaluate
+from .detector_agent import add_detector
 from .enrich import Enricher
 from .health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
-from .incidents import load_baselines, store_incident
 from .metrics import prometheus_text
 from .number_hits import DisconnectedHits, InventoryWatch, flush_every_s
-from .partials import partial_messages
+from .partials import partial_steps
 from .sink import CdrWriter
 from .watermark import PartitionClock
 
 log = logging.getLogger("cdrflow.stream")
-JUDGE_EVERY_MS = 10_000     # event time between detector runs: closed minutes and the running one
-SLOT_MS = 600_000           # baselines are reloaded per 10 minutes of event time
 CHECKPOINT_CHECK_S = 600.0  # a new day's quarantine checkpoint is built within 10 minutes of midnight
 
 
@@ -93,7 +90,9 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=10.0,
-        consumer_max_fetch_size=16 * 1024 * 1024,
+        # per partition and fetch: four partitions stay inside one 50 MB fetch, so none waits a
+        # round while the others run tens of seconds of event time ahead (16 MB starved one)
+        consumer_max_fetch_size=4 * 1024 * 1024,
         web_bind=settings.worker_web_bind,
         web_port=settings.worker_web_port,
         web_in_thread=False,
@@ -105,14 +104,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     incidents_topic = app.topic(settings.topic_incidents, value_serializer="raw", partitions=1)
     disconnected_topic = app.topic(settings.topic_disconnected_hits, value_serializer="raw", key_serializer="raw",
                                    partitions=1)
-    # "interconnect|direction" → detector state (minutes, open incident, last offset applied);
-    # changelogged, so a restarted worker resumes its interconnects where it left off.
-    detector_state = app.Table("detector-state", default=dict, partitions=settings.partitions,
-                               schema=faust.Schema(key_serializer="raw", value_serializer="json"))
     enrich = Enricher(settings.home_region, settings.interconnects, settings.tenants)
     stats = WorkerStats()
     number_hits, inventory = DisconnectedHits(settings.disconnected_hit_interval_s), InventoryWatch(settings)
-    health = HealthSampler(worker=f"{socket.gethostname()}:{settings.worker_web_port}")
+    worker_id = f"{socket.gethostname()}:{settings.worker_web_port}"
+    health = HealthSampler(worker=worker_id)
     state: dict = {}
 
     def clickhouse():
@@ -153,7 +149,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             if decoded.cdrs:
                 newest[partition] = max(c["end_ms"] for c in decoded.cdrs)
         enriched = enrich(cdrs)
-        return enriched, dead_letters, newest, partial_messages(enriched)
+        return enriched, dead_letters, newest, partial_steps(enriched)
 
     def write(cdrs: list[dict]) -> list[dict]:
         inventory.refresh(clickhouse(), number_hits)     # reloads the disconnected set when it changed
@@ -194,16 +190,16 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                       exc_info=task.exception())
 
     async def finish(stream, events: list, cdrs: list[dict], dead_letters: list,
-                     newest: dict[int, tuple[int, int]], partials: tuple, t0: float) -> None:
+                     newest: dict[int, tuple[int, int]], partials: list, t0: float) -> None:
         """write → dead letters, partials, disconnected hits → acknowledge. newest: partition →
-        (newest CDR end, offset) read in this take; partials: partial_messages(cdrs)."""
+        (newest CDR end, offset) read in this take; partials: partial_steps(cdrs)."""
         fresh = await on_writer_thread(write, cdrs)
         for letter in dead_letters:
             await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
         for partition, (end_ms, offset) in newest.items():
             cdr_clock.read(partition, end_ms, offset, time.monotonic())
         if len(fresh) < len(cdrs):      # some were stored before: partials of the fresh ones only
-            partials = partial_messages(fresh)
+            partials = partial_steps(fresh)
         await send_partials(partials, cdr_clock.watermark(time.monotonic(),
                                                        lambda p: highwater(settings.topic_cdr_batches, p)))
         await send_disconnected_hits(number_hits.observe(fresh, time.time()))
@@ -219,20 +215,23 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         now_ms = time.time() * 1000
         stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
 
-    async def send_partials(partials: tuple, watermark: int | None) -> None:
-        """Per-minute partials of the CDRs this take stored, keyed by interconnect, then a watermark
-        tick to every partition so a detector whose interconnects went silent still sees time pass.
-        The watermark is the oldest of the CDR partitions' newest end times (cdr_clock), not this
-        take's newest: a take can hold one partition's next seconds before another's.
+    async def send_partials(steps: list, watermark: int | None) -> None:
+        """Per-minute partials of the CDRs this take stored, keyed by interconnect, step by step
+        (partial_steps), each step followed by a watermark tick to every partition, so a detector
+        whose interconnects went silent still sees time pass. A step's tick is its end, but never
+        past the oldest of the CDR partitions' newest end times (cdr_clock): a take can hold one
+        partition's next seconds before another's. Ticks name this worker: a partials partition's
+        time is the oldest of its senders' (stream/detector_agent.py).
         Sent after the insert and before the ack: a crash in between loses these partials for
         detection only (ClickHouse has the rows; a redelivery finds them stored and sends nothing)."""
-        messages, newest = partials
-        if newest is None or watermark is None:
+        if watermark is None:
             return
-        sent = [await partials_topic.send(key=key.encode(), value=orjson.dumps(message))
-                for key, message in messages.items()]
-        tick = orjson.dumps({"watermark_ms": watermark})
-        sent += [await partials_topic.send(value=tick, partition=p) for p in range(settings.partitions)]
+        sent = []
+        for messages, step_end in steps:
+            sent += [await partials_topic.send(key=key.encode(), value=orjson.dumps(message))
+                     for key, message in messages.items()]
+            tick = orjson.dumps({"watermark_ms": min(step_end, watermark), "from": worker_id})
+            sent += [await partials_topic.send(value=tick, partition=p) for p in range(settings.partitions)]
         await asyncio.gather(*sent)
 
     async def send_disconnected_hits(events: list[dict]) -> None:
@@ -245,61 +244,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         """Calls held back by the rate limit go out once their number's interval has passed."""
         await send_disconnected_hits(number_hits.flush(time.time()))
 
-    baselines: dict[int, dict] = {}     # 10-minute slot of event time → baselines of that slot
-
-    def load_slots(first_ms: int, last_ms: int) -> None:
-        """Baselines for every slot minutes in [first, last] fall in; a catch-up after downtime
-        judges each minute against the baseline of its own time, not of the newest one."""
-        for slot in range(first_ms // SLOT_MS, last_ms // SLOT_MS + 1):
-            if slot not in baselines:
-                # as of the slot's end: its recent window still ends ≥ 5 minutes before any minute
-                # of the slot, and a fresh interconnect gets a baseline 10 minutes sooner
-                baselines[slot] = load_baselines(clickhouse(), settings, (slot + 1) * SLOT_MS)
-        for slot in [s for s in baselines if s < first_ms // SLOT_MS - 1]:
-            del baselines[slot]
-
-    def baseline_at(minute_ms: int, key: str):
-        return baselines.get(minute_ms // SLOT_MS, {}).get(key)
-
-    # the detector's event time: each partials partition's newest watermark tick, the oldest of them
-    # (every ingest take sends its partials, then a tick to every partition: once a partition's tick
-    # is read, that partition's partials up to it are in)
-    partials_clock = PartitionClock()
-
-    @app.agent(partials_topic)
-    async def detect(stream):
-        """Merges partials into detector_state; every 10 s of event time judges the closed minutes
-        and the running one of every interconnect this worker owns."""
-        async for event in stream.events():
-            message = orjson.loads(event.value)
-            key = message.get("key")
-            if key is not None:
-                key_state = detector_state[key.encode()]
-                if absorb(key_state, message, event.message.offset):
-                    detector_state[key.encode()] = key_state
-            if message.get("watermark_ms"):
-                partials_clock.read(event.message.partition, message["watermark_ms"], event.message.offset,
-                                    time.monotonic())
-            # event time less the allowed lateness: a minute is judged once its CDRs are all in
-            newest = partials_clock.watermark(time.monotonic(), lambda p: highwater(settings.topic_partials, p))
-            watermark = (newest or 0) - int(settings.detection_lateness_s * 1000)
-            if watermark // JUDGE_EVERY_MS > stats.watermark_ms // JUDGE_EVERY_MS:
-                await judge(watermark)
-                stats.watermark_ms = watermark      # published once its incidents are stored
-
-    async def judge(watermark_ms: int) -> None:
-        items = list(detector_state.items())
-        first = min((st.get("judged", watermark_ms) for _, st in items), default=watermark_ms)
-        await on_writer_thread(load_slots, max(first, watermark_ms - MAX_CATCH_UP * 60_000), watermark_ms)
-        for raw_key, key_state in items:
-            key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
-            events = evaluate(key, key_state, watermark_ms, lambda m, k=key: baseline_at(m, k),
-                              settings.thresholds(key.split("|")[0]))
-            detector_state[raw_key] = key_state
-            for incident_event in events:
-                await on_writer_thread(store_incident, clickhouse(), settings, incident_event["incident"])
-                await incidents_topic.send(key=raw_key, value=orjson.dumps(incident_event))
-                stats.incident_events += 1
+    add_detector(app, settings, stats, partials_topic, incidents_topic, on_writer_thread, clickhouse)
 
     @app.timer(interval=CHECKPOINT_CHECK_S, on_leader=True)
     async def quarantine_checkpoint():

@@ -184,6 +184,7 @@ def absorb(state: dict[str, Any], message: dict[str, Any], offset: int) -> bool:
     for minute, partial in message["minutes"].items():
         minutes[minute] = merge(minutes.get(minute) or empty(), partial)
     state["offset"] = offset
+    state["seen_ms"] = max(state.get("seen_ms", 0), message.get("newest_ms", 0))
     return True
 
 
@@ -319,6 +320,9 @@ def _judge(key: str, state: dict[str, Any], m: int, window_partials: list[dict[s
     incident["lost_calls"] = round(sum(v for k, v in incident["lost_by_minute"].items() if int(k) <= last_bad), 1)
     incident["version"] += 1
     incident["updated_ms"] = now_ms
+    # the newest call end of this key absorbed when deciding: with several partials partitions
+    # read unevenly it can be past now_ms + lateness, and the decision had seen that far
+    incident["seen_ms"] = state.get("seen_ms")
     return {"event": kind, "incident": dict(incident)}
 
 

@@ -39,9 +39,10 @@ def load_baselines(client: Client, settings: Settings, at_ms: int) -> dict[str, 
     return baselines
 
 
-def store_incident(client: Client, settings: Settings, incident: dict[str, Any]) -> None:
-    end = incident["end_ms"] // 1000 if incident["end_ms"] is not None else None
-    row = [incident["id"], incident["version"], incident["status"], incident["interconnect"], incident["direction"],
-           incident["kinds"], incident["severity"], incident["start_ms"] // 1000, end,
-           incident["updated_ms"] // 1000, float(incident["lost_calls"]), orjson.dumps(incident).decode()]
-    client.insert(f"{settings.clickhouse_database}.incidents", [row], column_names=INCIDENT_COLUMNS)
+def store_incidents(client: Client, settings: Settings, incidents: list[dict[str, Any]]) -> None:
+    """One insert for all the incident versions a judgement produced (the table keeps the newest)."""
+    rows = [[i["id"], i["version"], i["status"], i["interconnect"], i["direction"], i["kinds"], i["severity"],
+             i["start_ms"] // 1000, i["end_ms"] // 1000 if i["end_ms"] is not None else None,
+             i["updated_ms"] // 1000, float(i["lost_calls"]), orjson.dumps(i).decode()] for i in incidents]
+    if rows:
+        client.insert(f"{settings.clickhouse_database}.incidents", rows, column_names=INCIDENT_COLUMNS)

@@ -4,11 +4,16 @@ Minutes here are the minute a CDR was written (its end time): a switch writes a 
 ends, so by end time a minute is complete as soon as the stream has moved past it, while by start
 time the answered (long) calls of recent minutes would still be missing and ASR would look low.
 The stored NOC figures (interconnect_minute) stay by seizure (start) minute.
+
+A take is sent in steps of STEP_MS of end time, each followed by a watermark tick, so that the
+detector, which judges every STEP_MS of event time, judges each step on the calls that had ended
+by then. Sent as one lump, a take that spans 15-25 s of event time (a 10x replay, or a backlog)
+would be judged once at its end, and a fault that began inside it seen up to that much later.
 """
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any
 
 MINUTE_MS = 60_000
 TENTH_MS = 10_000          # sub-minute resolution of "tens" and "quick": six 10-second slices a minute
@@ -16,6 +21,7 @@ QUICK_MS = 10_000          # calls shorter than this are "quick": they stop endi
 SAMPLES_PER_MINUTE = 3     # failed calls kept as evidence, per key and minute
 FAILED = ("network", "number", "other")
 SLICES = MINUTE_MS // TENTH_MS
+STEP_MS = TENTH_MS         # the detector's judging cadence in event time, and the steps partials are sent in
 
 
 def empty() -> dict[str, Any]:
@@ -42,27 +48,30 @@ def merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
-def partial_messages(cdrs: Iterable[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], int | None]:
-    """Final records with an interconnect → ({"ic|dir": {"key", "minutes": {minute_ms: partial}}},
-    the newest end_ms seen: the event-time watermark these CDRs carry).
+def partial_steps(cdrs: list[dict[str, Any]]) -> list[tuple[dict[str, dict[str, Any]], int]]:
+    """Final records with an interconnect → per STEP_MS of end time, oldest first: ({"ic|dir":
+    {"key", "minutes": {minute_ms: partial}, "newest_ms"}}, the step's end). newest_ms is the key's
+    newest call end in the step: how far the detector has seen that interconnect.
 
-    Runs on the ingest hot path (~1 µs a CDR): records are counted by (key, minute, outcome)
-    with Counter, and per-record Python is kept to the PDD sums and the few evidence samples."""
-    cdrs = cdrs if isinstance(cdrs, list) else list(cdrs)
-    watermark = max((c["end_ms"] for c in cdrs), default=None)
+    Runs on the ingest hot path (~1 µs a CDR): records are counted by (key, 10-s slice, outcome)
+    with Counter, and per-record Python is kept to the PDD sums, newest ends and a few samples."""
     final = [c for c in cdrs if c.get("interconnect") and c.get("direction") and c.get("record_kind") != "start"]
-    # one pass: counted by 10-second slice and quickness too, summed into minutes below
     outcomes = Counter((c["interconnect"], c["direction"], c["end_ms"] // TENTH_MS, c["end_ms"] - c["start_ms"] < QUICK_MS,
                         c["cause_class"], c.get("q850_cause"), c.get("sip_code")) for c in final)
-    messages: dict[str, dict[str, Any]] = {}
+    steps: dict[int, dict[str, dict[str, Any]]] = {}
 
-    def partial(ic: str, direction: str, minute: int) -> dict[str, Any]:
+    def message(ic: str, direction: str, end_ms: int) -> dict[str, Any]:
         key = f"{ic}|{direction}"
-        minutes = messages.setdefault(key, {"key": key, "minutes": {}})["minutes"]
-        return minutes.setdefault(str(minute * MINUTE_MS), empty())
+        step = steps.setdefault(end_ms // STEP_MS, {})
+        if key not in step:
+            step[key] = {"key": key, "minutes": {str(end_ms // MINUTE_MS * MINUTE_MS): empty()}, "newest_ms": 0}
+        return step[key]
+
+    def partial(m: dict[str, Any]) -> dict[str, Any]:
+        return next(iter(m["minutes"].values()))     # a step lies inside one minute
 
     for (ic, direction, tenth, quick, cls, q850, sip), n in outcomes.items():
-        p = partial(ic, direction, tenth // SLICES)
+        p = partial(message(ic, direction, tenth * TENTH_MS))
         p["tens"][tenth % SLICES] += n
         if quick:
             p["quick"][tenth % SLICES] += n
@@ -74,12 +83,26 @@ def partial_messages(cdrs: Iterable[dict[str, Any]]) -> tuple[dict[str, dict[str
             if code is not None:
                 p[counter][str(code)] = p[counter].get(str(code), 0) + n
     for c in final:
+        m = steps[c["end_ms"] // STEP_MS][f'{c["interconnect"]}|{c["direction"]}']
+        if c["end_ms"] > m["newest_ms"]:
+            m["newest_ms"] = c["end_ms"]
         if c.get("pdd_ms") is not None:
-            p = partial(c["interconnect"], c["direction"], c["end_ms"] // MINUTE_MS)
+            p = partial(m)
             p["pdd_sum"] += c["pdd_ms"]
             p["pdd_n"] += 1
-    for c in (c for c in final if c["cause_class"] in FAILED):
-        p = partial(c["interconnect"], c["direction"], c["end_ms"] // MINUTE_MS)
-        if len(p["samples"]) < SAMPLES_PER_MINUTE:
-            p["samples"].append(sample(c))
-    return messages, watermark
+        if c["cause_class"] in FAILED and len(partial(m)["samples"]) < SAMPLES_PER_MINUTE:
+            partial(m)["samples"].append(sample(c))
+    return [(steps[s], (s + 1) * STEP_MS) for s in sorted(steps)]
+
+
+def partial_messages(cdrs: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], int | None]:
+    """partial_steps merged into one message per key (minutes, newest_ms), and the newest end_ms
+    of all the records: for callers that judge a batch at once rather than step by step."""
+    merged: dict[str, dict[str, Any]] = {}
+    for messages, _ in partial_steps(cdrs):
+        for key, m in messages.items():
+            into = merged.setdefault(key, {"key": key, "minutes": {}, "newest_ms": 0})
+            into["newest_ms"] = max(into["newest_ms"], m["newest_ms"])
+            for minute, p in m["minutes"].items():
+                into["minutes"][minute] = merge(into["minutes"].get(minute) or empty(), p)
+    return merged, max((c["end_ms"] for c in cdrs), default=None)

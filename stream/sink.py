@@ -28,8 +28,10 @@ class CdrWriter:
 
         The batch's time range selects the candidates through the primary key. When the range
         holds few rows (the usual case: a batch covers seconds of traffic) their ids are fetched
-        and compared here; a wide range (a re-read of old files) is filtered by ClickHouse with
-        the ids passed as one JSON string — an Array parameter of 100k UUIDs takes ~40 s to bind.
+        and compared here. A wide range (long calls, a re-read of old files) is filtered in
+        ClickHouse on each id's first 64 bits, passed as an Array(UInt64): text parameters are
+        escaped character by character in Python (~0.3 s for a 33k-id take, under the GIL),
+        and an Array(UUID) of 100k ids takes ~40 s to bind. The ids fetched are compared whole.
         """
         if not cdrs:
             return set()
@@ -39,22 +41,23 @@ class CdrWriter:
         in_range = self.client.query(f"SELECT count() FROM {self.table} WHERE {window}", parameters=params).result_rows[0][0]
         if in_range == 0:
             return set()
-        ids = {c["cdr_id"] for c in cdrs}
+        ids = {c["cdr_id"].lower() for c in cdrs}
         if in_range <= 4 * len(cdrs) + 10_000:
             rows = self.client.query(f"SELECT toString(cdr_id) FROM {self.table} WHERE {window}", parameters=params).result_rows
-            return ids.intersection(row[0] for row in rows)
-        rows = self.client.query(
-            f"SELECT toString(cdr_id) FROM {self.table} WHERE {window} "
-            "AND cdr_id IN (SELECT arrayJoin(JSONExtract({ids:String}, 'Array(UUID)')))",
-            parameters={**params, "ids": orjson.dumps(list(ids)).decode()}).result_rows
-        return {row[0] for row in rows}
+        else:
+            prefixes = [int(i[:8] + i[9:13] + i[14:18], 16) for i in ids]    # decode checked the UUID form
+            rows = self.client.query(
+                f"SELECT toString(cdr_id) FROM {self.table} WHERE {window} "
+                "AND reinterpretAsUInt64(reverse(substring(UUIDStringToNum(toString(cdr_id)), 1, 8))) IN {prefixes:Array(UInt64)}",
+                parameters={**params, "prefixes": prefixes}).result_rows
+        return ids.intersection(row[0] for row in rows)
 
     def write(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Inserts the CDRs not stored yet (also dropping repeats within the batch); returns those."""
         stored = self.already_stored(cdrs)
         fresh: dict[str, dict[str, Any]] = {}
         for cdr in cdrs:
-            if cdr["cdr_id"] not in stored:
+            if cdr["cdr_id"].lower() not in stored:
                 fresh.setdefault(cdr["cdr_id"], cdr)
         if fresh:
             self.client.raw_insert(self.table, column_names=list(CDR_COLUMNS),

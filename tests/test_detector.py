@@ -235,3 +235,24 @@ def test_partials_count_ten_second_slices_and_quick_calls():
                                     rec(4, 110_000, 119_900)])
     p = messages["att|in"]["minutes"]["60000"]
     assert p["tens"] == [2, 1, 0, 0, 0, 1] and p["quick"] == [1, 0, 0, 0, 0, 1]
+
+
+def test_partial_steps_split_a_take_at_the_judging_cadence():
+    def rec(n, end_ms, ic="att"):
+        return {"cdr_id": str(n), "call_id": str(n), "start_ms": end_ms - 30_000, "end_ms": end_ms, "interconnect": ic,
+                "direction": "in", "record_kind": "stop", "cause_class": "answered", "q850_cause": 16,
+                "sip_code": 200, "pdd_ms": None}
+    from cdrflow.stream.partials import partial_steps
+    # a take out of order: steps 50-60 s (2 calls), 60-70 s (1 att, 1 lumen), 80-90 s (1); none 70-80 s
+    steps = partial_steps([rec(1, 65_000), rec(2, 52_000), rec(3, 89_999), rec(4, 59_999), rec(5, 61_000, "lumen")])
+    assert [end for _, end in steps] == [60_000, 70_000, 90_000]
+    counts = [{k: sum(p["seizures"] for p in m["minutes"].values()) for k, m in messages.items()} for messages, _ in steps]
+    assert counts == [{"att|in": 2}, {"att|in": 1, "lumen|in": 1}, {"att|in": 1}]
+    assert steps[0][0]["att|in"]["minutes"]["0"]["tens"] == [0, 0, 0, 0, 0, 2]
+    # how far each key was seen: the detector dates its decisions no earlier than that
+    assert [m["att|in"]["newest_ms"] for m, _ in steps] == [59_999, 65_000, 89_999]
+    state = {}
+    for offset, (messages, _) in enumerate(steps):
+        absorb(state, messages["att|in"], offset)
+    assert state["seen_ms"] == 89_999 and state["minutes"]["60000"]["seizures"] == 2
+    assert partial_steps([]) == []

@@ -9,7 +9,7 @@ from cdrflow.config import Thresholds
 from cdrflow.incident_report import build_report, to_markdown
 from cdrflow.schemas.causes import classify
 from cdrflow.stream.detector import evaluate, absorb
-from cdrflow.stream.incidents import load_baselines, store_incident
+from cdrflow.stream.incidents import load_baselines, store_incidents
 from cdrflow.stream.partials import MINUTE_MS, partial_messages
 
 from test_interconnect_quality import cdr, store
@@ -75,8 +75,7 @@ def test_stored_incident_gives_an_escalation_report(clickhouse):
     for m in range(38, 45):          # judge minutes 38-44: the data ends with minute 44
         events += evaluate("verizon|out", state, start + (m + 1) * MINUTE_MS + 1, base, t)
     assert [e["event"] for e in events] == ["open"] + ["update"] * 4
-    for event in events:
-        store_incident(client, settings, event["incident"])
+    store_incidents(client, settings, [e["incident"] for e in events])
     incident_id = events[0]["incident"]["id"]
     report = build_report(settings, incident_id[:8])
     assert report["incident"]["kinds"] == ["asr_drop", "ner_drop", "network_causes"]
