@@ -55,7 +55,7 @@ def add_detector(app: faust.App, settings: Settings, stats: Any, partials_topic:
     clocks: dict[int, PartitionClock] = defaultdict(PartitionClock)
     judged: dict[int, int] = {}          # partition → event time judged
     published: dict[int, int] = {}       # partition → event time whose incidents are stored and sent
-    publishing: list[asyncio.Future | None] = [None]     # the newest judgement's store-and-send
+    publishing: asyncio.Future | None = None     # the newest judgement's store-and-send
     baselines: dict[int, asyncio.Future] = {}     # 10-minute slot of event time → its baselines, read or reading
 
     def slot_baselines(slot: int) -> asyncio.Future:
@@ -102,6 +102,7 @@ def add_detector(app: faust.App, settings: Settings, stats: Any, partials_topic:
 
     async def judge(partition: int, watermark_ms: int) -> None:
         """Judges the interconnects whose partials this partition carries."""
+        nonlocal publishing
         items = [(k, st) for k, st in detector_state.items() if st.get("partition") == partition]
         first = min((st.get("judged", watermark_ms) for _, st in items), default=watermark_ms)
         loaded = await baselines_for(max(first, watermark_ms - MAX_CATCH_UP * MINUTE_MS), watermark_ms)
@@ -112,7 +113,7 @@ def add_detector(app: faust.App, settings: Settings, stats: Any, partials_topic:
                                                       lambda m, k=key: loaded.get(m // SLOT_MS, {}).get(k),
                                                       settings.thresholds(key.split("|")[0]))]
             detector_state[raw_key] = key_state
-        publishing[0] = asyncio.ensure_future(publish(publishing[0], events, partition, watermark_ms))
+        publishing = asyncio.ensure_future(publish(publishing, events, partition, watermark_ms))
         if watermark_ms % SLOT_MS >= PREFETCH_AFTER_MS:
             slot_baselines(watermark_ms // SLOT_MS + 1)
 
