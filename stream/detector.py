@@ -1,8 +1,8 @@
 """Interconnect incident detection: pure decisions over per-minute partials (stream/partials.py).
 
-The Faust detector agent keeps one state per "interconnect|direction" in a changelogged table and
-calls `absorb` for each partials message and `evaluate` when the event-time watermark closes a
-minute. Each closed minute m is judged once, on the window of the `window_minutes` minutes
+The Faust detector agent keeps one state per "interconnect|direction" (stream/detector_agent.py
+stores it in changelogged tables) and calls `absorb` for each partials message and `evaluate`
+when the event-time watermark closes a minute. Each closed minute m is judged once, on the window of the `window_minutes` minutes
 ending at m, and on minute m alone (a big interconnect that collapses is seen within a
 minute; a small one needs the window to gather min_seizures), against the interconnect's baseline (the same hours of previous days where there is
 history, else recent hours; see clickhouse/queries/baseline.sql). An incident opens when, with at
@@ -176,16 +176,20 @@ def severity(kinds: list[str], window: Figures, base: Figures | None) -> str:
     return "major"
 
 
-def absorb(state: dict[str, Any], message: dict[str, Any], offset: int) -> bool:
-    """Adds a partials message to a key's state; False if this offset was applied before (replay)."""
-    if offset <= state.get("offset", -1):
-        return False
-    minutes = state.setdefault("minutes", {})
+def absorb(state: dict[str, Any], message: dict[str, Any], offset: int) -> list[str]:
+    """Adds a partials message to a key's state; returns the minutes it changed. Offsets are kept
+    per minute, so a minute is stored on its own (stream/detector_agent.py) and a replayed message
+    changes none of the minutes it was applied to before."""
+    minutes, offsets = state.setdefault("minutes", {}), state.setdefault("offsets", {})
+    changed = []
     for minute, partial in message["minutes"].items():
-        minutes[minute] = merge(minutes.get(minute) or empty(), partial)
-    state["offset"] = offset
-    state["seen_ms"] = max(state.get("seen_ms", 0), message.get("newest_ms", 0))
-    return True
+        if offset > offsets.get(minute, -1):
+            minutes[minute] = merge(minutes.get(minute) or empty(), partial)
+            offsets[minute] = offset
+            changed.append(minute)
+    if changed:
+        state["seen_ms"] = max(state.get("seen_ms", 0), message.get("newest_ms", 0))
+    return changed
 
 
 def evaluate(key: str, state: dict[str, Any], watermark_ms: int,
@@ -214,6 +218,7 @@ def evaluate(key: str, state: dict[str, Any], watermark_ms: int,
                 events.append(event)
     for minute in [x for x in minutes if int(x) < closed - KEEP_MINUTES * MINUTE_MS]:
         del minutes[minute]
+        state.get("offsets", {}).pop(minute, None)
     return events
 
 

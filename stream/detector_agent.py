@@ -26,7 +26,8 @@ import orjson
 
 from cdrflow.config import Settings
 
-from .detector import MAX_CATCH_UP, absorb, evaluate
+from .detector import MAX_CATCH_UP, evaluate
+from .detector_tables import DetectorTables
 from .incidents import load_baselines, store_incidents
 from .partials import MINUTE_MS, STEP_MS
 from .watermark import PartitionClock
@@ -44,10 +45,7 @@ def add_detector(app: faust.App, settings: Settings, stats: Any, partials_topic:
                  clickhouse: Callable[[], Any]) -> None:
     """Adds the detector's state table and agent to the worker app. stats: WorkerStats
     (watermark_ms is published once the incidents judged up to it are stored and sent)."""
-    # "interconnect|direction" → detector state (minutes, open incident, last offset applied);
-    # changelogged, so a restarted worker resumes its interconnects where it left off.
-    detector_state = app.Table("detector-state", default=dict, partitions=settings.partitions,
-                               schema=faust.Schema(key_serializer="raw", value_serializer="json"))
+    tables = DetectorTables(app, settings.partitions)    # "interconnect|direction" → detector state
     # Each partials partition has its own event time: the oldest of its senders' newest ticks (an
     # ingest worker sends its partials, then a tick, to the same partition, so once the tick is
     # read the partition's partials up to it are in). Judged per partition, an interconnect waits
@@ -86,10 +84,7 @@ def add_detector(app: faust.App, settings: Settings, stats: Any, partials_topic:
             message, partition = orjson.loads(event.value), event.message.partition
             key = message.get("key")
             if key is not None:
-                key_state = detector_state[key.encode()]
-                if absorb(key_state, message, event.message.offset):
-                    key_state["partition"] = partition
-                    detector_state[key.encode()] = key_state
+                tables.absorb(key, message, event.message.offset, partition)
             elif message.get("watermark_ms"):
                 clocks[partition].read(message.get("from"), message["watermark_ms"], event.message.offset,
                                        time.monotonic())
@@ -103,16 +98,16 @@ def add_detector(app: faust.App, settings: Settings, stats: Any, partials_topic:
     async def judge(partition: int, watermark_ms: int) -> None:
         """Judges the interconnects whose partials this partition carries."""
         nonlocal publishing
-        items = [(k, st) for k, st in detector_state.items() if st.get("partition") == partition]
-        first = min((st.get("judged", watermark_ms) for _, st in items), default=watermark_ms)
+        items = [(k, st) for k, st in tables.states().items() if st.get("partition") == partition]
+        first = min((st.get("judged") or watermark_ms for _, st in items), default=watermark_ms)
         loaded = await baselines_for(max(first, watermark_ms - MAX_CATCH_UP * MINUTE_MS), watermark_ms)
         events = []
-        for raw_key, key_state in items:
-            key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
-            events += [(raw_key, e) for e in evaluate(key, key_state, watermark_ms,
-                                                      lambda m, k=key: loaded.get(m // SLOT_MS, {}).get(k),
-                                                      settings.thresholds(key.split("|")[0]))]
-            detector_state[raw_key] = key_state
+        for key, key_state in items:
+            minutes_before = list(key_state["minutes"])
+            judged = evaluate(key, key_state, watermark_ms, lambda m, k=key: loaded.get(m // SLOT_MS, {}).get(k),
+                              settings.thresholds(key.split("|")[0]))
+            tables.save(key, key_state, judged, minutes_before)
+            events += [(key.encode(), e) for e in judged]
         publishing = asyncio.ensure_future(publish(publishing, events, partition, watermark_ms))
         if watermark_ms % SLOT_MS >= PREFETCH_AFTER_MS:
             slot_baselines(watermark_ms // SLOT_MS + 1)

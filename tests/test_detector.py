@@ -156,12 +156,14 @@ def test_incident_lifecycle_open_update_resolve():
     assert [e["incident"]["version"] for e in events] == list(range(1, 14))
 
 
-def test_replayed_partials_are_absorbed_once():
+def test_replayed_partials_are_absorbed_once_per_minute():
     state = {}
-    message = {"minutes": {"0": minute(10, 5, 9)}}
-    assert absorb(state, message, offset=7) is True
-    assert absorb(state, message, offset=7) is False
-    assert state["minutes"]["0"]["seizures"] == 10
+    assert absorb(state, {"minutes": {"0": minute(10, 5, 9)}}, offset=7) == ["0"]
+    assert absorb(state, {"minutes": {"0": minute(4, 2, 3), "60000": minute(6, 3, 5)}}, offset=8) == ["0", "60000"]
+    # a redelivery from offset 7: each minute already holds it
+    assert absorb(state, {"minutes": {"0": minute(10, 5, 9)}}, offset=7) == []
+    assert absorb(state, {"minutes": {"0": minute(4, 2, 3), "60000": minute(6, 3, 5)}}, offset=8) == []
+    assert state["minutes"]["0"]["seizures"] == 14 and state["minutes"]["60000"]["seizures"] == 6
 
 
 def test_partial_messages_bucket_final_records_by_end_minute():

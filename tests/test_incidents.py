@@ -99,10 +99,15 @@ FAULT_AT, FAULT_MIN = T0 + 200 * MINUTE_MS, 15
 
 @pytest.mark.parametrize("settings", [{"CDRFLOW_PARTITIONS": "1", "CDRFLOW_DETECTION_LATENESS_S": "60"}],
                          indirect=True)
-def test_simulated_faults_open_the_right_incidents_and_resolve(settings, worker):
+@pytest.mark.parametrize("killed_mid_fault", [False, True], ids=["steady", "worker-killed-mid-fault"])
+def test_simulated_faults_open_the_right_incidents_and_resolve(settings, worker, killed_mid_fault):
     """Four hours of simulated traffic (10 calls/s over 8 interconnects); from minute 200 for 15
     minutes att's answers collapse, lumen fails with network causes and tmobile's traffic vanishes.
-    One partition keeps the replay (far faster than real time) in event-time order."""
+    One partition keeps the replay (far faster than real time) in event-time order.
+
+    killed: the worker is killed (SIGKILL) five minutes into the faults, with the incidents open,
+    and started again; its detector state comes back from the changelog, so each incident goes on
+    (no second open, same id) and the healthy interconnects stay quiet."""
     from cdrflow.producers.publisher import Publisher
     from cdrflow.producers.simulate import Fault, SimConfig, as_written, generate
     from cdrflow.producers.simulator_source import publish_stream
@@ -115,12 +120,25 @@ def test_simulated_faults_open_the_right_incidents_and_resolve(settings, worker)
                     faults=faults, diurnal=False)
     day_end = T0 + 4 * HOUR_MS
     # the day's CDRs: calls still running at its end have not been written yet (nor judged)
-    day = (c for c in as_written(generate(cfg, until_ms=day_end)) if c["end_ms"] < day_end)
+    day = [c for c in as_written(generate(cfg, until_ms=day_end)) if c["end_ms"] < day_end]
+    kill_at = FAULT_AT + 5 * MINUTE_MS if killed_mid_fault else day_end
     publisher = Publisher(settings.kafka_bootstrap, settings)
-    published = publish_stream(day, publisher, settings.batch_max_cdrs)
-    publisher.close()
+    published = publish_stream((c for c in day if c["end_ms"] < kill_at), publisher, settings.batch_max_cdrs)
     worker.start()
     worker.wait_for(lambda s: s["cdrs_stored"] >= published, timeout_s=300)
+    if killed_mid_fault:
+        # the detector has judged into the faults: the incidents are open
+        worker.wait_for(lambda s: s["watermark_ms"] >= kill_at - 2 * MINUTE_MS and s["incident_events"] >= 6,
+                        timeout_s=120)
+        events_before = worker.stats()["incident_events"]
+        worker.kill()
+        # a new process counts from zero: the rest of the day (a redelivered take is not stored again)
+        published = publish_stream((c for c in day if c["end_ms"] >= kill_at), publisher, settings.batch_max_cdrs)
+        worker.start()
+        worker.wait_for(lambda s: s["cdrs_stored"] >= published, timeout_s=300)
+    else:
+        events_before = 0
+    publisher.close()
     # the detector has judged up to the last closed minute of the day
     worker.wait_for(lambda s: s["watermark_ms"] >= day_end - 2 * MINUTE_MS, timeout_s=120)
 
@@ -145,10 +163,15 @@ def test_simulated_faults_open_the_right_incidents_and_resolve(settings, worker)
 
     # the same lifecycle went to the incidents topic: open first, resolve last, per incident
     events = [orjson.loads(v) for v in read_topic(settings.kafka_bootstrap, settings.topic_incidents,
-                                                  expect=worker.stats()["incident_events"])]
+                                                  expect=events_before + worker.stats()["incident_events"])]
     lifecycle: dict[str, list[str]] = {}
+    versions: dict[str, list[int]] = {}
     for event in events:
         lifecycle.setdefault(event["incident"]["id"], []).append(event["event"])
+        versions.setdefault(event["incident"]["id"], []).append(event["incident"]["version"])
     assert set(lifecycle) == {row[0] for row in rows}
     assert all(kinds[0] == "open" and kinds[-1] == "resolve" and set(kinds[1:-1]) <= {"update"}
                for kinds in lifecycle.values())
+    # each incident's versions only grow (a judgement redone after the kill may repeat one): the
+    # restarted detector went on with the incident it had, not a fresh one
+    assert all(v == sorted(v) for v in versions.values())
