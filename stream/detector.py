@@ -110,20 +110,32 @@ class Figures:
 
 
 def binomial_tail(k: int, n: int, p: float, lower: bool) -> float:
-    """P(X ≤ k) (lower) or P(X ≥ k) for X ~ Binomial(n, p), summed exactly in log space.
+    """P(X ≤ k) (lower) or P(X ≥ k) for X ~ Binomial(n, p), summed term by term.
 
     Exact, not a normal approximation: for ratios near 1 (NER ≈ .95) and windows of tens of calls
     the normal tail is orders of magnitude too thin, and a healthy day would page."""
     if p <= 0.0 or p >= 1.0:     # X is always 0 (or always n)
         x = 0 if p <= 0.0 else n
         return float(x <= k) if lower else float(x >= k)
-    terms = range(0, k + 1) if lower else range(k, n + 1)
-    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
-    logs = [log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q for i in terms]
-    if not logs:
+    if (lower and k < 0) or (not lower and k > n):
         return 0.0
-    top = max(logs)
-    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
+    k = min(k, n) if lower else max(k, 0)
+    mode = (n + 1) * p
+    if (lower and k >= mode) or (not lower and k <= mode):
+        # a tail holding the mode is near 1; its complement is a far tail, summed as below
+        return max(0.0, 1.0 - binomial_tail(k + 1 if lower else k - 1, n, p, not lower))
+    # From the term at k outwards (towards 0 or n), each from the last by the ratio of neighbouring
+    # terms, until they no longer count: a few dozen terms for a drop, not up to n of them.
+    odds = p / (1 - p)
+    log_term = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p)
+    term, total, i = 1.0, 1.0, k        # relative to the term at k, scaled back at the end
+    while (i > 0 if lower else i < n):
+        term *= i / ((n - i + 1) * odds) if lower else (n - i) * odds / (i + 1)
+        i += -1 if lower else 1
+        total += term
+        if term < total * 1e-17:
+            break
+    return min(1.0, math.exp(log_term + math.log(total)))
 
 
 def poisson_lower_tail(k: int, lam: float) -> float:

@@ -47,7 +47,10 @@ def exact_tail(k: int, n: int, p: str, lower: bool) -> float:
 
 @pytest.mark.parametrize("k,n,p,lower", [(7, 40, "0.55", True), (6, 40, "0.55", True), (45, 55, "0.9455", True),
                                          (185, 500, "0.55", True), (150, 500, "0.01", False), (3, 10, "0.5", False),
-                                         (0, 20, "0.3", True), (20, 20, "0.3", False)])
+                                         (0, 20, "0.3", True), (20, 20, "0.3", False),
+                                         # tails that hold the mode, down to all of it
+                                         (500, 500, "0.01", True), (0, 500, "0.99", False), (3, 500, "0.01", True),
+                                         (2, 500, "0.01", False), (1110, 2000, "0.55", True), (920, 2000, "0.5", True)])
 def test_binomial_tail_is_exact(k, n, p, lower):
     assert binomial_tail(k, n, float(p), lower) == pytest.approx(exact_tail(k, n, p, lower), rel=1e-9)
 
