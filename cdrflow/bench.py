@@ -164,7 +164,9 @@ def _publish_paced(cdrs: list[dict], publisher: Publisher, batch: int, rate: flo
 
 
 DETECTION_SPEED = 10          # event time runs this many times faster than wall time
-DETECTION_CPS = 2_000         # calls per second of event time: 20,000 CDR/s of wall time
+# calls per second of event time: 21,500 CDR/s of wall time, ~20,900 reached (two faults are vanished
+# traffic); the replay must reach 20,000 for the figure, so the bench reports what it did
+DETECTION_CPS = 2_150
 # history first: the recent baseline ends 15 minutes before "now" (and 5-15 minutes before a
 # minute judged) and needs min_baseline_minutes (20) of traffic; 45 gives it 30-40 at the onset
 DETECTION_ONSET_MIN = 45
@@ -206,9 +208,16 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
     stored_before = _stats(settings)["cdrs_stored"]
     published = publish_stream(history(), publisher, chunk)
     _wait(lambda: _stats(settings)["cdrs_stored"] - stored_before >= published, 900, worker)
-    published += publish_stream(paced(replay, speed=DETECTION_SPEED, at="end_ms"), publisher, chunk, flush_every=4)
-    _wait(lambda: (_stats(settings) or {}).get("watermark_ms", 0) >= end - 60_000, 600, worker)
+    # the rates the replay reached: published (the bench's own pace, on the same two cores), and
+    # stored by the worker from the replay's start until its last CDR was in
+    t0, stored_before = time.perf_counter(), _stats(settings)["cdrs_stored"]
+    replayed = publish_stream(paced(replay, speed=DETECTION_SPEED, at="end_ms"), publisher, chunk, flush_every=4)
+    publish_s = time.perf_counter() - t0
+    _wait(lambda: _stats(settings)["cdrs_stored"] - stored_before >= replayed, 600, worker)
+    stored_s = time.perf_counter() - t0
     ingest = _stats(settings)
+    published += replayed
+    _wait(lambda: (_stats(settings) or {}).get("watermark_ms", 0) >= end - 60_000, 600, worker)
 
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{time.time_ns()}",
                          "enable.auto.commit": False})
@@ -240,7 +249,8 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
     missed = sorted(ic for ic in onset if not any(k.startswith(ic + "|") for k in opened))
     return {
         "detection_cdrs": published,
-        "detection_paced_cdr_per_s": DETECTION_CPS * DETECTION_SPEED,
+        "detection_paced_cdr_per_s": f"{DETECTION_CPS * DETECTION_SPEED:,} (published {replayed / publish_s:,.0f}, "
+                                     f"stored {replayed / stored_s:,.0f} over {replayed:,} CDRs)",
         "detection_ingest_latency_p50_p95_ms": f'{ingest["latency_p50_ms"]:,.0f} / {ingest["latency_p95_ms"]:,.0f}',
         "detection_incidents_opened": f"{len(lat)} ({len(DETECTION_FAULTS)} faults × in/out)",
         "detection_latency_p50_s": lat[len(lat) // 2] / 1000 if lat else None,
