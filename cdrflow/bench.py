@@ -7,6 +7,7 @@ worker's peak RSS; `docs/benchmarks.md` records what it printed.
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,8 @@ from .config import Settings
 from .kafka_admin import ensure_topics, pipeline_topics
 from .local_broker import LocalBroker, free_port
 from .producers.formats import parser_for
-from .producers.parsing import SourceContext
+from .producers.file_source import CHUNK_BYTES
+from .producers.parsing import SourceContext, parse_lines
 from .producers.publisher import Publisher
 from .producers.simulate import default_config, generate
 from .producers.simulator_source import publish_stream
@@ -30,8 +32,9 @@ from .schemas.envelope import encode_batch
 from .runtime import QueryError, worker_request
 
 
-PARSE_BENCH_FORMATS = ("asterisk_csv", "asterisk_custom", "freeswitch_csv", "freeswitch_json", "ribbon_sbc", "acme_sbc",
+LINE_BENCH_FORMATS = ("asterisk_csv", "asterisk_custom", "freeswitch_csv", "freeswitch_json", "ribbon_sbc", "acme_sbc",
                       "audiocodes_syslog", "cisco_cucm", "kamailio_acc")
+PARSE_BENCH_FORMATS = LINE_BENCH_FORMATS + ("wintariff_dbf",)
 PARSE_BENCH_CDRS = 100_000
 # CUCM 15 writes 133 columns; the bench header has the ones read plus fillers up to that count
 CUCM_COLUMNS = 133
@@ -126,30 +129,86 @@ def format_lines(fmt: str, cdrs: list[dict]) -> tuple[bytes, list[bytes]]:
 
 def _parse_rate(fmt: str, cdrs: list[dict], batch_max: int) -> float:
     """Parse stage of one format: sample-shaped lines → checked canonical CDRs → the encoded
-    envelopes the publisher sends (Kafka's own cost is the produce stage), CDR/s on one core."""
+    envelopes the publisher sends (Kafka's own cost is the produce stage), CDR/s on one core.
+    The lines are read as the file source reads a file: chunks of whole lines, each parsed by
+    parse_lines and sent in envelopes of batch_max CDRs."""
     first, lines = format_lines(fmt, cdrs)
     parser = parser_for(fmt)
     parser = parser.for_file(first) if hasattr(parser, "for_file") else parser
     ctx = SourceContext("bench", "bench.csv", ZoneInfo("UTC"))
+    data = b"".join(lines)
     t0 = time.perf_counter()
-    offset, batch = 0, []
-    for line in lines:
-        cdr = parser(line, offset, ctx)
-        if cdr is None:
-            raise RuntimeError(f"{fmt}: no CDR from the bench line {line[:80]!r}")
-        batch.append(cdr)
-        offset += len(line)
-        if len(batch) == batch_max:
-            encode_batch("bench", batch)
-            batch = []
-    encode_batch("bench", batch)
-    return len(lines) / (time.perf_counter() - t0)
+    offset, parsed = 0, 0
+    while offset < len(data):
+        end = data.rfind(b"\n", offset, offset + CHUNK_BYTES) + 1 or len(data)
+        records, failed = parse_lines(parser, data[offset:end].splitlines(keepends=True), offset, ctx)
+        if failed:
+            raise RuntimeError(f"{fmt}: bench line at {failed[0][0]} failed: {failed[0][2]}")
+        for i in range(0, len(records), batch_max):
+            encode_batch("bench", records[i:i + batch_max])
+        parsed += len(records)
+        offset = end
+    elapsed = time.perf_counter() - t0
+    if parsed != len(lines):
+        raise RuntimeError(f"{fmt}: {parsed} CDRs from {len(lines)} bench lines")
+    return len(lines) / elapsed
+
+
+# a WinTariff-style call table (dBase III): name, type, width of each field
+DBF_FIELDS = (("DATE", "D", 8), ("TIME", "C", 8), ("CALLERID", "C", 20), ("EXTENSION", "C", 6), ("NUMBER", "C", 24),
+              ("IDURATION", "N", 6), ("CALLTYPE", "C", 16), ("LINE", "C", 4))
+
+
+def dbf_table(cdrs: list[dict]) -> bytes:
+    """A call table with one settled row per simulated CDR: outgoing, 30 s, from an extension."""
+    record_len = 1 + sum(width for _, _, width in DBF_FIELDS)
+    head = struct.pack("<BBBBIHH", 3, 126, 11, 20, len(cdrs), 32 + 32 * len(DBF_FIELDS) + 1, record_len)
+    head += bytes(17) + b"\x65" + bytes(2)   # language driver cp866, as WinTariff writes
+    for name, kind, width in DBF_FIELDS:
+        head += name.encode().ljust(11, b"\0") + kind.encode() + bytes(4) + bytes([width, 0]) + bytes(14)
+    rows = []
+    for i, c in enumerate(cdrs):
+        values = ("20261120", f"10:{i // 60 % 60:02d}:{i % 60:02d}", "", str(100 + i % 900), c["called_number"], "30",
+                  "mobile", "L1")
+        rows.append(b" " + b"".join(v.encode().rjust(width) if kind == "N" else v.encode().ljust(width)
+                                    for v, (_, kind, width) in zip(values, DBF_FIELDS)))
+    return head + b"\r" + b"".join(rows) + b"\x1a"
+
+
+def _dbf_parse_rate(cdrs: list[dict], batch_max: int) -> float:
+    """Parse stage of wintariff_dbf: table records → decoded fields → checked canonical CDRs →
+    encoded envelopes, read in chunks of records as dbf_source.py reads a table."""
+    from .producers.dbf_source import CHUNK_RECORDS, DbfTable
+
+    parser = parser_for("wintariff_dbf")
+    with tempfile.TemporaryDirectory(prefix="cdrflow-bench-") as tmp:
+        path = Path(tmp) / "calls.dbf"
+        path.write_bytes(dbf_table(cdrs))
+        ctx = SourceContext("bench", str(path), ZoneInfo("UTC"))
+        with open(path, "rb") as fh:
+            t0 = time.perf_counter()
+            table, parsed = DbfTable(path), 0
+            for start in range(0, table.count(path.stat().st_size), CHUNK_RECORDS):
+                records = []
+                for recno, raw in table.read(fh, start, min(table.numrecords, start + CHUNK_RECORDS)):
+                    record = table.decode(raw)
+                    if not parser.settled(record):
+                        raise RuntimeError(f"wintariff_dbf: bench record {recno} is not settled")
+                    records.append(parser(record, recno, ctx))
+                for i in range(0, len(records), batch_max):
+                    encode_batch("bench", records[i:i + batch_max])
+                parsed += len(records)
+            elapsed = time.perf_counter() - t0
+    if parsed != len(cdrs):
+        raise RuntimeError(f"wintariff_dbf: {parsed} CDRs from {len(cdrs)} bench records")
+    return len(cdrs) / elapsed
 
 
 def parse_stage(settings: Settings, cdrs: int, formats: tuple[str, ...] = PARSE_BENCH_FORMATS) -> dict:
-    """CDR/s of each format's parse stage over `cdrs` lines made from simulated calls."""
+    """CDR/s of each format's parse stage over `cdrs` lines (or DBF records) made from simulated calls."""
     calls = list(generate(default_config(settings, seed=7, calls_per_second=2000.0), count=cdrs))
-    return {f"parse_{fmt}_cdr_per_s": _parse_rate(fmt, calls, settings.batch_max_cdrs) for fmt in formats}
+    return {f"parse_{fmt}_cdr_per_s": _dbf_parse_rate(calls, settings.batch_max_cdrs) if fmt == "wintariff_dbf"
+            else _parse_rate(fmt, calls, settings.batch_max_cdrs) for fmt in formats}
 
 
 def _publish_paced(cdrs: list[dict], publisher: Publisher, batch: int, rate: float) -> None:

@@ -13,7 +13,7 @@ from typing import Callable
 
 from cdrflow.producers.cdr_record import cdr_record
 from cdrflow.producers.local_time import call_times
-from cdrflow.producers.parsing import CDRRecord, RecordError, SourceContext, csv_row, parse_line, whole_number
+from cdrflow.producers.parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, whole_number
 
 FORMAT_NAME = "asterisk_csv"
 
@@ -33,12 +33,29 @@ def trunk_from_channel(channel: str) -> str | None:
 
     Local channels are dialplan loops, not trunks; NOT_AVAILABLE means there was no channel.
     """
+    head, dash, suffix = channel.rpartition("-")
+    if dash and suffix and not suffix.strip(_HEX):
+        # the per-call "-<hex>" counter: a hex suffix has no "/", so its dash is in the peer
+        # (or there is no "/" and so no trunk, either way)
+        channel = head
+    trunk = _trunks.get(channel, _UNSET)
+    if trunk is _UNSET:
+        if len(_trunks) > _MAX_CACHED_CHANNELS:
+            _trunks.clear()
+        trunk = _trunks[channel] = _peer(channel)
+    return trunk
+
+
+# channel name without its counter → trunk: a switch has few peers, and each call names two
+_trunks: dict[str, str | None] = {}
+_MAX_CACHED_CHANNELS = 100_000
+_UNSET = object()
+
+
+def _peer(channel: str) -> str | None:
     tech, slash, peer = channel.partition("/")
     if not slash or tech.lower() == "local":
         return None
-    head, dash, suffix = peer.rpartition("-")
-    if dash and suffix and not suffix.strip(_HEX):  # the per-call "-<hex>" counter
-        peer = head
     if "/" in peer:
         peer = peer.partition("/")[0]  # DAHDI/i<span>/<number>: the span is the trunk
     return peer or None
@@ -52,18 +69,12 @@ _CSV_PICK = itemgetter(16, 9, 10, 11, 12, 13, 14, 1, 2, 5, 6, 19, 20)
 _PAD = ("", "", "")
 
 
+_SMALL_SECONDS_MS = {str(n): n * 1000 for n in range(10_000)}
+
+
 def whole_seconds_ms(text: str, column: str) -> int:
-    return whole_number(text, column, "seconds") * 1000
-
-
-def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
-    row = csv_row(raw)
-    n = len(row)
-    if not 18 <= n <= 21:
-        raise RecordError(f"expected 18-21 columns, got {n}")
-    if n < 21:
-        row += _PAD
-    return asterisk_record(ctx, FORMAT_NAME, raw, offset, _CSV_PICK(row), whole_seconds_ms)
+    ms = _SMALL_SECONDS_MS.get(text)   # what whole_number gives, in one lookup
+    return whole_number(text, column, "seconds") * 1000 if ms is None else ms
 
 
 def asterisk_record(ctx: SourceContext, format_name: str, raw: bytes, offset: int, values: tuple,
@@ -102,7 +113,7 @@ def asterisk_record(ctx: SourceContext, format_name: str, raw: bytes, offset: in
         egress_trunk=trunk_from_channel(dstchannel), q850_cause=DISPOSITION_Q850.get(disposition))
 
 
-class AsteriskCsvParser:
+class AsteriskCsvParser(CsvLineParser):
     """Asterisk cdr_csv (Master.csv), 18-21 columns, no header."""
 
     format_name = FORMAT_NAME
@@ -110,8 +121,13 @@ class AsteriskCsvParser:
               "called_number", "ingress_trunk", "egress_trunk", "q850_cause", "call_id",
               "correlation_id")
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-        return parse_line(_parse, line, offset, ctx)
+    def record(self, row: list[str], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
+        n = len(row)
+        if not 18 <= n <= 21:
+            raise RecordError(f"expected 18-21 columns, got {n}")
+        if n < 21:
+            row += _PAD
+        return asterisk_record(ctx, FORMAT_NAME, raw, offset, _CSV_PICK(row), whole_seconds_ms)
 
 
 parse_asterisk_csv = AsteriskCsvParser()

@@ -21,8 +21,8 @@ from typing import Sequence
 
 from cdrflow.config import Settings
 
-from .asterisk_csv import READ, AsteriskCsvParser, asterisk_record
-from .parsing import CDRRecord, RecordError, SourceContext, UnreadableFile, csv_row, parse_line, whole_number
+from .asterisk_csv import READ, AsteriskCsvParser, asterisk_record, whole_seconds_ms
+from .parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, UnreadableFile, whole_number
 
 FORMAT_NAME = "asterisk_custom"
 REQUIRED = ("uniqueid", "start", "answer", "end", "billsec")
@@ -49,6 +49,8 @@ def column_name(entry: str) -> str | None:
 
 def seconds_ms(text: str, column: str) -> int:
     """Whole seconds ("65") or CDR()'s `f` decimal seconds ("65.250000") → ms (sub-ms dropped)."""
+    if "." not in text:
+        return whole_seconds_ms(text, column)
     whole, dot, fraction = text.partition(".")
     if dot and not (fraction.isascii() and fraction.isdigit() and len(fraction) <= _MICRO_DIGITS):
         raise RecordError(f"{column} must be whole or decimal seconds, got {text[:20]!r}")
@@ -72,7 +74,7 @@ class CustomLayout:
         self.pick = itemgetter(*(at.get(name, self.width + (name == "duration")) for name in READ))
 
 
-class AsteriskCustomFile:
+class AsteriskCustomFile(CsvLineParser):
     """Asterisk cdr_custom rows of one file, in the configured column order."""
 
     format_name = FORMAT_NAME
@@ -81,16 +83,12 @@ class AsteriskCustomFile:
     def __init__(self, layout: CustomLayout):
         self.layout = layout
 
-    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
+    def record(self, row: list[str], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
         layout = self.layout
-        row = csv_row(raw)
         if len(row) != layout.width:
             raise RecordError(f"expected {layout.width} columns as in asterisk_custom_columns, got {len(row)}")
         row += _PAST_LAST
         return asterisk_record(ctx, FORMAT_NAME, raw, offset, layout.pick(row), seconds_ms)
-
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-        return parse_line(self._parse, line, offset, ctx)
 
 
 class AsteriskCustomParser:

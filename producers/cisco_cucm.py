@@ -16,7 +16,7 @@ from __future__ import annotations
 from cdrflow.schemas.causes import q850_from_cisco
 
 from .cdr_record import cdr_record
-from .parsing import CDRRecord, Columns, HeaderCsvFormat, RecordError, SourceContext, parse_line, whole_number
+from .parsing import CDRRecord, Columns, CsvLineParser, HeaderCsvFormat, RecordError, SourceContext, whole_number
 
 FORMAT_NAME = "cisco_cucm"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -42,7 +42,7 @@ def _initiator(orig_cause: int, dest_cause: int) -> str:
     return "callee" if dest_cause else "unknown"
 
 
-class CucmFileParser:
+class CucmFileParser(CsvLineParser):
     """Cisco CUCM CDR file, columns read by name from its header row."""
 
     format_name = FORMAT_NAME
@@ -51,8 +51,8 @@ class CucmFileParser:
     def __init__(self, columns: Columns):
         self.columns = columns
 
-    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-        row = self.columns.row(raw)
+    def record(self, values: list[str], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
+        row = self.columns.row(values)
         kind = row["cdrRecordType"]
         if kind in NOT_A_CALL:
             return None
@@ -82,9 +82,6 @@ class CucmFileParser:
             ingress_trunk=row["origDeviceName"] or None, egress_trunk=row["destDeviceName"] or None,
             q850_cause=q850_from_cisco(orig_cause or dest_cause),
             disconnect_initiator=_initiator(orig_cause, dest_cause))
-
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-        return parse_line(self._parse, line, offset, ctx)
 
 
 class CucmParser(HeaderCsvFormat):

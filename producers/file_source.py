@@ -28,7 +28,7 @@ from cdrflow.schemas.envelope import DeadLetter, truncate_raw
 
 from .checkpoint import CheckpointStore
 from .heartbeat import Heartbeat
-from .parsing import FileParser, GroupingParser, LineParser, RecordError, SourceContext
+from .parsing import FileParser, GroupingParser, LineParser, SourceContext, parse_lines
 from .publisher import Publisher
 
 log = logging.getLogger("cdrflow.producers")
@@ -163,16 +163,11 @@ class FileSource:
         if end == 0:
             return 0
         ctx = SourceContext(self.source, str(path), self.timezone)
-        cdrs, position = [], offset
-        for line in data[:end].splitlines(keepends=True):
-            try:
-                cdr = parser(line, position, ctx)
-                if cdr is not None:
-                    cdrs.append(cdr)
-            except RecordError as exc:
-                self._dead_letter(str(exc), path, position, line)
-            position += len(line)
-            self.stats.lines += 1
+        lines = data[:end].splitlines(keepends=True)
+        cdrs, failed = parse_lines(parser, lines, offset, ctx)
+        for position, raw, reason in failed:
+            self._dead_letter(reason, path, position, raw)
+        self.stats.lines += len(lines)
         checkpoint = offset + end
         if isinstance(parser, GroupingParser):
             cdrs.extend(parser.drain(final=False))
@@ -191,9 +186,9 @@ class FileSource:
             self.on_progress(self.stats)
         return end
 
-    def _dead_letter(self, reason: str, path: Path, offset: int, line: bytes) -> None:
+    def _dead_letter(self, reason: str, path: Path, offset: int, raw: bytes) -> None:
         send_dead_letter(self.publisher, self.stats, self.source, self.parser.format_name,
-                         f"{path}:{offset}", reason, line.rstrip(b"\r\n"))
+                         f"{path}:{offset}", reason, raw)
 
     def run(self, follow: bool, interval_s: float = 0.5, stop: Callable[[], bool] = lambda: False) -> SourceStats:
         """follow=False reads what is there and returns; follow=True keeps tailing until stop()."""

@@ -31,7 +31,7 @@ from cdrflow.schemas.causes import q850_from_freeswitch
 
 from .cdr_record import cdr_record
 from .local_time import call_times
-from .parsing import CDRRecord, RecordError, SourceContext, check_times, csv_row, parse_line, whole_number
+from .parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, check_times, parse_line, whole_number
 
 JSON_FORMAT = "freeswitch_json"
 CSV_FORMAT = "freeswitch_csv"
@@ -136,8 +136,7 @@ CSV_COLUMNS = ("caller_id_name", "caller_id_number", "destination_number", "cont
                "accountcode", "read_codec", "write_codec")
 
 
-def _parse_csv(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
-    row = csv_row(raw)
+def _csv_record(row: list[str], offset: int, ctx: SourceContext) -> CDRRecord:
     if len(row) != len(CSV_COLUMNS):
         raise RecordError(f"expected {len(CSV_COLUMNS)} columns of the default template, got {len(row)}")
     (_, calling, called, _, start, answer, end, duration, billsec, cause, uuid, bleg_uuid, *_) = row
@@ -167,15 +166,15 @@ class FreeswitchJsonParser:
         return parse_line(_parse_json, line, offset, ctx)
 
 
-class FreeswitchCsvParser:
+class FreeswitchCsvParser(CsvLineParser):
     """FreeSWITCH mod_cdr_csv with the default ("example") template, 15 columns, no header."""
 
     format_name = CSV_FORMAT
     fields = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
               "called_number", "q850_cause", "call_id", "correlation_id")
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-        return parse_line(_parse_csv, line, offset, ctx)
+    def record(self, row: list[str], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
+        return _csv_record(row, offset, ctx)
 
 
 parse_freeswitch_json = FreeswitchJsonParser()

@@ -26,7 +26,7 @@ from cdrflow.schemas.causes import SIP_CALLER_CANCEL, q850_from_sip
 
 from .cdr_record import cdr_record
 from .local_time import local_ms
-from .parsing import CDRRecord, Columns, HeaderCsvFormat, RecordError, SourceContext, parse_line, whole_number
+from .parsing import CDRRecord, Columns, CsvLineParser, HeaderCsvFormat, RecordError, SourceContext, whole_number
 
 FORMAT_NAME = "kamailio_acc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -46,14 +46,14 @@ def _trunk(group: str) -> str | None:
 
 @dataclass
 class _HeldCall:
+    row: dict[str, str]     # the 2xx INVITE's row
     offset: int
+    ctx: SourceContext
     answer_ms: int
-    from_tag: str
-    to_tag: str
-    record: dict     # cdr_record's arguments but the end
+    code: int
 
 
-class KamailioAccFile:
+class KamailioAccFile(CsvLineParser):
     """Kamailio/OpenSIPS acc rows of one file, INVITE and BYE paired into calls."""
 
     format_name = FORMAT_NAME
@@ -71,29 +71,16 @@ class KamailioAccFile:
     def drain(self, final: bool) -> list[CDRRecord]:
         expired = [call_id for call_id, call in self.held.items()
                    if final or call.answer_ms < self.latest_ms - self.max_call_ms]
-        return [self._ended(self.held.pop(call_id), call_id, None, None) for call_id in expired]
+        return [self._ended(self.held.pop(call_id), None, None) for call_id in expired]
 
-    def _ended(self, call: _HeldCall, call_id: str, end_ms: int | None, initiator: str | None) -> CDRRecord:
-        end_ms = call.answer_ms if end_ms is None else end_ms
-        talk_ms = end_ms - call.answer_ms
-        return cdr_record(**call.record, end_ms=end_ms, duration_ms=talk_ms, billable_ms=talk_ms,
-                          disconnect_initiator=initiator)
+    def _ended(self, call: _HeldCall, end_ms: int | None, initiator: str | None) -> CDRRecord:
+        return _call_record(call.row, call.offset, call.ctx, call.answer_ms, call.code,
+                            call.answer_ms if end_ms is None else end_ms, initiator)
 
-    def _record(self, row: dict[str, str], offset: int, ctx: SourceContext, time_ms: int,
-                code: int) -> dict:
-        native_id = f"{row['callid']}@{offset}"
-        answered = 200 <= code < 300
-        return dict(
-            ctx=ctx, source_format=FORMAT_NAME, native_id=native_id, offset=offset,
-            call_id=row["callid"], start_ms=time_ms, answer_ms=time_ms if answered else None,
-            calling_number=row["src_user"], called_number=row["dst_ouser"] or row["dst_user"],
-            ingress_trunk=_trunk(row["src_gwgroupid"]), egress_trunk=_trunk(row["dst_gwgroupid"]),
-            q850_cause=ANSWERED_Q850 if answered else q850_from_sip(code), sip_code=code)
-
-    def _parse(self, raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
+    def record(self, values: list[str], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         if raw == self.columns.header_line:
             return None
-        row = self.columns.row(raw)
+        row = self.columns.row(values)
         call_id, method = row["callid"], row["method"].upper()
         if not call_id:
             raise RecordError("empty callid")
@@ -101,7 +88,8 @@ class KamailioAccFile:
         if not 100 <= code <= 699:
             raise RecordError(f"sip_code {code} is not a SIP status")
         time_ms = local_ms(row["time"], ctx.timezone)
-        self.latest_ms = max(self.latest_ms, time_ms)
+        if time_ms > self.latest_ms:
+            self.latest_ms = time_ms
         if method == "BYE":
             call = self.held.pop(call_id, None)
             if call is None:
@@ -109,19 +97,29 @@ class KamailioAccFile:
             if time_ms < call.answer_ms:
                 raise RecordError(f"BYE at {row['time']!r} is before the call was answered")
             tag = row["from_tag"]
-            initiator = "caller" if tag == call.from_tag else "callee" if tag == call.to_tag else "unknown"
-            return self._ended(call, call_id, time_ms, initiator)
+            initiator = "caller" if tag == call.row["from_tag"] else "callee" if tag == call.row["to_tag"] else "unknown"
+            return self._ended(call, time_ms, initiator)
         if method != "INVITE" or code < 200 or code in AUTH_CHALLENGES or call_id in self.held:
             return None  # other requests, provisional replies, challenges, re-INVITEs
-        record = self._record(row, offset, ctx, time_ms, code)
         if code < 300:
-            self.held[call_id] = _HeldCall(offset, time_ms, row["from_tag"], row["to_tag"], record)
+            self.held[call_id] = _HeldCall(row, offset, ctx, time_ms, code)
             return None
-        initiator = "caller" if code == SIP_CALLER_CANCEL else None
-        return cdr_record(**record, end_ms=time_ms, duration_ms=0, billable_ms=0, disconnect_initiator=initiator)
+        return _call_record(row, offset, ctx, time_ms, code, time_ms, "caller" if code == SIP_CALLER_CANCEL else None)
 
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-        return parse_line(self._parse, line, offset, ctx)
+
+def _call_record(row: dict[str, str], offset: int, ctx: SourceContext, time_ms: int, code: int, end_ms: int,
+                 initiator: str | None) -> CDRRecord:
+    """The CDR of a call from its INVITE's row, given at time_ms with a final reply `code`
+    (answered then if 2xx), and its end (time_ms for an unanswered call)."""
+    answered = 200 <= code < 300
+    talk_ms = end_ms - time_ms
+    return cdr_record(
+        ctx, FORMAT_NAME, f"{row['callid']}@{offset}", offset, call_id=row["callid"], start_ms=time_ms,
+        answer_ms=time_ms if answered else None, end_ms=end_ms, duration_ms=talk_ms, billable_ms=talk_ms,
+        calling_number=row["src_user"], called_number=row["dst_ouser"] or row["dst_user"],
+        ingress_trunk=_trunk(row["src_gwgroupid"]), egress_trunk=_trunk(row["dst_gwgroupid"]),
+        q850_cause=ANSWERED_Q850 if answered else q850_from_sip(code), sip_code=code,
+        disconnect_initiator=initiator)
 
 
 class KamailioAccParser(HeaderCsvFormat):

@@ -24,6 +24,18 @@ _hour_cache: dict[ZoneInfo, dict[str, int | None]] = {}
 # offset: most timestamps then cost two lookups
 _minute_cache: dict[ZoneInfo, dict[str, int]] = {}
 _SECOND_MS = {f"{i:02d}": i * 1000 for i in range(60)}
+# tz → "YYYY-MM-DD HH:MM:SS" → UTC ms (fold 0) of the seconds read before in hours with one
+# offset: a busy switch's CDRs share their seconds, so a timestamp mostly costs one lookup
+# (call_times looks here before it calls local_ms)
+_second_cache: dict[ZoneInfo, dict[str, int]] = {}
+_MAX_CACHED_SECONDS = 200_000
+
+
+def _seconds(tz: ZoneInfo) -> dict[str, int]:
+    seconds = _second_cache.get(tz)
+    if seconds is None:
+        seconds = _second_cache[tz] = {}
+    return seconds
 
 
 def _hour_start_ms(key: str, tz: ZoneInfo) -> int | None:
@@ -42,12 +54,19 @@ def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
     if minutes is None or len(minutes) > _MAX_CACHED_HOURS:
         minutes = _minute_cache[tz] = {}
     if not fold:
+        seconds = _seconds(tz)
+        ms = seconds.get(text)
+        if ms is not None:
+            return ms
+        if len(seconds) > _MAX_CACHED_SECONDS:
+            seconds.clear()
         # only prefixes the full parse below accepted are keys, and "SS" must be 00-59
         base = minutes.get(text[:17])
         if base is not None:
             second_ms = _SECOND_MS.get(text[17:])
             if second_ms is not None:
-                return base + second_ms
+                ms = seconds[text] = base + second_ms
+                return ms
     try:
         if len(text) != 19 or text[13] != ":" or text[16] != ":":
             raise ValueError(text)
@@ -61,7 +80,8 @@ def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
             base = hours[key] = _hour_start_ms(key, tz)
         if base is not None and not fold:
             base = minutes[text[:17]] = base + minute * 60_000
-            return base + second * 1000
+            ms = _seconds(tz)[text] = base + second * 1000
+            return ms
         local = datetime(int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]),
                          minute, second, tzinfo=tz, fold=fold)
         return (local.replace(tzinfo=None) - _EPOCH - local.utcoffset()) // _MS
@@ -72,15 +92,22 @@ def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
 def call_times(start: str, answer: str, end: str, tz: ZoneInfo) -> tuple[int, int | None, int]:
     """A call's switch-local start, answer ("" when unanswered) and end → UTC ms; a call across
     the autumn DST change ends (or is answered) in the repeated hour, after its start."""
-    start_ms = local_ms(start, tz)
-    end_ms = local_ms(end, tz)
+    seconds = _seconds(tz)
+    start_ms = seconds.get(start)
+    if start_ms is None:
+        start_ms = local_ms(start, tz)
+    end_ms = seconds.get(end)
+    if end_ms is None:
+        end_ms = local_ms(end, tz)
     if end_ms < start_ms:
         end_ms = local_ms(end, tz, fold=1)
         if end_ms < start_ms:
             raise RecordError(f"end {end!r} is before start {start!r}")
     answer_ms = None
     if answer:
-        answer_ms = local_ms(answer, tz)
+        answer_ms = seconds.get(answer)
+        if answer_ms is None:
+            answer_ms = local_ms(answer, tz)
         if answer_ms < start_ms:
             answer_ms = local_ms(answer, tz, fold=1)
         if not start_ms <= answer_ms <= end_ms:

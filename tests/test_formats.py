@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from cdrflow.bench import PARSE_BENCH_FORMATS, format_lines
+from cdrflow.bench import LINE_BENCH_FORMATS, dbf_table, format_lines
 from cdrflow.producers.formats import FORMATS, describe_formats, parser_for
 from cdrflow.producers.parsing import SourceContext
 from cdrflow.schemas.cdr import CDR
@@ -23,7 +23,7 @@ def test_bench_lines_of_every_benched_format_parse():
     cdrs = [{"calling_number": "+4930123456", "called_number": "4989555", "ingress_trunk": "carrierA",
              "egress_trunk": None}] * 2
     ctx = SourceContext("bench", "bench", ZoneInfo("UTC"))
-    for fmt in PARSE_BENCH_FORMATS:
+    for fmt in LINE_BENCH_FORMATS:
         first, lines = format_lines(fmt, cdrs)
         parser = parser_for(fmt)
         parser = parser.for_file(first) if hasattr(parser, "for_file") else parser
@@ -35,3 +35,23 @@ def test_bench_lines_of_every_benched_format_parse():
         assert [(c["calling_number"], c["called_number"], c["answer_ms"], c["duration_ms"]) for c in got] == \
                [("+4930123456", "4989555", None, duration_ms)] * 2, fmt
         assert got[0]["cdr_id"] != got[1]["cdr_id"], fmt
+
+
+def test_bench_dbf_table_reads_as_the_calls_it_was_made_from(tmp_path):
+    from cdrflow.producers.dbf_source import DbfTable
+
+    cdrs = [{"called_number": "4989555"}, {"called_number": "+4930123456"}]
+    path = tmp_path / "calls.dbf"
+    path.write_bytes(dbf_table(cdrs))
+    table = DbfTable(path)
+    assert table.count(path.stat().st_size) == 2
+    ctx = SourceContext("bench", str(path), ZoneInfo("UTC"))
+    with open(path, "rb") as fh:
+        got = [parser_for("wintariff_dbf")(table.decode(raw), recno, ctx) for recno, raw in table.read(fh, 0, 2)]
+    for cdr in got:
+        assert_wire(cdr)
+    start = 1_795_168_800_000   # date -u -d '2026-11-20 10:00:00' +%s; the second row a second later
+    assert [(c["calling_number"], c["called_number"], c["start_ms"], c["answer_ms"], c["duration_ms"],
+             c["egress_trunk"], c["source_offset"]) for c in got] == \
+           [("100", "4989555", start, start, 30_000, "L1", 0),
+            ("101", "+4930123456", start + 1000, start + 1000, 30_000, "L1", 1)]
