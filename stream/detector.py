@@ -1,9 +1,9 @@
 """Interconnect incident detection: pure decisions over per-minute partials (stream/partials.py).
 
-The Faust detector agent keeps one state per "interconnect|direction" (stream/detector_agent.py
-stores it in changelogged tables) and calls `absorb` for each partials message and `evaluate`
-when the event-time watermark closes a minute. Each closed minute m is judged once, on the window of the `window_minutes` minutes
-ending at m, and on minute m alone (a big interconnect that collapses is seen within a
+The Faust detector agent (stream/detector_agent.py) keeps one state per "interconnect|direction"
+(changelogged by stream/detector_tables.py), calls `absorb` for each partials message and
+`evaluate` when the event-time watermark closes a minute. Each closed minute m is judged once, on
+the window of the `window_minutes` minutes ending at m, and on minute m alone (a big interconnect that collapses is seen within a
 minute; a small one needs the window to gather min_seizures), against the interconnect's baseline (the same hours of previous days where there is
 history, else recent hours; see clickhouse/queries/baseline.sql). An incident opens when, with at
 least `min_seizures` seizures (expected seizures for a vanish), any of:
@@ -190,7 +190,7 @@ def severity(kinds: list[str], window: Figures, base: Figures | None) -> str:
 
 def absorb(state: dict[str, Any], message: dict[str, Any], offset: int) -> list[str]:
     """Adds a partials message to a key's state; returns the minutes it changed. Offsets are kept
-    per minute, so a minute is stored on its own (stream/detector_agent.py) and a replayed message
+    per minute, so a minute is stored on its own (stream/detector_tables.py) and a replayed message
     changes none of the minutes it was applied to before."""
     minutes, offsets = state.setdefault("minutes", {}), state.setdefault("offsets", {})
     changed = []

@@ -43,7 +43,7 @@ PREFETCH_AFTER_MS = 6 * MINUTE_MS
 def add_detector(app: faust.App, settings: Settings, stats: Any, partials_topic: faust.TopicT,
                  incidents_topic: faust.TopicT, on_writer_thread: Callable[..., Awaitable],
                  clickhouse: Callable[[], Any]) -> None:
-    """Adds the detector's state table and agent to the worker app. stats: WorkerStats
+    """Adds the detector's state tables and agent to the worker app. stats: WorkerStats
     (watermark_ms is published once the incidents judged up to it are stored and sent)."""
     tables = DetectorTables(app, settings.partitions)    # "interconnect|direction" → detector state
     # Each partials partition has its own event time: the oldest of its senders' newest ticks (an
