@@ -7,7 +7,6 @@ worker's peak RSS; `docs/benchmarks.md` records what it printed.
 from __future__ import annotations
 
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from rich.table import Table
 from .config import Settings
 from .kafka_admin import ensure_topics, pipeline_topics
 from .local_broker import LocalBroker, free_port
+from .producers.dbf_writer import header, record
 from .producers.formats import parser_for
 from .producers.file_source import CHUNK_BYTES
 from .producers.parsing import SourceContext, parse_lines
@@ -154,25 +154,13 @@ def _parse_rate(fmt: str, cdrs: list[dict], batch_max: int) -> float:
     return len(lines) / elapsed
 
 
-# a WinTariff-style call table (dBase III): name, type, width of each field
-DBF_FIELDS = (("DATE", "D", 8), ("TIME", "C", 8), ("CALLERID", "C", 20), ("EXTENSION", "C", 6), ("NUMBER", "C", 24),
-              ("IDURATION", "N", 6), ("CALLTYPE", "C", 16), ("LINE", "C", 4))
-
-
 def dbf_table(cdrs: list[dict]) -> bytes:
-    """A call table with one settled row per simulated CDR: outgoing, 30 s, from an extension."""
-    record_len = 1 + sum(width for _, _, width in DBF_FIELDS)
-    head = struct.pack("<BBBBIHH", 3, 126, 11, 20, len(cdrs), 32 + 32 * len(DBF_FIELDS) + 1, record_len)
-    head += bytes(17) + b"\x65" + bytes(2)   # language driver cp866, as WinTariff writes
-    for name, kind, width in DBF_FIELDS:
-        head += name.encode().ljust(11, b"\0") + kind.encode() + bytes(4) + bytes([width, 0]) + bytes(14)
-    rows = []
-    for i, c in enumerate(cdrs):
-        values = ("20261120", f"10:{i // 60 % 60:02d}:{i % 60:02d}", "", str(100 + i % 900), c["called_number"], "30",
-                  "mobile", "L1")
-        rows.append(b" " + b"".join(v.encode().rjust(width) if kind == "N" else v.encode().ljust(width)
-                                    for v, (_, kind, width) in zip(values, DBF_FIELDS)))
-    return head + b"\r" + b"".join(rows) + b"\x1a"
+    """A WinTariff-style call table with one settled row per simulated CDR: outgoing, 30 s, from
+    an extension (producers/dbf_writer.py writes it as the tests' tables)."""
+    rows = [{"DATE": "20261120", "TIME": f"10:{i // 60 % 60:02d}:{i % 60:02d}", "CALLERID": "",
+             "EXTENSION": str(100 + i % 900), "NUMBER": c["called_number"], "IDURATION": 30, "CALLTYPE": "mobile",
+             "LINE": "L1"} for i, c in enumerate(cdrs)]
+    return header(len(rows)) + b"".join(record(row) for row in rows) + b"\x1a"
 
 
 def _dbf_parse_rate(cdrs: list[dict], batch_max: int) -> float:

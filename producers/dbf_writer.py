@@ -1,5 +1,6 @@
 """dBase III tables written byte by byte (not with the library the source reads them with), the
-way a call-accounting tool appends to its table and fills fields in later.
+way a call-accounting tool appends to its table and fills fields in later: the tests' tables and
+the bench's (cdrflow/bench.py parse stage of wintariff_dbf).
 
 Layout: a 32-byte header (version 3, last update YY MM DD, record count, header length, record
 length, language driver at byte 29), 32 bytes per field (name, type, length, decimals), 0x0D;
@@ -11,7 +12,7 @@ import struct
 from datetime import date
 from pathlib import Path
 
-# the WinTariff-style call table of tests/test_wintariff_dbf.py
+# the WinTariff-style call table of tests/test_wintariff_dbf.py and the bench
 FIELDS = (("DATE", "D", 8, 0), ("TIME", "C", 8, 0), ("CALLERID", "C", 20, 0), ("EXTENSION", "C", 6, 0),
           ("NUMBER", "C", 24, 0), ("IDURATION", "N", 6, 0), ("CALLTYPE", "C", 16, 0), ("LINE", "C", 4, 0))
 CP866 = 0x65   # language driver "Russian MS-DOS": dbfread decodes text as cp866
