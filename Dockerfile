@@ -2,6 +2,8 @@
 # the chart is a `cdrflow` command in this one image.
 #   docker build -t ghcr.io/cdrflow/cdrflow:0.1.0 .
 FROM python:3.11-slim AS build
+# gcc builds the compiled CSV split (producers/_csvfields.c); the image has Python's headers
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 # one COPY per package directory of pyproject.toml's package-dir (tests/test_helm_chart.py checks)

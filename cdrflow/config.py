@@ -116,6 +116,13 @@ class Settings(BaseSettings):
         default_factory=lambda: list(ASTERISK_CUSTOM_SAMPLE_COLUMNS),
         description="Column order of Asterisk cdr_custom files (format asterisk_custom): the CDR variables of "
                     "the cdr_custom.conf mapping or its `fields` list, e.g. [\"clid\", \"src\", …]")
+    # an advanced cdr_custom mapping's separator_character and quote_character (a doubled quote
+    # character stands for one, cdr_custom's default quote_escape_character)
+    asterisk_custom_separator: str = Field(",", min_length=1, max_length=1,
+                                           description="Field separator of Asterisk cdr_custom files (its "
+                                                       "separator_character), e.g. \";\" or \"|\"")
+    asterisk_custom_quote: str = Field('"', min_length=1, max_length=1,
+                                       description="Quote character of Asterisk cdr_custom files (quote_character)")
     interconnects: dict[str, str] = Field(default_factory=lambda: dict(DEMO_INTERCONNECTS),
                                           description="trunk (or 'source/trunk') → interconnect")
     # ≤ 10000: TTL arithmetic is in DateTime, which ends in 2106 and wraps silently past it.
@@ -145,6 +152,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _overrides_are_valid(self) -> "Settings":
+        separators = (self.asterisk_custom_separator, self.asterisk_custom_quote)
+        if separators[0] == separators[1] or any(ch in "\r\n" for ch in separators):
+            raise ValueError("asterisk_custom_separator and asterisk_custom_quote must differ and not be line endings")
         for interconnect in self.detection_overrides:
             self.thresholds(interconnect)   # a bad override fails at start-up, not at detection
         return self

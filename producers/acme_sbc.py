@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import re
-from operator import itemgetter
 from datetime import tzinfo
 from pathlib import Path
 
@@ -31,7 +30,8 @@ from cdrflow.schemas.causes import q850_value
 
 from .cdr_record import cdr_record
 from .local_time import MONTHS, abbreviated_local_ms
-from .parsing import CDRRecord, RecordError, SourceContext, check_times, csv_row, parse_line, whole_number
+from .parsing import (PAST_ANY_LINE, CDRRecord, CsvLineParser, RecordError, SourceContext, check_times, csv_pick,
+                      pick_plan, whole_number)
 
 FORMAT_NAME = "acme_sbc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -65,12 +65,27 @@ def load_layouts(directory: Path = POSITIONS_DIR) -> dict[tuple[str, int], tuple
 
 
 LAYOUTS = load_layouts()
-# per layout: the attributes read and one C-level getter of their fields
-_PICKS = {key: (tuple(at), itemgetter(*at.values())) for key, (_, at) in LAYOUTS.items()}
+# one pick of the columns any map reads; per map, a getter of READ + READ_STOP in that order, a
+# start map's READ_STOP read past the line's last column, where csv_pick gives ""
+_COLUMNS, _GETTERS = pick_plan({key: tuple(at.get(name, PAST_ANY_LINE) for name in READ + READ_STOP)
+                                for key, (_, at) in LAYOUTS.items()})
+# zone → time text → UTC ms: an SBC's records share their milliseconds often enough, their seconds more
+_times: dict[tzinfo, dict[str, int]] = {}
+_MAX_CACHED_TIMES = 200_000
 
 
 def acme_time_ms(text: str, configured: tzinfo) -> int:
     """"15:54:56.868 PST DEC 18 2017" → UTC epoch ms (see the module doc for the zone)."""
+    times = _times.get(configured)
+    if times is None or len(times) > _MAX_CACHED_TIMES:
+        times = _times[configured] = {}
+    ms = times.get(text)
+    if ms is None:
+        ms = times[text] = _time_ms(text, configured)
+    return ms
+
+
+def _time_ms(text: str, configured: tzinfo) -> int:
     m = _TIME.fullmatch(text)
     if not m or m.group(4) not in MONTHS:
         raise RecordError(f"bad time {text[:40]!r}, expected like '15:54:56.868 PST DEC 18 2017'")
@@ -85,66 +100,60 @@ def station_number(station: str) -> str:
     return m.group(1) if m else station.strip()
 
 
-def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-    row = csv_row(raw)
-    status = row[0]
+def _split(raw: bytes) -> tuple[int, tuple[str, ...]]:
+    return csv_pick(raw, _COLUMNS)
+
+
+def _record(picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
+    count, values = picked
+    status = values[0]
     if status in NOT_CALLS:
         return None
-    layout = _PICKS.get((status, len(row)))
-    if layout is None:
-        raise RecordError(f"no position map for Acct-Status-Type {status[:10]!r} with {len(row)} fields")
-    names, pick = layout
-    f = dict(zip(names, pick(row)))
-    session_id = f["Acct-Session-Id"]
+    pick = _GETTERS.get((status, count))
+    if pick is None:
+        raise RecordError(f"no position map for Acct-Status-Type {status[:10]!r} with {count} fields")
+    (session_id, ingress_call_id, calling_station, called_station, setup, connect, ingress_realm, egress_realm, pdd,
+     originating_tg, terminating_tg, disconnect, session_time, disposition, initiator, cause, sip) = pick(values)
     if not session_id:
         raise RecordError("empty Acct-Session-Id")
     tz = ctx.timezone
-    start_ms = acme_time_ms(f["h323-setup-time"], tz)
-    connect = f["h323-connect-time"]
+    start_ms = acme_time_ms(setup, tz)
     answer_ms = acme_time_ms(connect, tz) if connect else None
     kind = STATUS[status]
-    pdd = f["Acme-Post-Dial-Delay"]
-    record = {"q850_cause": None, "sip_code": None, "disconnect_initiator": None,
-              "pdd_ms": whole_number(pdd, "Acme-Post-Dial-Delay", "ms") if pdd else None}
+    pdd_ms = whole_number(pdd, "Acme-Post-Dial-Delay", "ms") if pdd else None
     if kind == "start":
         if answer_ms is None:
             raise RecordError("start record without h323-connect-time")
-        end_ms, billable_ms = answer_ms, 0
+        end_ms, billable_ms, q850_cause, code, disconnect_initiator = answer_ms, 0, None, None, None
     else:
-        end_ms = acme_time_ms(f["h323-disconnect-time"], tz)
-        if f["Acme-Session-Disposition"] != ANSWERED_DISPOSITION:
+        end_ms = acme_time_ms(disconnect, tz)
+        if disposition != ANSWERED_DISPOSITION:
             answer_ms = None
-        billable_ms = whole_number(f["Acct-Session-Time"] or "0", "Acct-Session-Time", "seconds") * 1000
+        billable_ms = whole_number(session_time or "0", "Acct-Session-Time", "seconds") * 1000
         if answer_ms is None and billable_ms:
             raise RecordError(f"Acct-Session-Time {billable_ms // 1000} but the call was not answered")
-        cause, sip = f["Acme-Disconnect-Cause"], f["Acme-SIP-Status"]
-        record["q850_cause"] = q850_value(whole_number(cause, "Acme-Disconnect-Cause", "a cause", 3)) if cause else None
+        q850_cause = q850_value(whole_number(cause, "Acme-Disconnect-Cause", "a cause", 3)) if cause else None
         code = whole_number(sip, "Acme-SIP-Status", "a SIP status", 3) if sip else None
         if code is not None and not 100 <= code <= 699:
             raise RecordError(f"Acme-SIP-Status {code} is not a SIP status")
-        record["sip_code"] = code
-        record["disconnect_initiator"] = INITIATOR.get(f["Acme-Disconnect-Initiator"], "unknown")
+        disconnect_initiator = INITIATOR.get(initiator, "unknown")
     check_times(start_ms, answer_ms, end_ms, "setup time", "connect time", "disconnect time")
-    native_id = f"{session_id}/{kind}"
     return cdr_record(
-        ctx, FORMAT_NAME, native_id, offset, call_id=f["Acme-Session-Ingress-CallId"] or session_id,
+        ctx, FORMAT_NAME, f"{session_id}/{kind}", offset, call_id=ingress_call_id or session_id,
         correlation_id=session_id, record_kind=kind, start_ms=start_ms, answer_ms=answer_ms,
         end_ms=end_ms, duration_ms=end_ms - start_ms, billable_ms=billable_ms,
-        calling_number=station_number(f["Calling-Station-Id"]),
-        called_number=station_number(f["Called-Station-Id"]),
-        ingress_trunk=f["Acme-Originating-Trunk-Group"] or f["Acme-Session-Ingress-Realm"] or None,
-        egress_trunk=f["Acme-Terminating-Trunk-Group"] or f["Acme-Session-Egress-Realm"] or None,
-        **record)
+        calling_number=station_number(calling_station), called_number=station_number(called_station),
+        ingress_trunk=originating_tg or ingress_realm or None, egress_trunk=terminating_tg or egress_realm or None,
+        q850_cause=q850_cause, sip_code=code, disconnect_initiator=disconnect_initiator, pdd_ms=pdd_ms)
 
 
-class AcmeSbcParser:
+class AcmeSbcParser(CsvLineParser):
     """Oracle/Acme Packet SBC local CDR CSV, positions by release from acme_positions/ maps."""
 
     format_name = FORMAT_NAME
     fields = FIELDS
-
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-        return parse_line(_parse, line, offset, ctx)
+    split = staticmethod(_split)
+    record = staticmethod(_record)
 
 
 parse_acme_sbc = AcmeSbcParser()

@@ -3,7 +3,9 @@
 cdr_custom writes, per CDR, the variables its cdr_custom.conf mapping names, in that order and
 without a header: a legacy [mappings] line (`${CSV_QUOTE(${CDR(src)})},…,${CDR(sequence)}`) or
 an advanced mapping's `fields` list. Settings.asterisk_custom_columns lists those variables in
-order (default: the Master.csv mapping of Asterisk's cdr_custom.conf.sample). As in Asterisk,
+order (default: the Master.csv mapping of Asterisk's cdr_custom.conf.sample), and
+asterisk_custom_separator / asterisk_custom_quote an advanced mapping's separator_character and
+quote_character (default "," and '"'; a doubled quote character stands for one). As in Asterisk,
 names are case-insensitive; the quote / noquote / uservar qualifiers ("uniqueid(noquote)") do not
 change a value and are ignored, and the `f` qualifier of duration and billsec (decimal seconds,
 "65.250000") is read to the millisecond. A quoted literal ("Some Literal") and a variable not
@@ -16,13 +18,14 @@ means what a cdr_csv row means (asterisk_csv.asterisk_record): the same causes, 
 """
 from __future__ import annotations
 
+from functools import partial
 from operator import itemgetter
 from typing import Sequence
 
 from cdrflow.config import Settings
 
 from .asterisk_csv import READ, AsteriskCsvParser, asterisk_record, whole_seconds_ms
-from .parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, UnreadableFile, whole_number
+from .parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, UnreadableFile, csv_row, whole_number
 
 FORMAT_NAME = "asterisk_custom"
 REQUIRED = ("uniqueid", "start", "answer", "end", "billsec")
@@ -75,13 +78,15 @@ class CustomLayout:
 
 
 class AsteriskCustomFile(CsvLineParser):
-    """Asterisk cdr_custom rows of one file, in the configured column order."""
+    """Asterisk cdr_custom rows of one file, in the configured column order and separators."""
 
     format_name = FORMAT_NAME
     fields = AsteriskCsvParser.fields
 
-    def __init__(self, layout: CustomLayout):
+    def __init__(self, layout: CustomLayout, separator: str = ",", quote: str = '"'):
         self.layout = layout
+        if (separator, quote) != (",", '"'):
+            self.split = partial(csv_row, delimiter=separator, quotechar=quote)
 
     def record(self, row: list[str], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
         layout = self.layout
@@ -97,13 +102,17 @@ class AsteriskCustomParser:
     format_name = FORMAT_NAME
     fields = AsteriskCsvParser.fields
 
-    def __init__(self, columns: Sequence[str] | None = None):
-        self.columns = columns   # None: the setting, read for every file
+    def __init__(self, columns: Sequence[str] | None = None, separator: str | None = None, quote: str | None = None):
+        # None: the setting, read for every file
+        self.columns, self.separator, self.quote = columns, separator, quote
 
     def for_file(self, first_line: bytes) -> AsteriskCustomFile | UnreadableFile:
-        columns = Settings().asterisk_custom_columns if self.columns is None else self.columns
+        settings = Settings() if None in (self.columns, self.separator, self.quote) else None
+        columns = settings.asterisk_custom_columns if self.columns is None else self.columns
+        separator = settings.asterisk_custom_separator if self.separator is None else self.separator
+        quote = settings.asterisk_custom_quote if self.quote is None else self.quote
         try:
-            return AsteriskCustomFile(CustomLayout(columns))
+            return AsteriskCustomFile(CustomLayout(columns), separator, quote)
         except RecordError as e:
             return UnreadableFile(FORMAT_NAME, str(e))
 

@@ -61,6 +61,7 @@ class KamailioAccFile(CsvLineParser):
 
     def __init__(self, columns: Columns, max_call_ms: int = MAX_CALL_MS):
         self.columns = columns
+        self.split = columns.split
         self.max_call_ms = max_call_ms
         self.held: dict[str, _HeldCall] = {}   # Call-ID → answered call, in file order
         self.latest_ms = 0
@@ -77,10 +78,10 @@ class KamailioAccFile(CsvLineParser):
         return _call_record(call.row, call.offset, call.ctx, call.answer_ms, call.code,
                             call.answer_ms if end_ms is None else end_ms, initiator)
 
-    def record(self, values: list[str], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
+    def record(self, values: tuple[str, ...], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         if raw == self.columns.header_line:
             return None
-        row = self.columns.row(values)
+        row = self.columns.named(values)
         call_id, method = row["callid"], row["method"].upper()
         if not call_id:
             raise RecordError("empty callid")

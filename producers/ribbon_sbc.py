@@ -22,14 +22,13 @@ record without an egress trunk group name takes it from the route selected, "GAT
 from __future__ import annotations
 
 import re
-from operator import itemgetter
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from cdrflow.schemas.causes import q850_value
 
 from .cdr_record import cdr_record
 from .local_time import local_ms
-from .parsing import CDRRecord, RecordError, SourceContext, csv_row, parse_line, whole_number
+from .parsing import PAST_ANY_LINE, CDRRecord, CsvLineParser, RecordError, SourceContext, csv_pick, pick_plan, whole_number
 
 FORMAT_NAME = "ribbon_sbc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -54,8 +53,20 @@ LAYOUTS: dict[str, dict[str, int]] = {
 # without it the call ends on its start date, or the next day when the time is earlier.
 ATTEMPT_END_DATE = 105
 MIN_FIELDS = {kind: max(layout.values()) for kind, layout in LAYOUTS.items()}
-# per record type: the names read and one C-level getter of their fields
-_PICKS = {kind: (tuple(layout), itemgetter(*(pos - 1 for pos in layout.values()))) for kind, layout in LAYOUTS.items()}
+# one pick of the columns any record type reads; per record type, a getter of READ in that order,
+# a value its type lacks read past the line's last column ("", see csv_pick), ATTEMPT's end date
+# from ATTEMPT_END_DATE ("" from a release without it)
+READ = ("gateway", "accounting_id", "zone", "start_date", "start_time", "alerting", "established", "end_date",
+        "end_time", "service_duration", "reason", "calling", "called", "route_attempt", "route", "ingress_tg",
+        "ingress_signaling", "initiator", "egress_tg")
+
+
+def _positions(kind: str) -> tuple[int, ...]:
+    at = LAYOUTS[kind] | ({"end_date": ATTEMPT_END_DATE} if kind == "ATTEMPT" else {})
+    return tuple(at[name] - 1 if name in at else PAST_ANY_LINE for name in READ)
+
+
+_COLUMNS, _GETTERS = pick_plan({kind: _positions(kind) for kind in LAYOUTS})
 RECORD_KIND = {"START": "start", "STOP": "stop", "ATTEMPT": "attempt"}
 NOT_CALLS = frozenset({"INTERMEDIATE", "EVENT", "REBOOT", "SWITCHOVER"})
 # Disconnect Initiator: 0 internal (the SBC itself), 1 calling party, 2 called party, 3 internal eviction
@@ -67,6 +78,9 @@ _ZONE = re.compile(r"GMT([+-])(\d\d):(\d\d)", re.ASCII)
 _DAY_MS = 86_400_000
 _zones: dict[tuple[str, tzinfo], tzinfo] = {}
 _iso_dates: dict[str, str] = {}
+# zone → "MM/DD/YYYY HH:MM:SS.t" → UTC ms: a node's records share their tenths of a second
+_times: dict[tzinfo, dict[str, int]] = {}
+_MAX_CACHED_TIMES = 200_000
 
 
 def _standard_offset(tz: tzinfo, year: int) -> timedelta:
@@ -74,11 +88,13 @@ def _standard_offset(tz: tzinfo, year: int) -> timedelta:
     return min(datetime(year, 1, 1, tzinfo=tz).utcoffset(), datetime(year, 7, 1, tzinfo=tz).utcoffset())
 
 
-def node_zone(text: str, configured: tzinfo, year: int) -> tzinfo:
-    """The zone of a record's times from its Node Time Zone field (see the module doc)."""
+def node_zone(text: str, configured: tzinfo, date: str) -> tzinfo:
+    """The zone of a record's times from its Node Time Zone field (see the module doc), for a
+    record of `date` (MM/DD/YYYY), whose year's standard offset is compared."""
     key = (text, configured)
     zone = _zones.get(key)
     if zone is None:
+        year = _year(date)
         m = _ZONE.match(text)
         if not m:
             raise RecordError(f"node time zone {text[:30]!r} does not start GMT+HH:MM")
@@ -112,10 +128,17 @@ def _year(date: str) -> int:
 
 
 def _ms(date: str, time: str, zone: tzinfo) -> int:
-    iso, t = _iso_date(date), _TIME.fullmatch(time)
-    if not t:
-        raise RecordError(f"bad time {time[:20]!r}, expected HH:MM:SS.t")
-    return local_ms(f"{iso} {t.group(1)}", zone) + int(t.group(2) or 0) * 100
+    times = _times.get(zone)
+    if times is None or len(times) > _MAX_CACHED_TIMES:
+        times = _times[zone] = {}
+    key = f"{date} {time}"
+    ms = times.get(key)
+    if ms is None:
+        iso, t = _iso_date(date), _TIME.fullmatch(time)
+        if not t:
+            raise RecordError(f"bad time {time[:20]!r}, expected HH:MM:SS.t")
+        ms = times[key] = local_ms(f"{iso} {t.group(1)}", zone) + int(t.group(2) or 0) * 100
+    return ms
 
 
 def _ticks_ms(text: str, name: str) -> int:
@@ -132,68 +155,69 @@ def _egress_trunk(egress_tg: str, route: str) -> str | None:
     return egress_tg or route.partition(":")[2] or None
 
 
-def _parse(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-    row = csv_row(raw)
-    record_type = row[0]
+def _split(raw: bytes) -> tuple[int, tuple[str, ...]]:
+    return csv_pick(raw, _COLUMNS)
+
+
+def _record(picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
+    count, values = picked
+    record_type = values[0]
     layout = LAYOUTS.get(record_type)
     if layout is None:
         if record_type in NOT_CALLS:
             return None
         raise RecordError(f"unknown record type {record_type[:20]!r}")
-    if len(row) < MIN_FIELDS[record_type]:
-        raise RecordError(f"{record_type} record has {len(row)} fields, expected at least {MIN_FIELDS[record_type]}")
-    names, pick = _PICKS[record_type]
-    f = dict(zip(names, pick(row)))
-    gateway, accounting_id = f["gateway"], f["accounting_id"]
+    if count < MIN_FIELDS[record_type]:
+        raise RecordError(f"{record_type} record has {count} fields, expected at least {MIN_FIELDS[record_type]}")
+    (gateway, accounting_id, zone_text, start_date, start_time, alerting, established, end_date, end_time,
+     service_duration, reason_text, calling, called, route_attempt, route, ingress_tg, ingress_signaling,
+     initiator_text, egress_tg) = _GETTERS[record_type](values)
     if not gateway or not accounting_id:
         raise RecordError("empty gateway name or accounting ID")
-    zone = node_zone(f["zone"], ctx.timezone, _year(f["start_date"]))
-    start_ms = _ms(f["start_date"], f["start_time"], zone)
-    alerting_ms = _ticks_ms(f["alerting"], "alerting time")
+    zone = node_zone(zone_text, ctx.timezone, start_date)
+    start_ms = _ms(start_date, start_time, zone)
+    alerting_ms = _ticks_ms(alerting, "alerting time")
 
     answer_ms = None
     if record_type != "ATTEMPT":
-        answer_ms = start_ms + _ticks_ms(f["established"], "service established time")
+        answer_ms = start_ms + _ticks_ms(established, "service established time")
     if record_type == "START":
         end_ms, billable_ms, reason, initiator = answer_ms, 0, None, None
     else:
         if record_type == "STOP":
-            end_ms = _ms(f["end_date"], f["end_time"], zone)
-            billable_ms = _ticks_ms(f["service_duration"], "call service duration")
+            end_ms = _ms(end_date, end_time, zone)
+            billable_ms = _ticks_ms(service_duration, "call service duration")
         else:
-            end_date = row[ATTEMPT_END_DATE - 1] if len(row) >= ATTEMPT_END_DATE else ""
-            end_ms = _ms(end_date or f["start_date"], f["end_time"], zone)
+            end_ms = _ms(end_date or start_date, end_time, zone)
             if not end_date and end_ms < start_ms:
                 end_ms += _DAY_MS
             billable_ms = 0
         if end_ms < start_ms:
-            raise RecordError(f"disconnect time {f['end_time']!r} is before start time {f['start_time']!r}")
-        reason = q850_value(whole_number(f["reason"], "disconnect reason", "a cause", 3))
-        initiator = INITIATOR.get(f["initiator"], "unknown")
+            raise RecordError(f"disconnect time {end_time!r} is before start time {start_time!r}")
+        reason = q850_value(whole_number(reason_text, "disconnect reason", "a cause", 3))
+        initiator = INITIATOR.get(initiator_text, "unknown")
     if answer_ms is not None:
         # whole tenths of a second in the times, 10 ms ticks in the elapsed time
         answer_ms = min(answer_ms, end_ms)
     pdd_ms = alerting_ms or (answer_ms - start_ms if answer_ms is not None else None)
 
     correlation_id = f"{gateway}/{accounting_id}"
-    native_id = f"{correlation_id}/{record_type}/{f['route_attempt']}"
     return cdr_record(
-        ctx, FORMAT_NAME, native_id, offset, call_id=_sip_call_id(f["ingress_signaling"]) or correlation_id,
-        correlation_id=correlation_id, record_kind=RECORD_KIND[record_type], start_ms=start_ms,
-        answer_ms=answer_ms, end_ms=end_ms, duration_ms=end_ms - start_ms, billable_ms=billable_ms,
-        calling_number=f["calling"], called_number=f["called"], ingress_trunk=f["ingress_tg"] or None,
-        egress_trunk=_egress_trunk(f["egress_tg"], f["route"]), q850_cause=reason,
+        ctx, FORMAT_NAME, f"{correlation_id}/{record_type}/{route_attempt}", offset,
+        call_id=_sip_call_id(ingress_signaling) or correlation_id, correlation_id=correlation_id,
+        record_kind=RECORD_KIND[record_type], start_ms=start_ms, answer_ms=answer_ms, end_ms=end_ms,
+        duration_ms=end_ms - start_ms, billable_ms=billable_ms, calling_number=calling, called_number=called,
+        ingress_trunk=ingress_tg or None, egress_trunk=_egress_trunk(egress_tg, route), q850_cause=reason,
         disconnect_initiator=initiator, pdd_ms=pdd_ms)
 
 
-class RibbonSbcParser:
+class RibbonSbcParser(CsvLineParser):
     """Ribbon/Sonus SBC and GSX START/STOP/ATTEMPT records, positional, any release's field count."""
 
     format_name = FORMAT_NAME
     fields = FIELDS
-
-    def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
-        return parse_line(_parse, line, offset, ctx)
+    split = staticmethod(_split)
+    record = staticmethod(_record)
 
 
 parse_ribbon_sbc = RibbonSbcParser()

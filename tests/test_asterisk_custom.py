@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from cdrflow.config import ASTERISK_CUSTOM_SAMPLE_COLUMNS, Settings
 from cdrflow.producers.asterisk_custom import AsteriskCustomParser, parse_asterisk_custom
 from cdrflow.producers.formats import parser_for
-from cdrflow.producers.parsing import FileParser, RecordError, SourceContext, UnreadableFile
+from cdrflow.producers.parsing import FileParser, RecordError, SourceContext, UnreadableFile, parse_lines
 from cdrflow.schemas.cdr import make_cdr_id
 from conftest import lines_of
 from wire import assert_line_contract, assert_wire
@@ -170,6 +171,42 @@ def test_unreadable_layouts_say_why_on_every_line(columns, reason):
 def test_malformed_lines_say_why(line, reason):
     with pytest.raises(RecordError, match=reason):
         parse_with(MINIMAL, line)
+
+
+# an advanced mapping with separator_character = ; and quote_character = ' (two calls, by hand:
+# the first answered at +5 s, 60 s billed, its caller name holding the separator and a doubled
+# quote; the second unanswered, 30 s)
+SEMICOLON_FILE = (b"'2024-03-01 10:00:00';'2024-03-01 10:00:05';'2024-03-01 10:01:05';'60';'1709287200.61';"
+                  b"'1709287200.61';'O''Brien; front desk';'200'\n"
+                  b"'2024-03-01 10:02:00';'';'2024-03-01 10:02:30';'0';'1709287320.62';'1709287320.62';'101';'4930123456'\n")
+
+
+def test_other_separators_and_quote_characters():
+    parser = AsteriskCustomParser(MINIMAL, ";", "'").for_file(SEMICOLON_FILE)
+    lines = SEMICOLON_FILE.splitlines(keepends=True)
+    cdrs, failed = parse_lines(parser, lines + [b"'2024-03-01 10:03:00','','2024-03-01 10:03:30'\n"], 0, CTX)
+    assert [(c["call_id"], c["start_ms"] - T0, c["answer_ms"], c["end_ms"] - T0, c["billable_ms"], c["calling_number"],
+             c["called_number"], c["q850_cause"], c["source_offset"]) for c in cdrs] == [
+        ("1709287200.61", 0, T0 + 5_000, 65_000, 60_000, "O'Brien; front desk", "200", None, 0),
+        ("1709287320.62", 120_000, None, 150_000, 0, "101", "4930123456", None, len(lines[0]))]
+    # a comma-separated line in a ;-file: a dead letter at its offset, saying why
+    assert failed == [(len(SEMICOLON_FILE), b"'2024-03-01 10:03:00','','2024-03-01 10:03:30'",
+                       "bad CSV: ';' expected after '''")]
+    assert [parser(line, 0, CTX)["call_id"] for line in lines] == ["1709287200.61", "1709287320.62"]
+    for cdr in cdrs:
+        assert_wire(cdr)
+
+
+def test_separators_come_from_the_settings(monkeypatch):
+    monkeypatch.setenv("CDRFLOW_ASTERISK_CUSTOM_COLUMNS", json.dumps(MINIMAL))
+    monkeypatch.setenv("CDRFLOW_ASTERISK_CUSTOM_SEPARATOR", ";")
+    monkeypatch.setenv("CDRFLOW_ASTERISK_CUSTOM_QUOTE", "'")
+    cdrs, failed = parse_lines(parse_asterisk_custom.for_file(SEMICOLON_FILE), SEMICOLON_FILE.splitlines(True), 0, CTX)
+    assert (len(cdrs), failed) == (2, [])
+    with pytest.raises(ValueError, match="must differ"):
+        Settings(asterisk_custom_separator="'", asterisk_custom_quote="'")
+    with pytest.raises(ValueError):
+        Settings(asterisk_custom_separator=";;")
 
 
 # --- fuzz: only a wire record, None or a RecordError may come out -----------------------------

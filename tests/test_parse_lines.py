@@ -1,10 +1,9 @@
 """parse_lines — how the file source and the bench parse a chunk — gives exactly what the
 parser gives line by line: the same CDRs, and the same failures with the same offsets and
-reasons. The CSV formats read a chunk with one csv reader (parsing.csv_rows), so the chunks here
-mix real sample lines and bench lines with lines cut, quoted open, blank or garbled."""
+reasons. The CSV formats split a chunk's lines with the compiled split (parsing.csv_rows), so the
+chunks here mix real sample lines and bench lines with lines cut, quoted open, blank or garbled."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,8 +13,7 @@ from hypothesis import strategies as st
 
 from cdrflow.bench import format_lines
 from cdrflow.producers.formats import parser_for
-from cdrflow.producers.parsing import (_CSV_DIALECT, CsvLineParser, GroupingParser, SourceContext, parse_lines,
-                                       plain_fields)
+from cdrflow.producers.parsing import CsvLineParser, GroupingParser, SourceContext, parse_lines
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -97,27 +95,3 @@ def test_a_quote_left_open_fails_its_line_only():
     assert [(c["call_id"], c["source_offset"]) for c in cdrs] == [("1.1", 100 + len(lines[0]))]
 
 
-# the characters that steer the csv reader, and some that do not
-CSV_TEXT = st.lists(st.sampled_from(["a", "7", ",", '"', " ", "\r", "\n", "\x00", "é", '""', ',"', '",', '","']),
-                    max_size=16).map("".join)
-
-
-@settings(max_examples=20_000, deadline=None, database=None)
-@given(CSV_TEXT)
-def test_plain_fields_are_the_csv_readers(text):
-    try:
-        want = next(csv.reader((text,), _CSV_DIALECT))
-    except (csv.Error, StopIteration):
-        want = None
-    got = plain_fields(text)
-    assert got is None or got == want
-
-
-@pytest.mark.parametrize("text", ["a,b,", "1,INVITE,,2026-11-20 10:00:30,\x00é", " "])
-def test_lines_without_quotes_are_split_without_the_reader(text):
-    assert plain_fields(text) == next(csv.reader((text,), _CSV_DIALECT))
-
-
-@pytest.mark.parametrize("text", ['a,"b",c', '"a,b",c', '"a""b"', 'a"b', "", "a\rb"])
-def test_other_lines_are_left_to_the_reader(text):
-    assert plain_fields(text) is None
