@@ -8,12 +8,11 @@ Times are switch-local "YYYY-MM-DD HH:MM:SS" with an empty answer when the call 
 from __future__ import annotations
 
 from hashlib import blake2b
-from operator import itemgetter
 from typing import Callable
 
 from cdrflow.producers.cdr_record import cdr_record
 from cdrflow.producers.local_time import call_times
-from cdrflow.producers.parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, whole_number
+from cdrflow.producers.parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, csv_pick, whole_number
 
 FORMAT_NAME = "asterisk_csv"
 
@@ -64,9 +63,12 @@ def _peer(channel: str) -> str | None:
 # The values asterisk_record reads, in this order (cdr_custom layouts pick the same names).
 READ = ("uniqueid", "start", "answer", "end", "duration", "billsec", "disposition", "src", "dst", "channel",
         "dstchannel", "linkedid", "sequence")
-# their cdr_csv columns; linkedid and sequence (newcdrcolumns) point past a shorter row at the "" appended
-_CSV_PICK = itemgetter(16, 9, 10, 11, 12, 13, 14, 1, 2, 5, 6, 19, 20)
-_PAD = ("", "", "")
+# their cdr_csv columns; linkedid and sequence (newcdrcolumns) are "" past a shorter row's last
+_CSV_COLUMNS = (16, 9, 10, 11, 12, 13, 14, 1, 2, 5, 6, 19, 20)
+
+
+def _csv_values(raw: bytes) -> tuple[int, tuple[str, ...]]:
+    return csv_pick(raw, _CSV_COLUMNS)
 
 
 _SMALL_SECONDS_MS = {str(n): n * 1000 for n in range(10_000)}
@@ -121,13 +123,13 @@ class AsteriskCsvParser(CsvLineParser):
               "called_number", "ingress_trunk", "egress_trunk", "q850_cause", "call_id",
               "correlation_id")
 
-    def record(self, row: list[str], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
-        n = len(row)
+    split = staticmethod(_csv_values)
+
+    def record(self, picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
+        n, values = picked
         if not 18 <= n <= 21:
             raise RecordError(f"expected 18-21 columns, got {n}")
-        if n < 21:
-            row += _PAD
-        return asterisk_record(ctx, FORMAT_NAME, raw, offset, _CSV_PICK(row), whole_seconds_ms)
+        return asterisk_record(ctx, FORMAT_NAME, raw, offset, values, whole_seconds_ms)
 
 
 parse_asterisk_csv = AsteriskCsvParser()

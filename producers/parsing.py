@@ -4,8 +4,8 @@ plain wire dict cdr_record.py builds (CDR.model_dump()'s shape; no model per rec
 A parser never talks to Kafka or the file system; the file source feeds it lines with their byte
 offsets and routes a RecordError to the dead-letter topic with the reason and position. It hands
 over a chunk's lines at once (parse_lines): a CSV format (CsvLineParser) splits them in one pass
-and gives, line for line, what it gives each line alone — records, and failures with offset and
-reason.
+with the compiled split (_csvfields.c, the strict csv reader's rows at C speed) and gives, line
+for line, what it gives each line alone — records, and failures with offset and reason.
 
 Two kinds of format need state that lives as long as one file, and get it from a FileParser,
 the smallest extension of the line protocol: the registry holds a FileParser, and the file source
@@ -111,8 +111,7 @@ def parse_lines(parser: LineParser, lines: list[bytes], offset: int,
                 ctx: SourceContext) -> tuple[list[CDRRecord], list[Failure]]:
     """The CDRs and the failures of consecutive lines (with their endings) from `offset` on,
     exactly as parser(line, …) line by line gives them; the one way sources and the bench parse.
-    A parser with its own parse_lines (the CSV formats: one csv reader for all the lines, see
-    CsvLineParser) does it in one pass."""
+    A parser with its own parse_lines (the CSV formats, see CsvLineParser) does it in one pass."""
     batch = getattr(parser, "parse_lines", None)
     if batch is not None:
         return batch(lines, offset, ctx)
