@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cdrflow.schemas.causes import q850_value
 
-from .cdr_record import cdr_record
+from .cdr_record import checked, new_record
 from .local_time import MONTHS, abbreviated_local_ms
 from .parsing import (PAST_ANY_LINE, CDRRecord, CsvLineParser, RecordError, SourceContext, check_times, csv_pick,
                       pick_plan, whole_number)
@@ -138,13 +138,24 @@ def _record(picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: S
             raise RecordError(f"Acme-SIP-Status {code} is not a SIP status")
         disconnect_initiator = INITIATOR.get(initiator, "unknown")
     check_times(start_ms, answer_ms, end_ms, "setup time", "connect time", "disconnect time")
-    return cdr_record(
-        ctx, FORMAT_NAME, f"{session_id}/{kind}", offset, call_id=ingress_call_id or session_id,
-        correlation_id=session_id, record_kind=kind, start_ms=start_ms, answer_ms=answer_ms,
-        end_ms=end_ms, duration_ms=end_ms - start_ms, billable_ms=billable_ms,
-        calling_number=station_number(calling_station), called_number=station_number(called_station),
-        ingress_trunk=originating_tg or ingress_realm or None, egress_trunk=terminating_tg or egress_realm or None,
-        q850_cause=q850_cause, sip_code=code, disconnect_initiator=disconnect_initiator, pdd_ms=pdd_ms)
+    record = new_record(ctx, FORMAT_NAME, f"{session_id}/{kind}", offset)
+    record["call_id"] = ingress_call_id or session_id
+    record["correlation_id"] = session_id
+    record["record_kind"] = kind
+    record["start_ms"] = start_ms
+    record["answer_ms"] = answer_ms
+    record["end_ms"] = end_ms
+    record["duration_ms"] = end_ms - start_ms
+    record["billable_ms"] = billable_ms
+    record["calling_number"] = station_number(calling_station)
+    record["called_number"] = station_number(called_station)
+    record["ingress_trunk"] = originating_tg or ingress_realm or None
+    record["egress_trunk"] = terminating_tg or egress_realm or None
+    record["q850_cause"] = q850_cause
+    record["sip_code"] = code
+    record["disconnect_initiator"] = disconnect_initiator
+    record["pdd_ms"] = pdd_ms
+    return checked(record)
 
 
 class AcmeSbcParser(CsvLineParser):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from hashlib import blake2b
 from typing import Callable
 
-from cdrflow.producers.cdr_record import cdr_record
+from cdrflow.producers.cdr_record import checked, new_record
 from cdrflow.producers.local_time import call_times
 from cdrflow.producers.parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, csv_pick, whole_number
 
@@ -107,12 +107,20 @@ def asterisk_record(ctx: SourceContext, format_name: str, raw: bytes, offset: in
     else:
         native_id = f"{uniqueid}#{blake2b(raw, digest_size=6).hexdigest()}@{offset}"
 
-    return cdr_record(
-        ctx, format_name, native_id, offset, call_id=uniqueid, correlation_id=linkedid or None,
-        start_ms=start_ms, answer_ms=answer_ms, end_ms=end_ms,
-        duration_ms=end_ms - start_ms if duration_ms is None else duration_ms, billable_ms=billsec_ms,
-        calling_number=src, called_number=dst, ingress_trunk=trunk_from_channel(channel),
-        egress_trunk=trunk_from_channel(dstchannel), q850_cause=DISPOSITION_Q850.get(disposition))
+    record = new_record(ctx, format_name, native_id, offset)
+    record["call_id"] = uniqueid
+    record["correlation_id"] = linkedid or None
+    record["start_ms"] = start_ms
+    record["answer_ms"] = answer_ms
+    record["end_ms"] = end_ms
+    record["duration_ms"] = end_ms - start_ms if duration_ms is None else duration_ms
+    record["billable_ms"] = billsec_ms
+    record["calling_number"] = src
+    record["called_number"] = dst
+    record["ingress_trunk"] = trunk_from_channel(channel)
+    record["egress_trunk"] = trunk_from_channel(dstchannel)
+    record["q850_cause"] = DISPOSITION_Q850.get(disposition)
+    return checked(record)
 
 
 class AsteriskCsvParser(CsvLineParser):

@@ -25,7 +25,7 @@ from datetime import tzinfo
 
 from cdrflow.schemas.causes import AUDIOCODES_TRM_REASONS, SIP_CALLER_CANCEL
 
-from .cdr_record import cdr_record
+from .cdr_record import checked, new_record
 from .local_time import MONTHS, abbreviated_local_ms
 from .parsing import CDRRecord, RecordError, SourceContext, check_times, parse_line, whole_number
 
@@ -158,13 +158,23 @@ class AudioCodesSyslogFile:
         check_times(start_ms, answer_ms, end_ms, "SetupTime", "ConnectTime", "ReleaseTime")
         trunk = ip_group(f["IPGroup"])
         native_id = f"{call_id}/{session_id}/{report}"
-        return cdr_record(
-            ctx, FORMAT_NAME, native_id, offset, call_id=call_id, correlation_id=session_id or None,
-            record_kind=kind, start_ms=start_ms, answer_ms=answer_ms, end_ms=end_ms,
-            duration_ms=end_ms - start_ms, billable_ms=talk_ms, calling_number=uri_user(f["SrcURI"]),
-            called_number=uri_user(f["DstURI"]), ingress_trunk=trunk if f["Orig"] == "RMT" else None,
-            egress_trunk=trunk if f["Orig"] == "LCL" else None, q850_cause=q850, sip_code=sip_code,
-            disconnect_initiator=initiator)
+        record = new_record(ctx, FORMAT_NAME, native_id, offset)
+        record["call_id"] = call_id
+        record["correlation_id"] = session_id or None
+        record["record_kind"] = kind
+        record["start_ms"] = start_ms
+        record["answer_ms"] = answer_ms
+        record["end_ms"] = end_ms
+        record["duration_ms"] = end_ms - start_ms
+        record["billable_ms"] = talk_ms
+        record["calling_number"] = uri_user(f["SrcURI"])
+        record["called_number"] = uri_user(f["DstURI"])
+        record["ingress_trunk"] = trunk if f["Orig"] == "RMT" else None
+        record["egress_trunk"] = trunk if f["Orig"] == "LCL" else None
+        record["q850_cause"] = q850
+        record["sip_code"] = sip_code
+        record["disconnect_initiator"] = initiator
+        return checked(record)
 
     def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(self._parse, line, offset, ctx)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from cdrflow.schemas.causes import q850_from_cisco
 
-from .cdr_record import cdr_record
+from .cdr_record import checked, new_record
 from .parsing import CDRRecord, Columns, CsvLineParser, HeaderCsvFormat, RecordError, SourceContext, whole_number
 
 FORMAT_NAME = "cisco_cucm"
@@ -85,12 +85,20 @@ class CucmFileParser(CsvLineParser):
             raise RecordError(f"duration {billable_ms // 1000} but dateTimeConnect 0")
         orig_cause = whole_number(orig_cause_text, "origCause_value", "cause", _CAUSE_DIGITS)
         dest_cause = whole_number(dest_cause_text, "destCause_value", "cause", _CAUSE_DIGITS)
-        return cdr_record(
-            ctx, FORMAT_NAME, pkid, offset, call_id=f"{manager_id}-{global_call_id}", start_ms=start_ms,
-            answer_ms=answer_ms, end_ms=end_ms, duration_ms=end_ms - start_ms, billable_ms=billable_ms,
-            calling_number=calling, called_number=called, ingress_trunk=orig_device or None,
-            egress_trunk=dest_device or None, q850_cause=q850_from_cisco(orig_cause or dest_cause),
-            disconnect_initiator=_initiator(orig_cause, dest_cause))
+        record = new_record(ctx, FORMAT_NAME, pkid, offset)
+        record["call_id"] = f"{manager_id}-{global_call_id}"
+        record["start_ms"] = start_ms
+        record["answer_ms"] = answer_ms
+        record["end_ms"] = end_ms
+        record["duration_ms"] = end_ms - start_ms
+        record["billable_ms"] = billable_ms
+        record["calling_number"] = calling
+        record["called_number"] = called
+        record["ingress_trunk"] = orig_device or None
+        record["egress_trunk"] = dest_device or None
+        record["q850_cause"] = q850_from_cisco(orig_cause or dest_cause)
+        record["disconnect_initiator"] = _initiator(orig_cause, dest_cause)
+        return checked(record)
 
 
 class CucmParser(HeaderCsvFormat):

@@ -29,7 +29,7 @@ import orjson
 
 from cdrflow.schemas.causes import q850_from_freeswitch
 
-from .cdr_record import cdr_record
+from .cdr_record import checked, new_record
 from .local_time import call_times
 from .parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, check_times, parse_line, whole_number
 
@@ -119,16 +119,22 @@ def _parse_json(raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
     gateway = v.text("sip_gateway_name") or gateway_of(v.text("channel_name")) or None
     outbound = v.text("direction") == "outbound"
     profile = _profile(doc)
-    return cdr_record(
-        ctx, JSON_FORMAT, uuid, offset, call_id=v.text("sip_call_id") or uuid,
-        correlation_id=v.text("call_uuid") or None, start_ms=start_ms, answer_ms=answer_ms or None,
-        end_ms=end_ms, duration_ms=end_ms - start_ms, billable_ms=billable_ms,
-        calling_number=_profile_text(profile, "caller_id_number") or v.text("caller_id_number"),
-        called_number=_profile_text(profile, "destination_number") or v.text("destination_number"),
-        ingress_trunk=None if outbound else gateway,
-        egress_trunk=gateway if outbound else gateway_of(v.text("bridge_channel")),
-        q850_cause=q850_from_freeswitch(v.text("hangup_cause"), q850_field), sip_code=sip_code,
-        pdd_ms=min(progress) if progress else None)
+    record = new_record(ctx, JSON_FORMAT, uuid, offset)
+    record["call_id"] = v.text("sip_call_id") or uuid
+    record["correlation_id"] = v.text("call_uuid") or None
+    record["start_ms"] = start_ms
+    record["answer_ms"] = answer_ms or None
+    record["end_ms"] = end_ms
+    record["duration_ms"] = end_ms - start_ms
+    record["billable_ms"] = billable_ms
+    record["calling_number"] = _profile_text(profile, "caller_id_number") or v.text("caller_id_number")
+    record["called_number"] = _profile_text(profile, "destination_number") or v.text("destination_number")
+    record["ingress_trunk"] = None if outbound else gateway
+    record["egress_trunk"] = gateway if outbound else gateway_of(v.text("bridge_channel"))
+    record["q850_cause"] = q850_from_freeswitch(v.text("hangup_cause"), q850_field)
+    record["sip_code"] = sip_code
+    record["pdd_ms"] = min(progress) if progress else None
+    return checked(record)
 
 
 CSV_COLUMNS = ("caller_id_name", "caller_id_number", "destination_number", "context", "start_stamp",
@@ -147,11 +153,18 @@ def _csv_record(row: list[str], offset: int, ctx: SourceContext) -> CDRRecord:
     whole_number(duration, "duration", "seconds")
     if answer_ms is None and billsec_s:
         raise RecordError(f"billsec {billsec_s} but no answer_stamp")
-    return cdr_record(
-        ctx, CSV_FORMAT, uuid, offset, call_id=uuid, correlation_id=bleg_uuid or None,
-        start_ms=start_ms, answer_ms=answer_ms, end_ms=end_ms, duration_ms=end_ms - start_ms,
-        billable_ms=billsec_s * 1000, calling_number=calling, called_number=called,
-        q850_cause=q850_from_freeswitch(cause))
+    record = new_record(ctx, CSV_FORMAT, uuid, offset)
+    record["call_id"] = uuid
+    record["correlation_id"] = bleg_uuid or None
+    record["start_ms"] = start_ms
+    record["answer_ms"] = answer_ms
+    record["end_ms"] = end_ms
+    record["duration_ms"] = end_ms - start_ms
+    record["billable_ms"] = billsec_s * 1000
+    record["calling_number"] = calling
+    record["called_number"] = called
+    record["q850_cause"] = q850_from_freeswitch(cause)
+    return checked(record)
 
 
 class FreeswitchJsonParser:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from cdrflow.schemas.causes import SIP_CALLER_CANCEL, q850_from_sip
 
-from .cdr_record import cdr_record
+from .cdr_record import checked, new_record
 from .local_time import local_ms
 from .parsing import CDRRecord, Columns, CsvLineParser, HeaderCsvFormat, RecordError, SourceContext, whole_number
 
@@ -114,13 +114,21 @@ def _call_record(row: dict[str, str], offset: int, ctx: SourceContext, time_ms: 
     (answered then if 2xx), and its end (time_ms for an unanswered call)."""
     answered = 200 <= code < 300
     talk_ms = end_ms - time_ms
-    return cdr_record(
-        ctx, FORMAT_NAME, f"{row['callid']}@{offset}", offset, call_id=row["callid"], start_ms=time_ms,
-        answer_ms=time_ms if answered else None, end_ms=end_ms, duration_ms=talk_ms, billable_ms=talk_ms,
-        calling_number=row["src_user"], called_number=row["dst_ouser"] or row["dst_user"],
-        ingress_trunk=_trunk(row["src_gwgroupid"]), egress_trunk=_trunk(row["dst_gwgroupid"]),
-        q850_cause=ANSWERED_Q850 if answered else q850_from_sip(code), sip_code=code,
-        disconnect_initiator=initiator)
+    record = new_record(ctx, FORMAT_NAME, f"{row['callid']}@{offset}", offset)
+    record["call_id"] = row["callid"]
+    record["start_ms"] = time_ms
+    record["answer_ms"] = time_ms if answered else None
+    record["end_ms"] = end_ms
+    record["duration_ms"] = talk_ms
+    record["billable_ms"] = talk_ms
+    record["calling_number"] = row["src_user"]
+    record["called_number"] = row["dst_ouser"] or row["dst_user"]
+    record["ingress_trunk"] = _trunk(row["src_gwgroupid"])
+    record["egress_trunk"] = _trunk(row["dst_gwgroupid"])
+    record["q850_cause"] = ANSWERED_Q850 if answered else q850_from_sip(code)
+    record["sip_code"] = code
+    record["disconnect_initiator"] = initiator
+    return checked(record)
 
 
 class KamailioAccParser(HeaderCsvFormat):

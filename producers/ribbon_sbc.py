@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 
 from cdrflow.schemas.causes import q850_value
 
-from .cdr_record import cdr_record
+from .cdr_record import checked, new_record
 from .local_time import local_ms
 from .parsing import PAST_ANY_LINE, CDRRecord, CsvLineParser, RecordError, SourceContext, csv_pick, pick_plan, whole_number
 
@@ -202,13 +202,23 @@ def _record(picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: S
     pdd_ms = alerting_ms or (answer_ms - start_ms if answer_ms is not None else None)
 
     correlation_id = f"{gateway}/{accounting_id}"
-    return cdr_record(
-        ctx, FORMAT_NAME, f"{correlation_id}/{record_type}/{route_attempt}", offset,
-        call_id=_sip_call_id(ingress_signaling) or correlation_id, correlation_id=correlation_id,
-        record_kind=RECORD_KIND[record_type], start_ms=start_ms, answer_ms=answer_ms, end_ms=end_ms,
-        duration_ms=end_ms - start_ms, billable_ms=billable_ms, calling_number=calling, called_number=called,
-        ingress_trunk=ingress_tg or None, egress_trunk=_egress_trunk(egress_tg, route), q850_cause=reason,
-        disconnect_initiator=initiator, pdd_ms=pdd_ms)
+    record = new_record(ctx, FORMAT_NAME, f"{correlation_id}/{record_type}/{route_attempt}", offset)
+    record["call_id"] = _sip_call_id(ingress_signaling) or correlation_id
+    record["correlation_id"] = correlation_id
+    record["record_kind"] = RECORD_KIND[record_type]
+    record["start_ms"] = start_ms
+    record["answer_ms"] = answer_ms
+    record["end_ms"] = end_ms
+    record["duration_ms"] = end_ms - start_ms
+    record["billable_ms"] = billable_ms
+    record["calling_number"] = calling
+    record["called_number"] = called
+    record["ingress_trunk"] = ingress_tg or None
+    record["egress_trunk"] = _egress_trunk(egress_tg, route)
+    record["q850_cause"] = reason
+    record["disconnect_initiator"] = initiator
+    record["pdd_ms"] = pdd_ms
+    return checked(record)
 
 
 class RibbonSbcParser(CsvLineParser):

@@ -40,7 +40,7 @@ from pathlib import PurePath
 from typing import Any
 
 
-from .cdr_record import cdr_record
+from .cdr_record import checked, new_record
 from .local_time import local_ms
 from .parsing import CDRRecord, RecordError, SourceContext, record_error, whole_number
 
@@ -126,13 +126,20 @@ class WinTariffDbfParser:
         else:
             calling, called = caller_id, extension
         native_id = f"{_file_name(ctx.source_file)}#{recno}"
-        return cdr_record(
-            ctx, FORMAT_NAME, native_id, recno, call_id=native_id, start_ms=start_ms,
-            answer_ms=start_ms if talk_ms else None, end_ms=start_ms + talk_ms, duration_ms=talk_ms,
-            billable_ms=talk_ms, calling_number=calling, called_number=called,
-            ingress_trunk=line if direction == "in" else None,
-            egress_trunk=line if direction == "out" else None, extension=extension or None,
-            call_class="internal" if direction == "internal" else None)
+        record = new_record(ctx, FORMAT_NAME, native_id, recno)
+        record["call_id"] = native_id
+        record["start_ms"] = start_ms
+        record["answer_ms"] = start_ms if talk_ms else None
+        record["end_ms"] = start_ms + talk_ms
+        record["duration_ms"] = talk_ms
+        record["billable_ms"] = talk_ms
+        record["calling_number"] = calling
+        record["called_number"] = called
+        record["ingress_trunk"] = line if direction == "in" else None
+        record["egress_trunk"] = line if direction == "out" else None
+        record["extension"] = extension or None
+        record["call_class"] = "internal" if direction == "internal" else None
+        return checked(record)
 
 
 parse_wintariff_dbf = WinTariffDbfParser()
