@@ -9,6 +9,8 @@ import msgspec
 from msgspec import UNSET, UnsetType
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._uuid5 import from_sha1 as uuid5_text
+
 # Fixed namespace: cdr_id = uuid5(namespace, source + native id), so a re-read or redelivered
 # record always carries the same id and deduplicates downstream.
 CDR_NAMESPACE = uuid.UUID("6f1c2f1e-8a43-4d7e-9a55-0c2d1b9e7a10")
@@ -19,10 +21,6 @@ Direction = Literal["in", "out"]
 Initiator = Literal["caller", "callee", "network", "unknown"]
 
 
-# RFC 4122 variant bits over the 17th hex digit, looked up rather than computed per id
-_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
 # source → SHA-1 state after the namespace and "source + US": a copy of it hashes one id for
 # about half of what a new hash of the whole name costs
 _source_hashes: dict[str, Any] = {}
@@ -30,8 +28,8 @@ _MAX_SOURCES = 10_000
 
 
 def make_cdr_id(source: str, native_id: str) -> str:
-    """uuid5(CDR_NAMESPACE, source + US + native_id), formatted directly: uuid.uuid5 costs ~11 µs,
-    a third of a parser's budget per line (tests pin this to uuid.uuid5)."""
+    """uuid5(CDR_NAMESPACE, source + US + native_id), hashed and formatted directly (_uuid5.c):
+    uuid.uuid5 costs ~11 µs, more than a parser's budget per line (tests pin this to uuid.uuid5)."""
     state = _source_hashes.get(source)
     if state is None:
         if len(_source_hashes) > _MAX_SOURCES:
@@ -39,8 +37,7 @@ def make_cdr_id(source: str, native_id: str) -> str:
         state = _source_hashes[source] = sha1(_NAMESPACE_BYTES + f"{source}\x1f".encode())
     state = state.copy()
     state.update(native_id.encode())
-    h = state.hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
+    return uuid5_text(state.digest())
 
 
 class CDR(BaseModel):

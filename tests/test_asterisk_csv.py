@@ -410,10 +410,20 @@ def test_fuzz_mutated_valid_lines(line, tz):
     assert_contract(line, tz)
 
 
-def test_make_cdr_id_is_uuid5():
+@settings(max_examples=2_000, deadline=None, database=None)
+@given(st.text(max_size=12), st.text(max_size=40))
+@example("pbx-hq", "1.0")
+@example("ünï", "")
+def test_make_cdr_id_is_uuid5(source, native):
     import uuid
 
     from cdrflow.schemas.cdr import CDR_NAMESPACE
 
-    for source, native in [("pbx-hq", "1.0"), ("sbc", "x#ab@12"), ("ünï", "")]:
-        assert make_cdr_id(source, native) == str(uuid.uuid5(CDR_NAMESPACE, f"{source}\x1f{native}"))
+    assert make_cdr_id(source, native) == str(uuid.uuid5(CDR_NAMESPACE, f"{source}\x1f{native}"))
+
+
+def test_uuid5_text_takes_sha1_digests_only():
+    from cdrflow.schemas._uuid5 import from_sha1
+
+    with pytest.raises(ValueError, match="20 bytes"):
+        from_sha1(b"\x00" * 16)
