@@ -55,3 +55,21 @@ def test_bench_dbf_table_reads_as_the_calls_it_was_made_from(tmp_path):
              c["egress_trunk"], c["source_offset"]) for c in got] == \
            [("100", "4989555", start, start, 30_000, "L1", 0),
             ("101", "+4930123456", start + 1000, start + 1000, 30_000, "L1", 1)]
+
+
+def test_the_parse_stage_publishes_every_record_it_times(settings):
+    # the bench's parse + publish runs (fresh processes) send what the file source sends: one
+    # 500-CDR envelope per 500 records parsed, acknowledged by the real broker before it stops
+    # the clock; the parse-only runs send nothing
+    import orjson
+
+    from cdrflow.bench import parse_stage
+    from conftest import read_topic
+
+    figures = parse_stage(settings, 1_000, ("cisco_cucm", "wintariff_dbf"), bootstrap=settings.kafka_bootstrap, runs=1)
+    assert list(figures) == ["parse_cisco_cucm_cdr_per_s", "parse_publish_cisco_cucm_cdr_per_cpu_s",
+                             "parse_wintariff_dbf_cdr_per_s", "parse_publish_wintariff_dbf_cdr_per_cpu_s"]
+    assert all(rate > 0 for rate in figures.values())
+    envelopes = [orjson.loads(value) for value in read_topic(settings.kafka_bootstrap, settings.topic_cdr_batches, 4)]
+    assert [len(e["cdrs"]) for e in envelopes] == [500] * 4
+    assert {c["source_format"] for e in envelopes for c in e["cdrs"]} == {"cisco_cucm", "wintariff_dbf"}
