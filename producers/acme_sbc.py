@@ -96,6 +96,11 @@ def _time_ms(text: str, configured: tzinfo) -> int:
 
 def station_number(station: str) -> str:
     """'"Alice" <sip:+17815551234@10.0.0.1>;tag=1' → '+17815551234'; anything else as written."""
+    if station.startswith("<sip:"):
+        # the usual form, without the regex: its first match is at 1 when a user part follows
+        user = station[5:].partition("@")[0]
+        if user and ";" not in user and ">" not in user:
+            return user
     m = _SIP_USER.search(station)
     return m.group(1) if m else station.strip()
 

@@ -133,6 +133,16 @@ def test_station_ids_and_non_calls():
     assert parse_acme_sbc(b'7,"192.0.2.1"\n', 0, CTX) is None                # accounting-on
 
 
+@settings(max_examples=3_000, deadline=None, database=None)
+@given(st.lists(st.sampled_from(["<", "sip:", "sips:", "tel:", "@", ";", ">", "+1781", "h", '"A" ', " "]),
+                max_size=8).map("".join))
+def test_station_numbers_read_without_the_regex_are_the_regexs(station):
+    from cdrflow.producers.acme_sbc import _SIP_USER
+
+    m = _SIP_USER.search(station)
+    assert station_number(station) == (m.group(1) if m else station.strip())
+
+
 def test_bad_records_say_why():
     cases = [(ANSWERED.replace(b"PST DEC", b"PST DEX", 1), "bad time"),
              (ANSWERED.replace(b",60,", b",x,", 1), "Acct-Session-Time must be a whole number"),
