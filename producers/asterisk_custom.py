@@ -97,7 +97,7 @@ class AsteriskCustomFile(CsvLineParser):
 
 
 class AsteriskCustomParser:
-    """Asterisk cdr_custom CSV, no header, column order from Settings.asterisk_custom_columns."""
+    """Asterisk cdr_custom CSV, no header, column order and separators from Settings.asterisk_custom_*."""
 
     format_name = FORMAT_NAME
     fields = AsteriskCsvParser.fields
