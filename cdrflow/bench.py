@@ -132,9 +132,9 @@ def format_lines(fmt: str, cdrs: list[dict]) -> tuple[bytes, list[bytes]]:
 
 
 def _untracked_inputs() -> None:
-    """Keep the bench's own inputs (the simulated calls, every format's lines) out of the garbage
-    collector's full passes, which a producer's small heap never pays for: without this a stage
-    measured after others ran ~40 % slower, in time spent walking the inputs."""
+    """Keep the bench's own inputs (the simulated calls, the format's lines) out of the garbage
+    collector's full passes, which a producer's small heap never pays for. (Not measured alone:
+    the big difference between runs came from a process shared between formats, see parse_stage.)"""
     gc.collect()
     gc.freeze()
 
@@ -143,9 +143,9 @@ class _Envelopes:
     """Where a parse stage's records go: encoded into the publisher's envelopes and dropped, or
     published to a broker as the file source publishes them (Publisher.send_cdrs, then flush)."""
 
-    def __init__(self, batch_max: int, bootstrap: str | None):
-        self.batch_max = batch_max
-        self.publisher = Publisher(bootstrap, Settings()) if bootstrap else None
+    def __init__(self, settings: Settings, publish: bool):
+        self.batch_max = settings.batch_max_cdrs
+        self.publisher = Publisher(settings.kafka_bootstrap, settings) if publish else None
 
     def send(self, records: list[dict]) -> None:
         if self.publisher is not None:
@@ -235,34 +235,33 @@ def _dbf_parse_rate(cdrs: list[dict], out: _Envelopes) -> tuple[float, float]:
     return rates
 
 
-def _format_parse_rate(fmt: str, cdrs: int, batch_max: int, bootstrap: str | None) -> tuple[float, float]:
-    calls = list(generate(default_config(Settings(), seed=7, calls_per_second=2000.0), count=cdrs))
-    out = _Envelopes(batch_max, bootstrap)
+def _format_parse_rate(fmt: str, cdrs: int, settings: Settings, publish: bool) -> tuple[float, float]:
+    calls = list(generate(default_config(settings, seed=7, calls_per_second=2000.0), count=cdrs))
+    out = _Envelopes(settings, publish)
     return _dbf_parse_rate(calls, out) if fmt == "wintariff_dbf" else _parse_rate(fmt, calls, out)
 
 
 def parse_stage(settings: Settings, cdrs: int, formats: tuple[str, ...] = PARSE_BENCH_FORMATS,
-                bootstrap: str | None = None, runs: int = PARSE_BENCH_RUNS) -> dict:
+                publish: bool = False, runs: int = PARSE_BENCH_RUNS) -> dict:
     """Each format's parse stage over `cdrs` lines (or DBF records) made from simulated calls, the
     median of `runs` runs (this machine's speed varies by tens of percent from minute to minute):
-    parse_F_cdr_per_s, parsed and encoded on one core; with a broker's bootstrap also
-    parse_publish_F_cdr_per_cpu_s, parsed and published to it as the file source publishes, per
-    CPU second of the producer process (its librdkafka threads included). Each run is a fresh
-    process, as a producer reads one format: a run after another format's inherits its heap
-    (after freeswitch_json's documents, ribbon_sbc ran ~35 % slower)."""
-    spawn = multiprocessing.get_context("spawn")
+    parse_F_cdr_per_s, parsed and encoded on one core; with `publish` also
+    parse_publish_F_cdr_per_cpu_s, parsed and published to settings.kafka_bootstrap as the file
+    source publishes, per CPU second of the producer process (its librdkafka threads included).
+    Each run is a fresh process, as a producer reads one format: a run after another format's
+    inherits its heap (after freeswitch_json's documents, ribbon_sbc ran ~35 % slower)."""
     figures = {}
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             max_tasks_per_child=1) as pool:
+        def median(fmt: str, published: bool) -> float:
+            rates = sorted(pool.submit(_format_parse_rate, fmt, cdrs, settings, published).result()[1 if published else 0]
+                           for _ in range(runs))
+            return rates[len(rates) // 2]
 
-    def median(broker: str | None, fmt: str) -> float:
-        rates = sorted(pool.submit(_format_parse_rate, fmt, cdrs, settings.batch_max_cdrs, broker).result()[
-            0 if broker is None else 1] for _ in range(runs))
-        return rates[len(rates) // 2]
-
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn, max_tasks_per_child=1) as pool:
         for fmt in formats:
-            figures[f"parse_{fmt}_cdr_per_s"] = median(None, fmt)
-            if bootstrap:
-                figures[f"parse_publish_{fmt}_cdr_per_cpu_s"] = median(bootstrap, fmt)
+            figures[f"parse_{fmt}_cdr_per_s"] = median(fmt, False)
+            if publish:
+                figures[f"parse_publish_{fmt}_cdr_per_cpu_s"] = median(fmt, True)
     return figures
 
 
@@ -386,7 +385,7 @@ def run_bench(cdrs: int, partitions: int, console: Console, rate: float = 20_000
                 LocalBroker() as broker:
             settings = Settings(kafka_bootstrap=broker.bootstrap)
             ensure_topics(broker.bootstrap, pipeline_topics(settings))
-            figures.update(parse_stage(settings, min(cdrs, PARSE_BENCH_CDRS), bootstrap=broker.bootstrap))
+            figures.update(parse_stage(settings, min(cdrs, PARSE_BENCH_CDRS), publish=True))
     if throughput or detection:
         figures.update(_pipeline_bench(cdrs, partitions, console, rate, paced_s, throughput, detection))
     _print_figures(figures, partitions, rate, console)

@@ -123,6 +123,26 @@ static int separators(PyObject *const *args, Py_ssize_t nargs, char *delimiter, 
     return 1;
 }
 
+/* The line `arg` split with the nseps separator arguments at seps: its field count, with *line
+ * held (the caller releases it); -1 where the reader must read it, -2 with an exception set (in
+ * both, nothing is held). */
+static Py_ssize_t split_arg(PyObject *arg, PyObject *const *seps, Py_ssize_t nseps, Py_buffer *line, char *quotechar) {
+    char delimiter;
+    if (!separators(seps, nseps, &delimiter, quotechar))
+        return -2;
+    if (delimiter == '\0')
+        return -1;
+    if (PyObject_GetBuffer(arg, line, PyBUF_SIMPLE) < 0)
+        return -2;
+    Py_ssize_t count = split(line->buf, line->len, delimiter, *quotechar);
+    if (count < 0) {
+        PyBuffer_Release(line);
+        if (count == -2)
+            PyErr_NoMemory();
+    }
+    return count;
+}
+
 PyDoc_STRVAR(fields_doc,
 "fields(line: bytes, delimiter=',', quotechar='\"') -> list[str] | None\n\n"
 "The strict csv reader's row of one line without its ending (excel dialect with this delimiter\n"
@@ -131,26 +151,18 @@ PyDoc_STRVAR(fields_doc,
 
 static PyObject *csv_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     Py_buffer line;
-    char delimiter, quotechar;
+    char quotechar;
     if (nargs < 1 || nargs > 3) {
         PyErr_SetString(PyExc_TypeError, "fields(line, delimiter=',', quotechar='\"')");
         return NULL;
     }
-    if (!separators(args + 1, nargs - 1, &delimiter, &quotechar))
-        return NULL;
-    if (delimiter == '\0')
-        Py_RETURN_NONE;
-    if (PyObject_GetBuffer(args[0], &line, PyBUF_SIMPLE) < 0)
-        return NULL;
-    Py_ssize_t count = split(line.buf, line.len, delimiter, quotechar);
-    PyObject *row = NULL;
+    Py_ssize_t count = split_arg(args[0], args + 1, nargs - 1, &line, &quotechar);
     if (count == -2)
-        PyErr_NoMemory();
-    else if (count == -1)
-        row = Py_NewRef(Py_None);
-    else
-        row = PyList_New(count);
-    for (Py_ssize_t i = 0; count >= 0 && row != NULL && i < count; i++) {
+        return NULL;
+    if (count == -1)
+        Py_RETURN_NONE;
+    PyObject *row = PyList_New(count);
+    for (Py_ssize_t i = 0; row != NULL && i < count; i++) {
         PyObject *value = field_str(line.buf, spans[i], quotechar);
         if (value == NULL)
             Py_CLEAR(row);
@@ -169,26 +181,18 @@ PyDoc_STRVAR(pick_doc,
 
 static PyObject *csv_pick(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     Py_buffer line;
-    char delimiter, quotechar;
+    char quotechar;
     if (nargs < 2 || nargs > 4 || !PyTuple_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "pick(line, columns: tuple[int, ...], delimiter=',', quotechar='\"')");
         return NULL;
     }
-    if (!separators(args + 2, nargs - 2, &delimiter, &quotechar))
-        return NULL;
-    if (delimiter == '\0')
-        Py_RETURN_NONE;
     PyObject *columns = args[1];
     Py_ssize_t wanted = PyTuple_GET_SIZE(columns);
-    if (PyObject_GetBuffer(args[0], &line, PyBUF_SIMPLE) < 0)
+    Py_ssize_t count = split_arg(args[0], args + 2, nargs - 2, &line, &quotechar);
+    if (count == -2)
         return NULL;
-    Py_ssize_t count = split(line.buf, line.len, delimiter, quotechar);
-    if (count < 0) {
-        PyBuffer_Release(&line);
-        if (count == -2)
-            return PyErr_NoMemory();
+    if (count == -1)
         Py_RETURN_NONE;
-    }
     PyObject *picked = PyTuple_New(wanted);
     for (Py_ssize_t i = 0; picked != NULL && i < wanted; i++) {
         Py_ssize_t column = PyLong_AsSsize_t(PyTuple_GET_ITEM(columns, i));

@@ -30,8 +30,8 @@ from cdrflow.schemas.causes import q850_value
 
 from .cdr_record import checked, new_record
 from .local_time import MONTHS, abbreviated_local_ms
-from .parsing import (PAST_ANY_LINE, CDRRecord, CsvLineParser, RecordError, SourceContext, check_times, csv_pick,
-                      pick_plan, whole_number)
+from .parsing import (PAST_ANY_LINE, CDRRecord, CsvLineParser, RecordError, SourceContext, check_times,
+                      column_split, pick_plan, whole_number)
 
 FORMAT_NAME = "acme_sbc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -105,9 +105,6 @@ def station_number(station: str) -> str:
     return m.group(1) if m else station.strip()
 
 
-def _split(raw: bytes) -> tuple[int, tuple[str, ...]]:
-    return csv_pick(raw, _COLUMNS)
-
 
 def _record(picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
     count, values = picked
@@ -168,7 +165,7 @@ class AcmeSbcParser(CsvLineParser):
 
     format_name = FORMAT_NAME
     fields = FIELDS
-    split = staticmethod(_split)
+    split = staticmethod(column_split(_COLUMNS))
     record = staticmethod(_record)
 
 

@@ -12,7 +12,8 @@ from typing import Callable
 
 from cdrflow.producers.cdr_record import checked, new_record
 from cdrflow.producers.local_time import call_times
-from cdrflow.producers.parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, csv_pick, whole_number
+from cdrflow.producers.parsing import (CDRRecord, CsvLineParser, RecordError, SourceContext, column_split,
+                                      whole_number)
 
 FORMAT_NAME = "asterisk_csv"
 
@@ -66,9 +67,6 @@ READ = ("uniqueid", "start", "answer", "end", "duration", "billsec", "dispositio
 # their cdr_csv columns; linkedid and sequence (newcdrcolumns) are "" past a shorter row's last
 _CSV_COLUMNS = (16, 9, 10, 11, 12, 13, 14, 1, 2, 5, 6, 19, 20)
 
-
-def _csv_values(raw: bytes) -> tuple[int, tuple[str, ...]]:
-    return csv_pick(raw, _CSV_COLUMNS)
 
 
 _SMALL_SECONDS_MS = {str(n): n * 1000 for n in range(10_000)}
@@ -131,7 +129,7 @@ class AsteriskCsvParser(CsvLineParser):
               "called_number", "ingress_trunk", "egress_trunk", "q850_cause", "call_id",
               "correlation_id")
 
-    split = staticmethod(_csv_values)
+    split = staticmethod(column_split(_CSV_COLUMNS))
 
     def record(self, picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
         n, values = picked

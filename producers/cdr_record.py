@@ -3,11 +3,11 @@
 Parsers used to build a pydantic CDR per record and dump it again for the wire; at 100,000
 records a second per core that alone costs more than the parse. They build the wire dict here
 instead (new_record, then checked), in the shape and key order of `CDR.model_dump()`
-(enrichment's fields None), so the published bytes are the ones the model gave. The stream worker stays the guard: it validates every
-record strictly against CDRWire. What a parser computes from free input and the worker would
-reject — a negative duration or offset, a cause or SIP code out of range — is checked here and
-raised as a RecordError, so the producer dead-letters it with its position instead of publishing
-it. The types and literals are fixed by each parser's code, not by the input; the tests hold every
+(enrichment's fields None), so the published bytes are the ones the model gave. The stream
+worker stays the guard: it validates every record strictly against CDRWire. What a parser
+computes from free input and the worker would reject — a negative duration or offset, a cause or
+SIP code out of range — is checked here and raised as a RecordError, so the producer
+dead-letters it with its position instead of publishing it. The types and literals are fixed by each parser's code, not by the input; the tests hold every
 parser's output, fuzzed inputs included, to CDRWire strictly (tests/wire.py).
 """
 from __future__ import annotations
@@ -19,10 +19,11 @@ from cdrflow.schemas.cdr import CDR, make_cdr_id
 from .parsing import RecordError, SourceContext
 
 
-# Every field at its model default (None, "" for the numbers, "stop"; None if required), in CDR's order: copying it
-# and setting what a parser knows costs half of what a 33-key dict display does (which grows its
-# table key by key).
-_EMPTY: dict[str, Any] = {name: None if field.is_required() else field.default for name, field in CDR.model_fields.items()}
+# Every field at its model default (None, "" for the numbers, "stop"; None if required), in CDR's
+# order: copying it and setting what a parser knows costs half of what a 33-key dict display does
+# (which grows its table key by key).
+_EMPTY: dict[str, Any] = {name: None if field.is_required() else field.default
+                          for name, field in CDR.model_fields.items()}
 
 
 def new_record(ctx: SourceContext, source_format: str, native_id: str, offset: int) -> dict[str, Any]:

@@ -198,6 +198,13 @@ def csv_pick(raw: bytes, columns: tuple[int, ...], delimiter: str = ",", quotech
     return picked
 
 
+def column_split(columns: tuple[int, ...]) -> Callable[[bytes], tuple[int, tuple[str, ...]]]:
+    """The split of a CsvLineParser that reads fixed columns: a line → csv_pick(line, columns)."""
+    def split(raw: bytes) -> tuple[int, tuple[str, ...]]:
+        return csv_pick(raw, columns)
+    return split
+
+
 def csv_rows(lines: list[bytes], offset: int, failed: list[Failure],
              split: Callable[[bytes], Any] = csv_row) -> Iterator[tuple[int, bytes, Any]]:
     """(offset, line without its ending, split of it) of each nonblank line; a line split refuses
@@ -226,7 +233,7 @@ def pick_plan(layouts: dict[Any, tuple[int, ...]], always: tuple[int, ...] = (0,
 class CsvLineParser:
     """A LineParser of CSV lines: a subclass gives `record` (a line's split → CDR, None or
     RecordError); the file source calls parse_lines with a chunk's lines (see csv_rows). split is
-    csv_row, or a subclass's pick of the columns it reads (Columns.split)."""
+    csv_row, or a subclass's pick of the columns it reads (column_split, Columns.split)."""
 
     format_name: str
     fields: tuple[str, ...]

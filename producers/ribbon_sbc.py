@@ -28,7 +28,8 @@ from cdrflow.schemas.causes import q850_value
 
 from .cdr_record import checked, new_record
 from .local_time import local_ms
-from .parsing import PAST_ANY_LINE, CDRRecord, CsvLineParser, RecordError, SourceContext, csv_pick, pick_plan, whole_number
+from .parsing import (PAST_ANY_LINE, CDRRecord, CsvLineParser, RecordError, SourceContext, column_split, pick_plan,
+                      whole_number)
 
 FORMAT_NAME = "ribbon_sbc"
 FIELDS = ("start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "calling_number",
@@ -155,15 +156,12 @@ def _egress_trunk(egress_tg: str, route: str) -> str | None:
     return egress_tg or route.partition(":")[2] or None
 
 
-def _split(raw: bytes) -> tuple[int, tuple[str, ...]]:
-    return csv_pick(raw, _COLUMNS)
-
 
 def _record(picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
     count, values = picked
     record_type = values[0]
-    layout = LAYOUTS.get(record_type)
-    if layout is None:
+    pick = _GETTERS.get(record_type)
+    if pick is None:
         if record_type in NOT_CALLS:
             return None
         raise RecordError(f"unknown record type {record_type[:20]!r}")
@@ -171,7 +169,7 @@ def _record(picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: S
         raise RecordError(f"{record_type} record has {count} fields, expected at least {MIN_FIELDS[record_type]}")
     (gateway, accounting_id, zone_text, start_date, start_time, alerting, established, end_date, end_time,
      service_duration, reason_text, calling, called, route_attempt, route, ingress_tg, ingress_signaling,
-     initiator_text, egress_tg) = _GETTERS[record_type](values)
+     initiator_text, egress_tg) = pick(values)
     if not gateway or not accounting_id:
         raise RecordError("empty gateway name or accounting ID")
     zone = node_zone(zone_text, ctx.timezone, start_date)
@@ -226,7 +224,7 @@ class RibbonSbcParser(CsvLineParser):
 
     format_name = FORMAT_NAME
     fields = FIELDS
-    split = staticmethod(_split)
+    split = staticmethod(column_split(_COLUMNS))
     record = staticmethod(_record)
 
 

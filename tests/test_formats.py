@@ -66,7 +66,7 @@ def test_the_parse_stage_publishes_every_record_it_times(settings):
     from cdrflow.bench import parse_stage
     from conftest import read_topic
 
-    figures = parse_stage(settings, 1_000, ("cisco_cucm", "wintariff_dbf"), bootstrap=settings.kafka_bootstrap, runs=1)
+    figures = parse_stage(settings, 1_000, ("cisco_cucm", "wintariff_dbf"), publish=True, runs=1)
     assert list(figures) == ["parse_cisco_cucm_cdr_per_s", "parse_publish_cisco_cucm_cdr_per_cpu_s",
                              "parse_wintariff_dbf_cdr_per_s", "parse_publish_wintariff_dbf_cdr_per_cpu_s"]
     assert all(rate > 0 for rate in figures.values())
