@@ -17,7 +17,7 @@ from cdrflow.kafka_admin import consumer_lag, ensure_topics, pipeline_topics
 from cdrflow.local_broker import LocalBroker, free_port
 from cdrflow.runtime import QueryError, run_query, worker_request
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples"
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Oracle/Acme Packet SBC parser, pinned to the real per-release position maps
-(../shared/samples/acme_packet_sbc, attribution in SOURCES.md).
+(tests/fixtures/samples/acme_packet_sbc, attribution in SOURCES.md).
 
 The shared samples hold the maps but no CDR lines, so the records here are written by placing
 hand-chosen values at the positions those map files give (a record of exactly the map's field
@@ -32,7 +32,7 @@ from cdrflow.schemas.causes import classify
 from cdrflow.schemas.cdr import make_cdr_id
 from wire import assert_wire
 
-MAPS = Path(__file__).resolve().parents[2] / "shared" / "samples" / "acme_packet_sbc"
+MAPS = Path(__file__).resolve().parent / "fixtures" / "samples" / "acme_packet_sbc"
 UTC = ZoneInfo("UTC")
 CTX = SourceContext(source="sbc-1", source_file="/opt/sbc/cdr/cdr201712181600", timezone=UTC)
 SETUP_MS = 1_513_641_296_868

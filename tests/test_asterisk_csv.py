@@ -22,7 +22,7 @@ from cdrflow.producers.parsing import CDRRecord
 from cdrflow.schemas.cdr import make_cdr_id
 from wire import assert_line_contract, assert_wire
 
-SAMPLE = (Path(__file__).resolve().parents[2] / "shared" / "samples" / "asterisk_cdr_csv"
+SAMPLE = (Path(__file__).resolve().parent / "fixtures" / "samples" / "asterisk_cdr_csv"
           / "cdrcsv-report-generator_cdr.csv")
 UTC = ZoneInfo("UTC")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -27,7 +27,7 @@ from cdrflow.schemas.cdr import make_cdr_id
 from conftest import lines_of
 from wire import assert_wire
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "cisco_cucm" / "cucm15_lab_cdr.txt"
+SAMPLE = Path(__file__).resolve().parent / "fixtures" / "samples" / "cisco_cucm" / "cucm15_lab_cdr.txt"
 CMR_SAMPLE = SAMPLE.with_name("cucm15_lab_cmr.txt")
 CTX = SourceContext(source="cucm-pub", source_file="/var/cdr/cdr_StandAloneCluster_02.txt",
                     timezone=ZoneInfo("America/Los_Angeles"))  # epoch times: the zone must not matter

@@ -379,7 +379,7 @@ def test_a_deleted_file_is_forgotten_in_the_checkpoint_file_too(harness, cdr_dir
 
 # --- formats with per-file state (parsing.FileParser) ---------------------------------------
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples"
 
 
 def test_header_format_resumes_mid_file_with_the_header_read_again(harness, cdr_dir):

@@ -30,7 +30,7 @@ from cdrflow.producers.parsing import CDRRecord
 from conftest import lines_of
 from wire import assert_wire
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "kamailio_acc"
+SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples" / "kamailio_acc"
 SAMPLE = SAMPLES / "dsiprouter_acc.csv"
 GATEWAYS = SAMPLES / "dsiprouter_dr_gateways.csv"
 UTC = ZoneInfo("UTC")

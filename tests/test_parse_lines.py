@@ -15,7 +15,7 @@ from cdrflow.bench import format_lines
 from cdrflow.producers.formats import parser_for
 from cdrflow.producers.parsing import CsvLineParser, GroupingParser, SourceContext, parse_lines
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples"
 FIXTURES = Path(__file__).parent / "fixtures"
 CALLS = [{"calling_number": "+4930123456", "called_number": "4989555", "ingress_trunk": "carrierA",
           "egress_trunk": "TG-VZ-01"}, {"calling_number": "2125551000", "called_number": "18005550199",

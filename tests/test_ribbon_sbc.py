@@ -1,5 +1,5 @@
 """Ribbon/Sonus SBC parser, pinned to the real GSX START/STOP/ATTEMPT records and the SBC Core
-12.01.06 field index (../shared/samples/ribbon_sonus_sbc, attribution in SOURCES.md).
+12.01.06 field index (tests/fixtures/samples/ribbon_sonus_sbc, attribution in SOURCES.md).
 
 Expected figures were read off the file by hand (`awk -F, '{print $1, $6, $7, ...}'` is wrong
 for these lines — their protocol variant data are quoted and hold commas — so the fields were
@@ -33,7 +33,7 @@ from cdrflow.schemas.cdr import make_cdr_id
 from conftest import lines_of
 from wire import assert_wire
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "ribbon_sonus_sbc"
+SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples" / "ribbon_sonus_sbc"
 SAMPLE = SAMPLES / "ribbon_gsx_start_stop_attempt.csv"
 FIELD_INDEX = SAMPLES / "ribbon_sbc_cdr_field_index.csv"
 CTX = SourceContext(source="gsx-1", source_file="/var/log/sonus/1000001.ACT", timezone=ZoneInfo("UTC"))
