@@ -8,10 +8,14 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 # one COPY per package directory of pyproject.toml's package-dir (tests/test_helm_chart.py checks)
 COPY cdrflow cdrflow
-COPY producers producers
-COPY stream stream
 COPY schemas schemas
+COPY infra infra
 COPY clickhouse clickhouse
+COPY producers producers
+COPY numbering numbering
+COPY tenants tenants
+COPY incidents incidents
+COPY stream stream
 COPY dashboards dashboards
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

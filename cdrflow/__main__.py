@@ -1,3 +1,3 @@
-from .cli import app
+from cdrflow.cli.app import app
 
 app(prog_name="cdrflow")

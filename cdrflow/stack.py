@@ -18,11 +18,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .clickhouse.sql import query as named_query
-from .config import Settings
-from .kafka_admin import ensure_topics, pipeline_topics
-from .local_broker import LocalBroker
-from .runtime import QueryError, clear_state, publish_state, read_state, worker_request
+from cdrflow.clickhouse.sql import query as named_query
+from cdrflow.infra.config import Settings
+from cdrflow.infra.kafka_admin import ensure_topics, pipeline_topics
+from cdrflow.infra.local_broker import LocalBroker
+from cdrflow.infra.runtime import QueryError, clear_state, publish_state, read_state, worker_request
 
 
 class Stack:

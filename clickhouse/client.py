@@ -4,7 +4,8 @@ from __future__ import annotations
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
+from cdrflow.infra.runtime import QueryError, read_state, worker_request
 
 
 def connect(settings: Settings) -> Client:
@@ -13,3 +14,15 @@ def connect(settings: Settings) -> Client:
     password = settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else ""
     return clickhouse_connect.get_client(dsn=settings.clickhouse_dsn, username=settings.clickhouse_user,
                                          password=password)
+
+
+def run_query(settings: Settings, sql: str, parameters: dict | None = None) -> tuple[list[str], list[list]]:
+    """Through the worker when it owns the embedded engine; otherwise with a client of our own."""
+    if settings.embedded_clickhouse and read_state(settings, "worker"):
+        answer = worker_request(settings, "/query", {"sql": sql, "parameters": parameters})
+        return answer["columns"], answer["rows"]
+    try:
+        result = connect(settings).query(sql, parameters=parameters)
+    except Exception as exc:
+        raise QueryError(str(exc)) from None
+    return list(result.column_names), [list(r) for r in result.result_rows]

@@ -13,7 +13,7 @@ from importlib import resources
 
 from clickhouse_connect.driver.client import Client
 
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 
 from .cluster import replicated_tables, to_cluster
 from .sql import statements

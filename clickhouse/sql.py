@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -16,7 +16,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
 from cdrflow.clickhouse.sql import fill
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 
 from .definitions import TABLE, Dashboard, Panel, Variable, all_dashboards
 

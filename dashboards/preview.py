@@ -10,7 +10,7 @@ from typing import Callable
 
 from clickhouse_connect.driver.client import Client
 
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 
 from .definitions import Dashboard, Panel
 from .macros import ALL, TimeRange, expand

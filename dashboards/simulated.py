@@ -9,15 +9,15 @@ from datetime import datetime, timezone
 
 from clickhouse_connect.driver.client import Client
 
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 from cdrflow.dashboards.macros import TimeRange
 from cdrflow.producers.simulate import Fault, SimConfig, as_written, generate
 from cdrflow.schemas.envelope import DeadLetter
-from cdrflow.stream.detector import absorb, evaluate
+from cdrflow.incidents.detector import absorb, evaluate
 from cdrflow.stream.health import HealthSampler, write_samples
 from cdrflow.stream.enrich import Enricher
-from cdrflow.stream.incidents import load_baselines, store_incidents
-from cdrflow.stream.partials import MINUTE_MS, partial_messages
+from cdrflow.incidents.store import load_baselines, store_incidents
+from cdrflow.incidents.partials import MINUTE_MS, partial_messages
 from cdrflow.stream.sink import CdrWriter
 
 SIM_START = 1_794_999_600_000                 # 2026-11-18 11:00 UTC

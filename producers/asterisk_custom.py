@@ -22,7 +22,7 @@ from functools import partial
 from operator import itemgetter
 from typing import Sequence
 
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 
 from .asterisk_csv import READ, AsteriskCsvParser, asterisk_record, whole_seconds_ms
 from .parsing import CDRRecord, CsvLineParser, RecordError, SourceContext, UnreadableFile, csv_row, whole_number

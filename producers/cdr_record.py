@@ -8,7 +8,7 @@ worker stays the guard: it validates every record strictly against CDRWire. What
 computes from free input and the worker would reject — a negative duration or offset, a cause or
 SIP code out of range — is checked here and raised as a RecordError, so the producer
 dead-letters it with its position instead of publishing it. The types and literals are fixed by each parser's code, not by the input; the tests hold every
-parser's output, fuzzed inputs included, to CDRWire strictly (tests/wire.py).
+parser's output, fuzzed inputs included, to CDRWire strictly (tests/support/wire.py).
 """
 from __future__ import annotations
 

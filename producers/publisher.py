@@ -5,8 +5,8 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
-from cdrflow.config import Settings
-from cdrflow.kafka_security import confluent_config
+from cdrflow.infra.config import Settings
+from cdrflow.infra.kafka_security import confluent_config
 from cdrflow.schemas.envelope import DeadLetter, encode_batch, encode_dead_letter
 
 

@@ -648,7 +648,7 @@ def paced(records: Iterable[dict], speed: float = 1.0, now=time.time, sleep=time
 
 def default_config(settings, seed: int = 1, calls_per_second: float = 20.0, start_ms: int | None = None,
                    faults: Iterable[Fault] = ()) -> SimConfig:
-    """The demo traffic for a cdrflow.config.Settings: its trunk map and home region, starting now."""
+    """The demo traffic for a cdrflow.infra.config.Settings: its trunk map and home region, starting now."""
     return SimConfig(
         seed=seed,
         start_ms=int(time.time() * 1000) if start_ms is None else start_ms,

@@ -18,21 +18,21 @@ import faust
 import orjson
 from faust.types import TP
 
-from cdrflow.config import Settings
-from cdrflow.kafka_admin import consumer_lag
-from cdrflow.kafka_security import faust_credentials
-from cdrflow.numbers import build_checkpoint
+from cdrflow.infra.config import Settings
+from cdrflow.infra.kafka_admin import consumer_lag
+from cdrflow.infra.kafka_security import faust_credentials
+from cdrflow.numbering.inventory import build_checkpoint
 from cdrflow.schemas.envelope import encode_dead_letter
 
-from .decode import decode_messages
-from .detector_agent import add_detector
-from .enrich import Enricher
-from .health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
-from .metrics import prometheus_text
-from .number_hits import DisconnectedHits, InventoryWatch, flush_every_s
-from .partials import partial_steps
-from .sink import CdrWriter
-from .watermark import PartitionClock
+from cdrflow.stream.decode import decode_messages
+from cdrflow.stream.detector_agent import add_detector
+from cdrflow.stream.enrich import Enricher
+from cdrflow.stream.health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
+from cdrflow.stream.metrics import prometheus_text
+from cdrflow.numbering.hits import DisconnectedHits, InventoryWatch, flush_every_s
+from cdrflow.incidents.partials import partial_steps
+from cdrflow.stream.sink import CdrWriter
+from cdrflow.stream.watermark import PartitionClock
 
 log = logging.getLogger("cdrflow.stream")
 CHECKPOINT_CHECK_S = 600.0  # a new day's quarantine checkpoint is built within 10 minutes of midnight
@@ -321,7 +321,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
 
 def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") -> None:
-    from cdrflow.runtime import clear_state, publish_state
+    from cdrflow.infra.runtime import clear_state, publish_state
 
     app = create_app(settings, bootstrap)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, workdir=str(settings.resolved_data_dir))

@@ -1,6 +1,6 @@
-"""The detector agent: partials in, incident events out (the decisions are stream/detector.py's).
+"""The detector agent: partials in, incident events out (the decisions are incidents/detector.py's).
 
-Every ingest take sends its partials step by step (stream/partials.py), each step followed by a
+Every ingest take sends its partials step by step (incidents/partials.py), each step followed by a
 watermark tick to every partials partition. Each partition keeps its own event time (its
 senders' ticks, less the allowed lateness), and every JUDGE_EVERY_MS of it the closed minutes
 and the running one of the interconnects whose partials it carries are judged. A decision is
@@ -24,13 +24,13 @@ from typing import Any, Awaitable, Callable
 import faust
 import orjson
 
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 
-from .detector import MAX_CATCH_UP, evaluate
-from .detector_tables import DetectorTables
-from .incidents import load_baselines, store_incidents
-from .partials import MINUTE_MS, STEP_MS
-from .watermark import PartitionClock
+from cdrflow.incidents.detector import MAX_CATCH_UP, evaluate
+from cdrflow.stream.detector_tables import DetectorTables
+from cdrflow.incidents.store import load_baselines, store_incidents
+from cdrflow.incidents.partials import MINUTE_MS, STEP_MS
+from cdrflow.stream.watermark import PartitionClock
 
 log = logging.getLogger("cdrflow.detector")
 JUDGE_EVERY_MS = STEP_MS    # event time between judgements: closed minutes and the running one

@@ -1,4 +1,4 @@
-"""The detector's state: plain dicts in memory (what stream/detector.py works on), with their
+"""The detector's state: plain dicts in memory (what incidents/detector.py works on), with their
 changelogged copy in two Faust tables, so a restarted worker resumes where it left off.
 
 A key's state ("interconnect|direction") is up to 90 minutes of partials, the offset last applied
@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from .detector import absorb
+from cdrflow.incidents.detector import absorb
 
 KEY_FIELDS = ("partition", "judged", "seen_ms", "incident")
 

@@ -22,15 +22,21 @@ import io
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from cdrflow.producers.acme_sbc import LAYOUTS, POSITIONS_DIR, acme_time_ms, parse_acme_sbc, station_number
+from cdrflow.producers.acme_sbc import (
+    LAYOUTS,
+    POSITIONS_DIR,
+    acme_time_ms,
+    parse_acme_sbc,
+    station_number,
+)
 from cdrflow.producers.formats import parser_for
 from cdrflow.producers.parsing import RecordError, SourceContext
 from cdrflow.schemas.causes import classify
 from cdrflow.schemas.cdr import make_cdr_id
-from wire import assert_wire
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support.wire import assert_wire
 
 MAPS = Path(__file__).resolve().parent / "fixtures" / "samples" / "acme_packet_sbc"
 UTC = ZoneInfo("UTC")

@@ -13,14 +13,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from cdrflow.producers.asterisk_csv import parse_asterisk_csv, trunk_from_channel
+from cdrflow.producers.parsing import CDRRecord, RecordError, SourceContext
+from cdrflow.schemas.cdr import make_cdr_id
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cdrflow.producers.asterisk_csv import parse_asterisk_csv, trunk_from_channel
-from cdrflow.producers.parsing import RecordError, SourceContext
-from cdrflow.producers.parsing import CDRRecord
-from cdrflow.schemas.cdr import make_cdr_id
-from wire import assert_line_contract, assert_wire
+from support.wire import assert_line_contract, assert_wire
 
 SAMPLE = (Path(__file__).resolve().parent / "fixtures" / "samples" / "asterisk_cdr_csv"
           / "cdrcsv-report-generator_cdr.csv")

@@ -19,16 +19,25 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from cdrflow.infra.config import ASTERISK_CUSTOM_SAMPLE_COLUMNS, Settings
+from cdrflow.producers.asterisk_custom import (
+    AsteriskCustomParser,
+    parse_asterisk_custom,
+)
+from cdrflow.producers.formats import parser_for
+from cdrflow.producers.parsing import (
+    FileParser,
+    RecordError,
+    SourceContext,
+    UnreadableFile,
+    parse_lines,
+)
+from cdrflow.schemas.cdr import make_cdr_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdrflow.config import ASTERISK_CUSTOM_SAMPLE_COLUMNS, Settings
-from cdrflow.producers.asterisk_custom import AsteriskCustomParser, parse_asterisk_custom
-from cdrflow.producers.formats import parser_for
-from cdrflow.producers.parsing import FileParser, RecordError, SourceContext, UnreadableFile, parse_lines
-from cdrflow.schemas.cdr import make_cdr_id
-from conftest import lines_of
-from wire import assert_line_contract, assert_wire
+from support.files import lines_of
+from support.wire import assert_line_contract, assert_wire
 
 SAMPLE = Path(__file__).parent / "fixtures" / "asterisk_custom" / "Master.csv"
 CTX = SourceContext("pbx-hq", "/var/log/asterisk/cdr-custom/Master.csv", ZoneInfo("UTC"))

@@ -21,17 +21,21 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cdrflow.producers.audiocodes_syslog import (
+    DEFAULT_COLUMNS,
+    audiocodes_time_ms,
+    ip_group,
+    parse_audiocodes_syslog,
+)
+from cdrflow.producers.formats import parser_for
+from cdrflow.producers.parsing import CDRRecord, FileParser, RecordError, SourceContext
+from cdrflow.schemas.causes import classify
+from cdrflow.schemas.cdr import make_cdr_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdrflow.producers.audiocodes_syslog import DEFAULT_COLUMNS, audiocodes_time_ms, ip_group, parse_audiocodes_syslog
-from cdrflow.producers.formats import parser_for
-from cdrflow.producers.parsing import FileParser, RecordError, SourceContext
-from cdrflow.schemas.causes import classify
-from cdrflow.producers.parsing import CDRRecord
-from cdrflow.schemas.cdr import make_cdr_id
-from conftest import lines_of
-from wire import assert_wire
+from support.files import lines_of
+from support.wire import assert_wire
 
 SAMPLE = Path(__file__).resolve().parent / "fixtures" / "audiocodes" / "sbc_cdr.log"
 CTX = SourceContext(source="ac-sbc", source_file="/var/log/sbc/cdr.log", timezone=ZoneInfo("UTC"))

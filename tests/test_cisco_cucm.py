@@ -15,17 +15,16 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cdrflow.producers.cisco_cucm import parse_cisco_cucm
+from cdrflow.producers.formats import parser_for
+from cdrflow.producers.parsing import CDRRecord, FileParser, RecordError, SourceContext
+from cdrflow.schemas.causes import classify, q850_from_cisco
+from cdrflow.schemas.cdr import make_cdr_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdrflow.producers.cisco_cucm import parse_cisco_cucm
-from cdrflow.producers.formats import parser_for
-from cdrflow.producers.parsing import FileParser, RecordError, SourceContext
-from cdrflow.schemas.causes import classify, q850_from_cisco
-from cdrflow.producers.parsing import CDRRecord
-from cdrflow.schemas.cdr import make_cdr_id
-from conftest import lines_of
-from wire import assert_wire
+from support.files import lines_of
+from support.wire import assert_wire
 
 SAMPLE = Path(__file__).resolve().parent / "fixtures" / "samples" / "cisco_cucm" / "cucm15_lab_cdr.txt"
 CMR_SAMPLE = SAMPLE.with_name("cucm15_lab_cmr.txt")

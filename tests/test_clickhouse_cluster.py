@@ -4,10 +4,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from cdrflow.clickhouse.cluster import to_cluster
 from cdrflow.clickhouse.migrate import load_migrations, migrate, plan
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from __future__ import annotations
 import csv
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from cdrflow.producers import _csvfields
 from cdrflow.producers.parsing import _CSV_DIALECT, RecordError, csv_pick, csv_row
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def reader_row(raw: bytes, delimiter: str = ",", quotechar: str = '"') -> list[str] | None:

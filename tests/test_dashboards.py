@@ -8,14 +8,24 @@ import re
 import time
 
 import pytest
-from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
-
-from cdrflow.config import Settings
 from cdrflow.dashboards.build import DATASOURCE_UID, PLUGIN, build, dashboard_json
 from cdrflow.dashboards.definitions import TIME_SERIES, all_dashboards
 from cdrflow.dashboards.macros import ALL, TimeRange, expand
-from cdrflow.dashboards.preview import default_selection, on_client, option_values, panel_sql
-from cdrflow.dashboards.simulated import FAULT_START, SIM_END, SIM_START, demo_range, load_demo
+from cdrflow.dashboards.preview import (
+    default_selection,
+    on_client,
+    option_values,
+    panel_sql,
+)
+from cdrflow.dashboards.simulated import (
+    FAULT_START,
+    SIM_END,
+    SIM_START,
+    demo_range,
+    load_demo,
+)
+from cdrflow.infra.config import Settings
+from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 
 RANGE = TimeRange(SIM_START, SIM_END, interval_s=120)
 SELECTIONS = {
@@ -225,11 +235,11 @@ def test_health_sampler_writes_increments_and_groups_dead_letter_reasons():
 
 def test_worker_samples_platform_health(settings, worker):
     """The real worker writes platform_health rows the Platform dashboard reads."""
-    from conftest import query
-
     from cdrflow.producers.publisher import Publisher
     from cdrflow.producers.simulate import SimConfig, generate
     from cdrflow.producers.simulator_source import publish_stream
+
+    from support.worker import query
 
     cfg = SimConfig(seed=3, start_ms=SIM_START, calls_per_second=5.0, interconnects=dict(settings.interconnects),
                     diurnal=False)

@@ -3,13 +3,12 @@ the whole envelope passes the one-pass check or its records are read again one b
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 from cdrflow.producers.simulate import default_config, generate
 from cdrflow.schemas.cdr import CDR
 from cdrflow.schemas.envelope import encode_batch
 from cdrflow.stream.decode import decode_messages
+from pydantic import ValidationError
 
 GOOD = next(iter(generate(default_config(Settings(), seed=3, start_ms=1_795_000_000_000), count=1)))
 BAD = [

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
+from cdrflow.infra.config import Settings
+from cdrflow.producers.simulate import default_config, generate
+from cdrflow.schemas.e164 import e164_normaliser
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from cdrflow.config import Settings
-from cdrflow.producers.simulate import default_config, generate
-from cdrflow.stream.enrich import e164_normaliser
 
 
 def reference(number: str, region: str) -> str | None:

@@ -8,7 +8,6 @@ checked on what the broker holds: each line's call_id once, at the byte offset i
 from __future__ import annotations
 
 import functools
-import gc
 import os
 import shutil
 import subprocess
@@ -16,23 +15,20 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
-
 from cdrflow.producers import file_source as file_source_module
 from cdrflow.producers.checkpoint import CheckpointStore
 from cdrflow.producers.file_source import FileSource, SourceStats
 from cdrflow.producers.formats import parser_for
 from cdrflow.producers.heartbeat import Heartbeat, heartbeat_age_s
 from cdrflow.producers.publisher import DeliveryFailed, Publisher
-from cdrflow.schemas.envelope import decode_batch
-from conftest import asterisk_line, write_asterisk_file
+from confluent_kafka import KafkaException
 
-SOURCE = "pbx-1"
-UTC = ZoneInfo("UTC")
+from support.file_source import SOURCE, UTC, Harness
+from support.files import asterisk_line, write_asterisk_file
+from support.kafka import read_all
 
 
 def line(i: int) -> bytes:
@@ -68,82 +64,11 @@ def identity(path: Path) -> str:
     return f"{st.st_dev}:{st.st_ino}"
 
 
-def read_all(bootstrap: str, topic: str, expect: int, timeout_s: float = 15, tail_s: float = 1.0) -> list[bytes]:
-    """The topic's messages: read from the beginning of every partition until `expect` arrived
-    (bounded by timeout_s), then `tail_s` longer to show nothing follows them.
-
-    Partitions are assigned rather than joined as a consumer group — conftest.read_topic's group
-    join takes Tansu ~25 s — and the high watermark cannot mark the end, because Tansu reports it
-    as the last record batch's base offset + 1. Order holds within a partition only.
-    """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-file-source",
-                         "enable.auto.commit": False})
-    values: list[bytes] = []
-    try:
-        partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        deadline = time.monotonic() + timeout_s
-        while len(values) < expect and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                values.append(msg.value())
-        deadline = time.monotonic() + tail_s
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                values.append(msg.value())
-    finally:
-        consumer.close()
-    return values
-
-
 def assert_exactly_once(cdrs: list[dict], expected: dict[str, int]) -> None:
     repeated = {cid: n for cid, n in Counter(c["call_id"] for c in cdrs).items() if n > 1}
     assert not repeated, f"published more than once: {repeated}"
     assert len({c["cdr_id"] for c in cdrs}) == len(cdrs)
     assert {c["call_id"]: c["source_offset"] for c in cdrs} == expected
-
-
-class Harness:
-    """Builds FileSources on the test's broker and counts the Kafka messages they had
-    acknowledged, so a message published twice (or never) shows on the topic."""
-
-    def __init__(self, settings, tmp_path: Path):
-        self.settings = settings
-        self.checkpoint_path = tmp_path / "checkpoints" / f"{SOURCE}.json"
-        self.messages = 0
-        self.publishers: list[Publisher] = []
-
-    def source(self, *paths: Path, pattern: str = "*", after_chunk=None, format: str = "asterisk_csv") -> FileSource:
-        publisher = Publisher(self.settings.kafka_bootstrap, self.settings)
-        self.publishers.append(publisher)
-        return FileSource(source=SOURCE, paths=list(paths), parser=parser_for(format),
-                          publisher=publisher, checkpoints=CheckpointStore(self.checkpoint_path),
-                          timezone=UTC, pattern=pattern, on_progress=self._counter(after_chunk))
-
-    def _counter(self, after_chunk):
-        published = 0
-
-        def on_progress(stats: SourceStats) -> None:
-            nonlocal published
-            new, published = stats.cdrs - published, stats.cdrs
-            self.messages += -(-new // self.settings.batch_max_cdrs)   # one envelope per batch_max
-            if after_chunk:
-                after_chunk(stats)
-        return on_progress
-
-    def published(self) -> list[dict]:
-        values = read_all(self.settings.kafka_bootstrap, self.settings.topic_cdr_batches, expect=self.messages)
-        assert len(values) == self.messages
-        return [cdr for value in values for cdr in decode_batch(value)]
-
-    def close(self) -> None:
-        for publisher in self.publishers:
-            publisher.close()
-        # Tansu stops only after its clients disconnect (else the broker fixture waits 5 s):
-        # let the producers go.
-        self.publishers.clear()
-        gc.collect()
 
 
 @pytest.fixture

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from cdrflow.bench import LINE_BENCH_FORMATS, dbf_table, format_lines
+from cdrflow.bench.pipeline import LINE_BENCH_FORMATS, dbf_table, format_lines
 from cdrflow.producers.formats import FORMATS, describe_formats, parser_for
 from cdrflow.producers.parsing import SourceContext
 from cdrflow.schemas.cdr import CDR
-from wire import assert_wire
+
+from support.wire import assert_wire
 
 
 def test_every_format_lists_real_cdr_fields():
@@ -62,10 +63,9 @@ def test_the_parse_stage_publishes_every_record_it_times(settings):
     # 500-CDR envelope per 500 records parsed, acknowledged by the real broker before it stops
     # the clock; the parse-only runs send nothing
     import orjson
+    from cdrflow.bench.pipeline import parse_stage
 
-    from cdrflow.bench import parse_stage
-    from conftest import read_topic
-
+    from support.kafka import read_topic
     figures = parse_stage(settings, 1_000, ("cisco_cucm", "wintariff_dbf"), publish=True, runs=1)
     assert list(figures) == ["parse_cisco_cucm_cdr_per_s", "parse_publish_cisco_cucm_cdr_per_cpu_s",
                              "parse_wintariff_dbf_cdr_per_s", "parse_publish_wintariff_dbf_cdr_per_cpu_s"]

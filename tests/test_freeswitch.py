@@ -27,16 +27,20 @@ import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from cdrflow.producers.formats import parser_for
-from cdrflow.producers.freeswitch import gateway_of, parse_freeswitch_csv, parse_freeswitch_json
+from cdrflow.producers.freeswitch import (
+    gateway_of,
+    parse_freeswitch_csv,
+    parse_freeswitch_json,
+)
 from cdrflow.producers.parsing import RecordError, SourceContext
 from cdrflow.schemas.causes import classify, q850_from_freeswitch
 from cdrflow.schemas.cdr import make_cdr_id
-from conftest import lines_of
-from wire import assert_wire
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support.files import lines_of
+from support.wire import assert_wire
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "freeswitch"
 CTX = SourceContext(source="fs1", source_file="/var/log/freeswitch/json_cdr/legs.cdr.jsonl",

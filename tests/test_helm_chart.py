@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -12,8 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from cdrflow.config import Settings
+from cdrflow.infra.config import Settings
 from cdrflow.producers.formats import FORMATS
 
 HELM_DIR = Path(__file__).resolve().parents[1] / "deploy" / "helm"

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import orjson
 import pytest
-
-from cdrflow.config import Thresholds
-from cdrflow.incident_report import build_report, to_markdown
+from cdrflow.incidents.detector import absorb, evaluate
+from cdrflow.incidents.partials import MINUTE_MS, partial_messages
+from cdrflow.incidents.report import build_report, to_markdown
+from cdrflow.incidents.store import load_baselines, store_incidents
+from cdrflow.infra.config import Thresholds
 from cdrflow.schemas.causes import classify
-from cdrflow.stream.detector import evaluate, absorb
-from cdrflow.stream.incidents import load_baselines, store_incidents
-from cdrflow.stream.partials import MINUTE_MS, partial_messages
 
-from test_interconnect_quality import cdr, store
+from support.quality import cdr, store
 
 DAY = 86_400_000
 AT = 1_795_003_200_000            # 2026-11-18 12:00 UTC, in ms
@@ -111,8 +110,9 @@ def test_simulated_faults_open_the_right_incidents_and_resolve(settings, worker,
     from cdrflow.producers.publisher import Publisher
     from cdrflow.producers.simulate import Fault, SimConfig, as_written, generate
     from cdrflow.producers.simulator_source import publish_stream
-    from conftest import query, read_topic
 
+    from support.kafka import read_topic
+    from support.worker import query
     faults = (Fault("att", "answer_collapse", FAULT_AT, FAULT_AT + FAULT_MIN * MINUTE_MS),
               Fault("lumen", "network_causes", FAULT_AT, FAULT_AT + FAULT_MIN * MINUTE_MS),
               Fault("tmobile", "traffic_vanish", FAULT_AT, FAULT_AT + FAULT_MIN * MINUTE_MS))

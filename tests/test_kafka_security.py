@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import faust
-
-from cdrflow.config import Settings
-from cdrflow.kafka_security import confluent_config, faust_credentials
+from cdrflow.infra.config import Settings
+from cdrflow.infra.kafka_security import confluent_config, faust_credentials
 
 
 def test_plaintext_by_default():

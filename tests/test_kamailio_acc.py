@@ -19,16 +19,20 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cdrflow.producers.formats import parser_for
+from cdrflow.producers.kamailio_acc import parse_kamailio_acc
+from cdrflow.producers.parsing import (
+    CDRRecord,
+    GroupingParser,
+    RecordError,
+    SourceContext,
+)
+from cdrflow.schemas.causes import classify
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdrflow.producers.formats import parser_for
-from cdrflow.producers.kamailio_acc import parse_kamailio_acc
-from cdrflow.producers.parsing import GroupingParser, RecordError, SourceContext
-from cdrflow.schemas.causes import classify
-from cdrflow.producers.parsing import CDRRecord
-from conftest import lines_of
-from wire import assert_wire
+from support.files import lines_of
+from support.wire import assert_wire
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples" / "kamailio_acc"
 SAMPLE = SAMPLES / "dsiprouter_acc.csv"

@@ -6,11 +6,14 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from cdrflow.producers.local_time import (
+    ZONE_ABBREVIATIONS,
+    abbreviated_local_ms,
+    local_ms,
+)
+from cdrflow.producers.parsing import RecordError
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
-from cdrflow.producers.local_time import ZONE_ABBREVIATIONS, abbreviated_local_ms, local_ms
-from cdrflow.producers.parsing import RecordError
 
 ZONES = [ZoneInfo(name) for name in ("America/New_York", "Europe/London", "Australia/Sydney",
                                      "Australia/Lord_Howe", "America/Los_Angeles", "UTC", "Asia/Kolkata")]

@@ -8,12 +8,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from cdrflow.bench.pipeline import format_lines
+from cdrflow.producers.formats import parser_for
+from cdrflow.producers.parsing import (
+    CsvLineParser,
+    GroupingParser,
+    SourceContext,
+    parse_lines,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from cdrflow.bench import format_lines
-from cdrflow.producers.formats import parser_for
-from cdrflow.producers.parsing import CsvLineParser, GroupingParser, SourceContext, parse_lines
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples"
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,9 +9,11 @@ import sys
 import time
 
 import orjson
-
 from cdrflow.producers.checkpoint import CheckpointStore
-from conftest import SAMPLES, query, read_topic, write_asterisk_file
+
+from support.files import SAMPLES, write_asterisk_file
+from support.kafka import read_topic
+from support.worker import query
 
 SAMPLE = SAMPLES / "asterisk_cdr_csv" / "cdrcsv-report-generator_cdr.csv"
 # Counted from the sample with awk: 218 lines; 133 with disposition ANSWERED plus 5 NO ANSWER rows

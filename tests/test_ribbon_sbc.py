@@ -21,17 +21,21 @@ import io
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cdrflow.producers.formats import parser_for
+from cdrflow.producers.parsing import CDRRecord, RecordError, SourceContext
+from cdrflow.producers.ribbon_sbc import (
+    ATTEMPT_END_DATE,
+    LAYOUTS,
+    MIN_FIELDS,
+    parse_ribbon_sbc,
+)
+from cdrflow.schemas.causes import classify
+from cdrflow.schemas.cdr import make_cdr_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdrflow.producers.formats import parser_for
-from cdrflow.producers.parsing import RecordError, SourceContext
-from cdrflow.producers.ribbon_sbc import ATTEMPT_END_DATE, LAYOUTS, MIN_FIELDS, parse_ribbon_sbc
-from cdrflow.schemas.causes import classify
-from cdrflow.producers.parsing import CDRRecord
-from cdrflow.schemas.cdr import make_cdr_id
-from conftest import lines_of
-from wire import assert_wire
+from support.files import lines_of
+from support.wire import assert_wire
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples" / "ribbon_sonus_sbc"
 SAMPLE = SAMPLES / "ribbon_gsx_start_stop_attempt.csv"

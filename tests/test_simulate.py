@@ -8,11 +8,19 @@ from itertools import islice
 
 import phonenumbers
 import pytest
-
-from cdrflow.config import DEMO_INTERCONNECTS, Settings
+from cdrflow.infra.config import DEMO_INTERCONNECTS, Settings
 from cdrflow.producers.simulate import (
-    BLOCK, DIURNAL_BY_MINUTE, Fault, SimConfig, _Traffic, default_config, generate, interconnect_profile, paced)
-from cdrflow.schemas.causes import NETWORK_CAUSES, classify
+    BLOCK,
+    DIURNAL_BY_MINUTE,
+    Fault,
+    SimConfig,
+    _Traffic,
+    default_config,
+    generate,
+    interconnect_profile,
+    paced,
+)
+from cdrflow.schemas.causes import classify
 from cdrflow.schemas.cdr import CDR, make_cdr_id
 
 HOUR = 3_600_000

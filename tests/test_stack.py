@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import orjson
-
-from cdrflow.local_broker import free_port
+from cdrflow.infra.local_broker import free_port
 from cdrflow.producers.simulator_source import SimulatedUntil
 
 CDRFLOW = str(Path(sys.executable).parent / "cdrflow")

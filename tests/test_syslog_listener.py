@@ -23,15 +23,16 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from hypothesis import given, settings as hypothesis_settings
-from hypothesis import strategies as st
-
-from cdrflow.local_broker import free_port
+from cdrflow.infra.local_broker import free_port
 from cdrflow.producers.formats import parser_for
 from cdrflow.producers.publisher import Publisher
 from cdrflow.producers.syslog_listener import MAX_MESSAGE, SyslogFramer, SyslogListener
 from cdrflow.schemas.envelope import decode_batch
-from test_file_source import read_all
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from support.kafka import read_all
 
 LINES = (Path(__file__).resolve().parent / "fixtures" / "audiocodes" / "sbc_cdr.log").read_bytes().splitlines()
 BAD = LINES[1].replace(b"CALL_END", b"CALL_BEGIN")

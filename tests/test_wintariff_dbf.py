@@ -1,7 +1,7 @@
 """WinTariff-style DBF call tables: the parser on decoded records, and the DBF source on a real
 broker (held rows that settle on a later read, checkpoints by record number, dead letters).
 
-ROWS is the table, written byte by byte by producers/dbf_writer.py (PBX time Europe/Moscow, UTC+3 all year).
+ROWS is the table, written byte by byte by cdrflow/bench/dbf_writer.py (PBX time Europe/Moscow, UTC+3 all year).
 Figures, by hand from the rows:
 - record 3 is deleted; records 6 (DATE 2024-02-30) and 7 (TIME "9:5") are dead letters;
 - record 5's CALLTYPE is empty when first read: it is held, and becomes a CDR once it is "mobile";
@@ -19,21 +19,34 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
-from hypothesis import strategies as st
-
+from cdrflow.bench.dbf_writer import (
+    append_rows,
+    record,
+    record_length,
+    set_field,
+    write_table,
+)
 from cdrflow.producers.checkpoint import CheckpointStore
 from cdrflow.producers.dbf_source import DbfSource, DbfTable
 from cdrflow.producers.formats import describe_formats, parser_for
 from cdrflow.producers.heartbeat import Heartbeat, heartbeat_age_s
-from cdrflow.producers.parsing import CDRRecord, RecordError, RecordParser, SourceContext
+from cdrflow.producers.parsing import (
+    CDRRecord,
+    RecordError,
+    RecordParser,
+    SourceContext,
+)
 from cdrflow.producers.publisher import Publisher
 from cdrflow.producers.wintariff_dbf import parse_wintariff_dbf
 from cdrflow.schemas.cdr import make_cdr_id
 from cdrflow.schemas.envelope import decode_batch
-from cdrflow.producers.dbf_writer import append_rows, record, record_length, set_field, write_table
-from test_file_source import Harness as FileSourceHarness, read_all
-from wire import assert_wire
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from support.file_source import Harness as FileSourceHarness
+from support.kafka import read_all
+from support.wire import assert_wire
 
 MSK = ZoneInfo("Europe/Moscow")
 SOURCE = "pbx-ldk"

@@ -1,0 +1,262 @@
+"""`cdrflow`: one command for every user action; each calls a library function tests call too."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from cdrflow.infra.config import Settings
+
+app = typer.Typer(help="Streaming analytics for carrier CDRs: Kafka → Faust → ClickHouse → Grafana.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+from cdrflow.cli.output import console, fail, fail_query
+
+
+@app.command()
+def up(
+    ingest: Optional[Path] = typer.Option(None, help="Watch this directory of CDR files instead of simulating"),
+    format: str = typer.Option("asterisk_csv", help="Format of the files in --ingest"),
+    rate: float = typer.Option(300.0, help="Simulated calls per second"),
+    duration: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)"),
+) -> None:
+    """Start the whole pipeline locally (broker, worker, producer) with a live view; Ctrl-C stops it."""
+    from cdrflow.stack import Stack
+
+    with Stack(Settings()) as stack:
+        stack.start(ingest=ingest, format=format, rate=rate)
+        stack.watch(duration)
+
+
+@app.command()
+def broker() -> None:
+    """Run the local Tansu broker in the foreground (what `up` starts for you)."""
+    from cdrflow.infra.kafka_admin import ensure_topics, pipeline_topics
+    from cdrflow.infra.local_broker import LocalBroker
+    from cdrflow.infra.runtime import clear_state, publish_state
+
+    settings = Settings()
+    with LocalBroker() as local:
+        ensure_topics(local.bootstrap, pipeline_topics(settings))
+        publish_state(settings, "broker", bootstrap=local.bootstrap)
+        console.print(f"Tansu broker on {local.bootstrap} (memory storage); Ctrl-C stops it")
+        try:
+            local.process.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            clear_state(settings, "broker")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the ClickHouse migrations that have not run yet (safe to run again)."""
+    from cdrflow.clickhouse.client import connect
+    from cdrflow.clickhouse.migrate import migrate as run
+
+    settings = Settings()
+    applied = run(connect(settings), settings)
+    console.print(f"applied: {', '.join(applied)}")
+
+
+@app.command()
+def worker(loglevel: str = typer.Option("warning")) -> None:
+    """Run a Faust stream worker (ingest agent) against the configured Kafka and ClickHouse."""
+    from cdrflow.infra.runtime import bootstrap_servers
+    from cdrflow.stream.app import run_worker
+
+    settings = Settings()
+    sys.argv = [sys.argv[0], "worker"]  # Faust parses its own command line
+    run_worker(settings, bootstrap_servers(settings), loglevel)
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="CDR files or directories"),
+    format: str = typer.Option("asterisk_csv", help="CDR format (see `cdrflow formats`)"),
+    source: str = typer.Option("switch-1", help="Id of the switch/SBC that wrote the files"),
+    pattern: str = typer.Option("*", help="File name pattern inside directories"),
+    follow: bool = typer.Option(False, help="Keep tailing files and directories for new records"),
+) -> None:
+    """Publish CDR files to Kafka, resuming from checkpoints; malformed lines go to the dead-letter topic."""
+    from cdrflow.producers.checkpoint import CheckpointStore
+    from cdrflow.producers.dbf_source import DbfSource
+    from cdrflow.producers.file_source import FileSource
+    from cdrflow.producers.formats import parser_for
+    from cdrflow.producers.heartbeat import Heartbeat
+    from cdrflow.producers.parsing import RecordParser
+    from cdrflow.producers.publisher import Publisher
+    from cdrflow.infra.runtime import bootstrap_servers
+
+    settings = Settings()
+    try:
+        parser = parser_for(format)
+    except ValueError as exc:
+        fail(str(exc))
+    publisher = Publisher(bootstrap_servers(settings), settings)
+    common = dict(source=source, paths=paths, parser=parser, publisher=publisher, pattern=pattern,
+                  checkpoints=CheckpointStore(settings.resolved_data_dir / "checkpoints" / f"{source}.json"),
+                  timezone=ZoneInfo(settings.source_timezone),
+                  heartbeat=Heartbeat(settings.resolved_data_dir / "heartbeat" / source))
+    # tables of records (DBF) have their own source; every other format is read by lines
+    file_source = (DbfSource(**common, settle_after_s=settings.dbf_settle_s) if isinstance(parser, RecordParser)
+                   else FileSource(**common))
+    try:
+        stats = file_source.run(follow=follow)
+    except KeyboardInterrupt:
+        stats = file_source.stats
+    finally:
+        publisher.close()
+    console.print(f"{stats.lines} lines → {stats.cdrs} CDRs published, {stats.dead_letters} dead letters"
+                  + (f" {stats.reasons}" if stats.reasons else ""))
+
+
+@app.command()
+def probe(
+    heartbeat: Path = typer.Argument(..., help="Heartbeat file of a producer (<data dir>/heartbeat/<source>)"),
+    max_age: float = typer.Option(120.0, help="Seconds since the last beat after which the producer is not alive"),
+) -> None:
+    """Liveness probe of a producer: exit 0 when it polled and was acknowledged within --max-age seconds."""
+    from cdrflow.producers.heartbeat import heartbeat_age_s
+
+    age = heartbeat_age_s(heartbeat)
+    if age is None:
+        fail(f"no heartbeat at {heartbeat}: the producer has not completed a poll yet")
+    if age > max_age:
+        fail(f"last heartbeat {age:.0f} s ago (limit {max_age:.0f} s): the producer stopped polling")
+    console.print(f"alive: last heartbeat {age:.1f} s ago")
+
+
+@app.command()
+def formats() -> None:
+    """List the CDR formats producers can read and the CDR fields each fills."""
+    from cdrflow.producers.formats import describe_formats
+
+    for name, summary, fields in describe_formats():
+        console.print(f"[bold]{name}[/bold]: {summary}\n  fills: {', '.join(fields)}")
+
+
+@app.command()
+def simulate(
+    rate: float = typer.Option(300.0, help="Calls per second (event time)"),
+    count: Optional[int] = typer.Option(None, help="Stop after this many CDRs (default: run until Ctrl-C)"),
+    seed: int = typer.Option(1),
+    fast: bool = typer.Option(False, help="Publish as fast as possible instead of in real time"),
+    fault: list[str] = typer.Option([], help="INTERCONNECT:KIND:START_MIN:MINUTES (minutes from now), KIND one of "
+                                              "answer_collapse, traffic_vanish, network_causes"),
+    history_minutes: float = typer.Option(0.0, help="Start the event clock this many minutes ago (never before "
+                                          "where the last run stopped): that traffic is published at once"),
+) -> None:
+    """Publish realistic carrier CDRs (several SBCs/switches, diurnal load, cause mix, injected faults)."""
+    from cdrflow.producers.publisher import Publisher
+    from cdrflow.producers.simulate import Fault, as_written, default_config, generate, paced
+    from cdrflow.producers.simulator_source import SimulatedUntil, publish_stream
+    from cdrflow.infra.runtime import bootstrap_servers
+
+    settings = Settings()
+    now_ms = int(time.time() * 1000)
+    resume = SimulatedUntil(settings.resolved_data_dir / "simulated_until.json")
+    start_ms = now_ms if fast else resume.history_start(now_ms, history_minutes)
+    faults = []
+    for spec in fault:
+        try:
+            ic, kind, start_min, minutes = spec.split(":")
+            begin = now_ms + int(float(start_min) * 60_000)
+            faults.append(Fault(ic, kind, begin, begin + int(float(minutes) * 60_000)))
+        except ValueError:
+            fail(f"bad --fault {spec!r}: want INTERCONNECT:KIND:START_MIN:MINUTES")
+    cfg = default_config(settings, seed=seed, calls_per_second=rate, start_ms=start_ms, faults=tuple(faults))
+    cdrs = as_written(generate(cfg, count=count))   # CDRs appear when calls end, as a switch writes them
+    publisher = Publisher(bootstrap_servers(settings), settings)
+    batch = settings.batch_max_cdrs if fast else max(1, min(settings.batch_max_cdrs, int(rate / 4)))
+    try:
+        total = publish_stream(cdrs if fast else paced(cdrs, at="end_ms", clock_ms=now_ms), publisher, batch,
+                               flush_every=50 if fast else 1)
+    except KeyboardInterrupt:
+        total = publisher.sent_cdrs
+    finally:
+        publisher.close()
+        if not fast:    # paced: the event clock stopped at the wall clock
+            resume.save(int(time.time() * 1000))
+    console.print(f"published {total} simulated CDRs")
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="SQL to run on cdrflow's ClickHouse"),
+    output: str = typer.Option("table", "--output", "-o", help="table, json or csv"),
+) -> None:
+    """Query what was stored — also while the stack runs (through the worker owning embedded chdb)."""
+    from cdrflow.clickhouse.client import run_query
+    from cdrflow.infra.runtime import QueryError
+
+    try:
+        columns, rows = run_query(Settings(), sql)
+    except QueryError as exc:
+        fail_query(exc)
+    if output == "json":
+        for row in rows:
+            console.print_json(json.dumps(dict(zip(columns, row)), default=str))
+    elif output == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("NULL" if v is None else str(v) for v in row))
+        console.print(table)
+
+
+@app.command()
+def schema(out: Optional[Path] = typer.Option(None, help="Directory to write the JSON Schema files to")) -> None:
+    """Export the JSON Schema of the wire contracts (CDR batch envelope, dead letter)."""
+    from cdrflow.schemas.export import json_schemas
+
+    for name, document in json_schemas().items():
+        text = json.dumps(document, indent=2)
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{name}.schema.json").write_text(text + "\n")
+        else:
+            console.print_json(text)
+
+
+@app.command()
+def bench(
+    cdrs: int = typer.Option(300_000, help="Simulated CDRs to push through the pipeline"),
+    partitions: int = typer.Option(4),
+    rate: float = typer.Option(20_000, help="CDR/s of the paced phase that measures latency"),
+    throughput: bool = typer.Option(True, help="Measure stage throughput and produce→stored latency"),
+    detection: bool = typer.Option(True, help="Measure incident detection latency (~3 minutes)"),
+    parse: bool = typer.Option(True, help="Measure each format's parse stage (no broker needed: "
+                               "--no-throughput --no-detection runs only this)"),
+) -> None:
+    """Measure producer → Kafka → worker → ClickHouse: CDR/s per stage and end to end, worker peak
+    RSS, and fault onset → incident detection latency."""
+    from cdrflow.bench.pipeline import run_bench
+
+    run_bench(cdrs=cdrs, partitions=partitions, console=console, rate=rate, throughput=throughput,
+              detection=detection, parse=parse)
+
+
+# Command groups live in their own modules; they import console/fail from here lazily.
+from cdrflow.cli.incidents import incidents_app  # noqa: E402
+from cdrflow.cli.listen import listen_app  # noqa: E402
+from cdrflow.cli.numbers import numbers_app  # noqa: E402
+from cdrflow.cli.dashboards import dashboards_app  # noqa: E402
+from cdrflow.cli.tenants import report, tenants_app  # noqa: E402
+
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(listen_app, name="listen")
+app.add_typer(numbers_app, name="numbers")
+app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(tenants_app, name="tenants")
+app.command("report")(report)   # `cdrflow report TENANT --period …` (also `cdrflow tenants report`)

@@ -1,0 +1,109 @@
+"""Rating: a tenant's tariff for a call by longest prefix and period, its cost, and the call's
+direction (local / mobile / long_distance / international) relative to the tenant's home.
+
+Cost is computed here, at enrichment, and stored per call rather than joined in ClickHouse:
+ClickHouse has no longest-prefix dictionary for strings (ip_trie is for addresses), so a view
+would have to explode every call into its prefixes and join — per query, over millions of rows.
+Here it is ~15 dict probes per distinct (tenant, number), cached, and the views only sum a column.
+The price of that choice: a tariff changed after the fact needs a re-rate of the stored calls.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Callable
+
+import phonenumbers
+
+from cdrflow.infra.config import Tariff, TenantConfig
+
+
+def billed_seconds(talk_ms: int, increments: str) -> int:
+    """Talk time rounded up to the billing increments "first/next" (60/60, 1/1, 60/1)."""
+    if talk_ms <= 0:
+        return 0
+    first, step = (int(x) for x in increments.split("/"))
+    talk_s = -(-talk_ms // 1000)   # a started second is a second
+    if talk_s <= first:
+        return first
+    return first + -(-(talk_s - first) // step) * step
+
+
+def call_cost(talk_ms: int, tariff: Tariff) -> float:
+    """Unanswered calls cost nothing; answered ones the connection fee plus billed minutes."""
+    if talk_ms <= 0:
+        return 0.0
+    return round(tariff.connection_fee + tariff.price_per_min * billed_seconds(talk_ms, tariff.increments) / 60, 6)
+
+
+def area_code(parsed: phonenumbers.PhoneNumber) -> str:
+    nsn = phonenumbers.national_significant_number(parsed)
+    return nsn[:phonenumbers.length_of_geographical_area_code(parsed)]
+
+
+def direction_classifier(home_region: str, home_area: str, cache_size: int = 1 << 16
+                         ) -> Callable[[str], tuple[str, str]]:
+    """E.164 → (direction, region code). NANP numbers are FIXED_LINE_OR_MOBILE in the numbering
+    plan, so in the US 'mobile' never appears: there it is local or long distance by area code."""
+
+    home_cc = phonenumbers.country_code_for_region(home_region)
+
+    @lru_cache(maxsize=cache_size)
+    def classify(e164: str) -> tuple[str, str]:
+        try:
+            parsed = phonenumbers.parse(e164, None)
+        except phonenumbers.NumberParseException:
+            return "unknown", ""
+        region = phonenumbers.region_code_for_number(parsed) or ""
+        # by country code, not region: Guernsey mobiles (+44 7911) are GG but dialled as UK mobiles,
+        # and a NANP call to Canada is long distance, not international
+        if parsed.country_code != home_cc:
+            return "international", region
+        if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE:
+            return "mobile", region
+        return ("local" if home_area and area_code(parsed) == home_area else "long_distance"), region
+
+    return classify
+
+
+class TariffBook:
+    """One tenant's tariffs: longest matching prefix first, then the line valid on the call's day."""
+
+    def __init__(self, tariffs: list[Tariff]):
+        self.by_prefix: dict[str, list[Tariff]] = defaultdict(list)
+        for t in tariffs:
+            self.by_prefix[t.prefix].append(t)
+        self.longest = max((len(p) for p in self.by_prefix), default=0)
+        self.candidates = lru_cache(maxsize=1 << 16)(self._candidates)
+
+    def _candidates(self, digits: str) -> tuple[Tariff, ...]:
+        found: list[Tariff] = []
+        for n in range(min(len(digits), self.longest), -1, -1):
+            found += self.by_prefix.get(digits[:n], ())
+        return tuple(found)
+
+    def find(self, e164: str, start_ms: int) -> Tariff | None:
+        candidates = self.candidates(e164.lstrip("+"))
+        if not candidates:
+            return None
+        day = datetime.fromtimestamp(start_ms / 1000, timezone.utc).date()
+        for t in candidates:
+            if (t.valid_from is None or t.valid_from <= day) and (t.valid_to is None or day < t.valid_to):
+                return t
+        return None
+
+
+def home_area_of(config: TenantConfig, home_region: str) -> str:
+    """The configured home area, else the area code of the tenant's first DID."""
+    if config.home_area is not None:
+        return config.home_area
+    for number in config.numbers:
+        if not number.endswith("*"):
+            try:
+                return area_code(phonenumbers.parse(number, home_region))
+            except phonenumbers.NumberParseException:
+                continue
+    return ""
+
+
