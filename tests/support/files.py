@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 
 
 def asterisk_line(i: int, answered: bool = True, trunk: str = "TG-VZ-01") -> bytes:
