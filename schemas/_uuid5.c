@@ -2,7 +2,7 @@
  * writes it: every cdr_id is one (schemas/cdr.py make_cdr_id). Formatting it in Python (five
  * slices of the hex digest and an f-string) cost ~0.7 µs, as much as the hash; here it is one
  * str made from 36 bytes. from_sha1_many does the same for a buffer of digests (the simulator's
- * blocks). tests/test_asterisk_csv.py pins make_cdr_id to uuid.uuid5; tests/test_uuid5.py pins both
+ * blocks). tests/test_asterisk_csv.py pins make_cdr_id to uuid.uuid5; tests/test_cdr_id.py pins both
  * entry points to uuid.UUID.
  */
 #define PY_SSIZE_T_CLEAN
