@@ -174,9 +174,10 @@ class Settings(BaseSettings):
                                   "published (the listener also flushes on shutdown)")
     worker_take: int = Field(200, ge=1, description="Kafka messages a worker inserts at once")
     worker_within_s: float = Field(0.5, gt=0, description="Longest wait before inserting a partial batch")
-    worker_web_port: int = Field(6066, description="Faust web port; also serves queries in embedded mode")
+    worker_web_port: int = Field(6066, description="Faust web port; also serves queries in embedded mode on a "
+                                 "loopback bind")
     worker_web_bind: str = Field("127.0.0.1", description="Address the web port listens on (0.0.0.0 in a pod, "
-                                 "so probes and metrics scrapes reach it)")
+                                 "so probes and metrics scrapes reach it; /query is then off)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

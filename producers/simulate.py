@@ -43,6 +43,7 @@ try:  # CPython's own SHA-1 skips OpenSSL's per-call setup: ~25 % faster on 50-b
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import sha1 as _sha1
 
+from cdrflow.schemas._uuid5 import from_sha1_many as uuid5_texts
 from cdrflow.schemas.cdr import CDR, CDR_NAMESPACE
 
 FaultKind = Literal["answer_collapse", "traffic_vanish", "network_causes"]
@@ -267,8 +268,6 @@ _CUSTOMERS = ("ACME", "GLOBEX", "INITECH", "UMBRELLA", "HOOLI", "STARK", "WAYNE"
 BLOCK = 4096  # calls drawn per numpy step; fixed, so output never depends on count/until_ms
 _FIELDS = tuple(CDR.model_fields)  # records keep the model's field order, like model_dump()
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-# (text slice, hex slice) of the five groups of a uuid's 36-character form.
-_UUID_GROUPS = ((0, 8, 0), (9, 13, 8), (14, 18, 12), (19, 23, 16), (24, 36, 20))
 _DAY_MS, _MIN_MS = 86_400_000, 60_000
 _POW10 = 10.0 ** np.arange(11, -1, -1)   # native ids carry a 12-digit sequence
 
@@ -285,18 +284,6 @@ def _split(text_rows: np.ndarray) -> list[str]:
     width = text_rows.shape[1]
     text = text_rows.tobytes().decode("ascii")
     return [text[i:i + width] for i in range(0, len(text), width)]
-
-
-def _uuid5_texts(digests: list[bytes]) -> list[str]:
-    """str(uuid.UUID(bytes=sha1[:16], version=5)) for many SHA-1 digests at once."""
-    raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 20)[:, :16].copy()
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50   # version 5
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80   # RFC 4122 variant
-    hexed = _hex_rows(raw)
-    text = np.full((raw.shape[0], 36), ord("-"), dtype=np.uint8)
-    for lo, hi, at in _UUID_GROUPS:
-        text[:, lo:hi] = hexed[:, at:at + hi - lo]
-    return _split(text)
 
 
 class _Traffic:
@@ -454,8 +441,8 @@ class _Traffic:
             rows[:, :len(head)] = np.frombuffer(head, dtype=np.uint8)
             rows[:, len(head):] = digits[idx]
             blob, w = rows.tobytes(), rows.shape[1]
-            cdr_id[idx] = np.array(_uuid5_texts([sha1(blob[i:i + w]).digest() for i in range(0, len(blob), w)]),
-                                   dtype=object)
+            digests = b"".join([sha1(blob[i:i + w]).digest() for i in range(0, len(blob), w)])
+            cdr_id[idx] = np.array(uuid5_texts(digests), dtype=object)
             native[idx] = np.array(_split(rows[:, native_at:]), dtype=object)
         return native.tolist(), cdr_id.tolist()
 

@@ -29,6 +29,7 @@ from cdrflow.stream.detector_agent import add_detector
 from cdrflow.stream.enrich import Enricher
 from cdrflow.stream.health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
 from cdrflow.stream.metrics import prometheus_text
+from cdrflow.stream.query_page import add_query_page
 from cdrflow.numbering.hits import DisconnectedHits, InventoryWatch, flush_every_s
 from cdrflow.incidents.partials import partial_steps
 from cdrflow.stream.sink import CdrWriter
@@ -299,24 +300,15 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         body = orjson.dumps({"ready": ready, "partitions": assigned, "clickhouse": clickhouse_ok})
         return web.bytes(body, content_type="application/json", status=200 if ready else 503)
 
-    # /query is the way into an embedded chdb the worker owns; a real server is never exposed through it.
-    if settings.embedded_clickhouse:
-        @app.page("/query")
-        class QueryView(faust.web.View):
-            """Runs SQL on the worker's ClickHouse client: the way into an embedded chdb it owns."""
+    add_query_page(app, settings, lambda sql, parameters: on_writer_thread(
+        lambda: clickhouse().query(sql, parameters=parameters)))
 
-            async def post(self, request):
-                body = orjson.loads(await request.read())
-                try:
-                    result = await on_writer_thread(
-                        lambda: clickhouse().query(body["sql"], parameters=body.get("parameters") or None))
-                except Exception as exc:
-                    return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
-                payload = {"columns": list(result.column_names), "rows": result.result_rows}
-                return self.bytes(orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS),
-                                  content_type="application/json")
+    def close_clickhouse() -> None:
+        if "client" in state:
+            state.pop("client").close()
 
-    app.cdrflow_stats = stats  # for tests that run the app in-process
+    # for tests that run the app in-process (closing frees the chdb path for the next test)
+    app.cdrflow_stats, app.cdrflow_close_clickhouse = stats, close_clickhouse
     return app
 
 

@@ -1,11 +1,22 @@
-"""The endpoints the chart's probes and ServiceMonitor use, on a real worker process."""
+"""The worker's endpoints: those the chart's probes and ServiceMonitor use, on a real worker process, and
+/query, served only on a loopback bind."""
 from __future__ import annotations
 
+import asyncio
 import time
 import urllib.error
 import urllib.request
 
+import orjson
+import pytest
+
+from cdrflow.clickhouse.client import run_query
+from cdrflow.infra.config import Settings
+from cdrflow.infra.local_broker import free_port
+from cdrflow.infra.runtime import QueryError, clear_state, publish_state
+from cdrflow.stream.app import create_app
 from cdrflow.stream.metrics import prometheus_text
+from cdrflow.stream.query_page import is_loopback, query_refusal
 
 
 def get(settings, path: str) -> tuple[int, bytes]:
@@ -32,3 +43,71 @@ def test_ready_follows_partition_assignment_and_metrics_scrape(settings, worker)
     assert b'"clickhouse":true' in answer[1]
     status, body = get(settings, "/metrics")
     assert status == 200 and b"cdrflow_worker_messages_total 0" in body
+    assert "/query is on: 127.0.0.1" in worker.log.read_text()   # the start-up line, on the default bind
+
+
+@pytest.mark.parametrize("bind, loopback", [
+    ("127.0.0.1", True), ("127.3.2.1", True), ("::1", True), ("::ffff:127.0.0.1", True), ("localhost", True),
+    ("LOCALHOST", True), ("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("", False),
+    ("worker-0.cdrflow", False), ("localhost.example.com", False),
+])
+def test_loopback_binds(bind, loopback):
+    assert is_loopback(bind) is loopback
+
+
+def test_a_clickhouse_server_is_never_queried_through_the_worker(tmp_path):
+    settings = Settings(data_dir=tmp_path, clickhouse_url="http://clickhouse:8123")
+    assert "ClickHouse is a server" in query_refusal(settings)
+
+
+def serve(settings: Settings, *requests):
+    """The worker app's web server alone (no Kafka consumer, no agents: the cheapest real server), with
+    the state file a running worker leaves, while each request runs as a client would."""
+    app = create_app(settings, bootstrap="127.0.0.1:9")
+    publish_state(settings, "worker", port=settings.worker_web_port)
+
+    async def main():
+        await app.web.start_server()
+        try:
+            return [await asyncio.get_running_loop().run_in_executor(None, request) for request in requests]
+        finally:
+            await app.web.stop_server()
+            app.cdrflow_close_clickhouse()
+    try:
+        return asyncio.run(main())
+    finally:
+        clear_state(settings, "worker")
+
+
+def post_query(settings: Settings, sql: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{settings.worker_web_port}/query",
+                                     data=orjson.dumps({"sql": sql}))
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_query_is_refused_on_a_non_loopback_bind(tmp_path):
+    settings = Settings(data_dir=tmp_path, worker_web_bind="0.0.0.0", worker_web_port=free_port())
+
+    def run_query_as_cdrflow_query_does():
+        with pytest.raises(QueryError) as refused:
+            run_query(settings, "SELECT 1")
+        return str(refused.value)
+
+    (status, body), message, (stats_status, _) = serve(
+        settings, lambda: post_query(settings, "SELECT 1"), run_query_as_cdrflow_query_does,
+        lambda: get(settings, "/stats"))
+    assert status == 403 and b"not a loopback address" in body and b"CDRFLOW_WORKER_WEB_BIND=127.0.0.1" in body
+    assert message.startswith("/query is off: the worker's web port binds '0.0.0.0', not a loopback address")
+    assert stats_status == 200                      # the server runs: only /query is off
+
+
+def test_query_answers_on_a_loopback_bind(tmp_path):
+    settings = Settings(data_dir=tmp_path, worker_web_bind="127.0.0.1", worker_web_port=free_port())
+    (status, body), answer = serve(settings, lambda: post_query(settings, "SELECT 40 + 2 AS answer"),
+                                   lambda: run_query(settings, "SELECT 'cdr' AS kind"))
+    assert status == 200 and orjson.loads(body) == {"columns": ["answer"], "rows": [[42]]}
+    assert answer == (["kind"], [["cdr"]])
