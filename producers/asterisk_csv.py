@@ -112,6 +112,15 @@ def asterisk_record(ctx: SourceContext, format_name: str, raw: bytes, offset: in
     duration_ms = None if duration is None else seconds_ms(duration, "duration")
     billsec_ms = seconds_ms(billsec, "billsec")
     start_ms, answer_ms, end_ms = call_times(start, answer, end, ctx.timezone)
+    return asterisk_cdr(ctx, format_name, raw, offset, uniqueid, start_ms, answer_ms, end_ms,
+                        end_ms - start_ms if duration_ms is None else duration_ms, billsec_ms, disposition,
+                        src, dst, channel, dstchannel, linkedid, sequence)
+
+
+def asterisk_cdr(ctx: SourceContext, format_name: str, raw: bytes, offset: int, uniqueid: str, start_ms: int,
+                 answer_ms: int | None, end_ms: int, duration_ms: int, billsec_ms: int, disposition: str,
+                 src: str, dst: str, channel: str, dstchannel: str, linkedid: str, sequence: str) -> CDRRecord:
+    """An Asterisk CDR row, its times read, → the canonical record (every Asterisk format's one way)."""
     answer_ms, billsec_ms = asterisk_answer(disposition, answer_ms, billsec_ms, start_ms, end_ms)
 
     # Forked calls repeat uniqueid on several rows and only newer Asterisk writes sequence, so
@@ -129,7 +138,7 @@ def asterisk_record(ctx: SourceContext, format_name: str, raw: bytes, offset: in
     record["start_ms"] = start_ms
     record["answer_ms"] = answer_ms
     record["end_ms"] = end_ms
-    record["duration_ms"] = end_ms - start_ms if duration_ms is None else duration_ms
+    record["duration_ms"] = duration_ms
     record["billable_ms"] = billsec_ms
     record["calling_number"] = src
     record["called_number"] = dst
