@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     asterisk_export_date_order: Literal["dmy", "mdy"] = Field(
         "dmy", description="Order of a slashed date in an Asterisk CDR export (1/9/2017 16:33:01): day first "
                            "(dmy) or month first (mdy); YYYY-MM-DD dates are always read as such")
+    cucm_release: Literal["auto", "10", "11", "12", "12.5", "14", "15"] = Field(
+        "auto", description="CUCM release of CDR files without their header rows (format cisco_cucm); auto: "
+                            "told by the column count, 129 (10.x-12.0) or 133 (12.5-15)")
     interconnects: dict[str, str] = Field(default_factory=lambda: dict(DEMO_INTERCONNECTS),
                                           description="trunk (or 'source/trunk') → interconnect")
     # ≤ 10000: TTL arithmetic is in DateTime, which ends in 2106 and wraps silently past it.

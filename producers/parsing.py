@@ -308,8 +308,10 @@ class Columns:
     split gives a line's required and optional columns, in that order ("" for an optional one the
     header lacks), not all of them: CUCM writes 133 columns and reads 14."""
 
-    def __init__(self, header: bytes, required: tuple[str, ...], optional: tuple[str, ...] = ()):
+    def __init__(self, header: bytes, required: tuple[str, ...], optional: tuple[str, ...] = (),
+                 origin: str = "the header"):
         self.header_line = header.rstrip(b"\r\n")
+        self.origin = origin   # where the columns come from, for the reason of a row that differs
         names = csv_row(self.header_line)
         self.width = len(names)
         index = {name: i for i, name in enumerate(names)}   # a repeated name: its last column
@@ -324,7 +326,7 @@ class Columns:
         """A line → the values read, in `read`'s order."""
         n, values = csv_pick(raw, self.positions)
         if n != self.width:
-            raise RecordError(f"expected {self.width} columns as in the header, got {n}")
+            raise RecordError(f"expected {self.width} columns as in {self.origin}, got {n}")
         return values
 
     def named(self, values: tuple[str, ...]) -> dict[str, str]:
