@@ -253,10 +253,12 @@ from cdrflow.cli.listen import listen_app  # noqa: E402
 from cdrflow.cli.numbers import numbers_app  # noqa: E402
 from cdrflow.cli.dashboards import dashboards_app  # noqa: E402
 from cdrflow.cli.tenants import report, tenants_app  # noqa: E402
+from cdrflow.cli.check import check  # noqa: E402
 
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(listen_app, name="listen")
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(tenants_app, name="tenants")
+app.command("check")(check)      # `cdrflow check PATH… --format F [--json]`
 app.command("report")(report)   # `cdrflow report TENANT --period …` (also `cdrflow tenants report`)
