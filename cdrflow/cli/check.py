@@ -11,9 +11,25 @@ from rich.table import Table
 from cdrflow.infra.config import Settings
 
 
+def resolve_format(format: str, paths: list[Path], pattern: str = "*") -> str:
+    """--format as given, or for "auto" the sniffed format (said on stderr, with why); an unsure
+    sniff fails the command."""
+    if format != "auto":
+        return format
+    from cdrflow.cli.output import err, fail
+    from cdrflow.producers.sniff import UnsureFormat, sniff_format
+
+    try:
+        chosen, why = sniff_format(paths, pattern)
+    except UnsureFormat as exc:
+        fail(f"--format auto cannot tell the format: {exc}; name it with --format (see `cdrflow formats`)")
+    err.print(f"--format auto: {chosen} ({why})", markup=False)
+    return chosen
+
+
 def check(
     paths: list[Path] = typer.Argument(..., help="CDR files or directories"),
-    format: str = typer.Option(..., help="CDR format (see `cdrflow formats`)"),
+    format: str = typer.Option(..., help="CDR format (see `cdrflow formats`), or auto"),
     pattern: str = typer.Option("*", help="File name pattern inside directories"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
 ) -> None:
@@ -23,6 +39,7 @@ def check(
     from cdrflow.producers.formats import parser_for
 
     settings = Settings()
+    format = resolve_format(format, paths, pattern)
     try:
         parser = parser_for(format)
     except ValueError as exc:
