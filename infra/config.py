@@ -31,6 +31,14 @@ ASTERISK_CUSTOM_SAMPLE_COLUMNS = (
     "end", "duration", "billsec", "disposition", "amaflags", "accountcode", "uniqueid", "userfield", "sequence")
 
 
+# The asteriskcdrdb `cdr` table's columns in the database's order (FreePBX 2.x … 17): what a
+# headerless export of that table holds (a shorter row, from an older schema, stops earlier).
+ASTERISK_CDRDB_COLUMNS = (
+    "calldate", "clid", "src", "dst", "dcontext", "channel", "dstchannel", "lastapp", "lastdata", "duration",
+    "billsec", "disposition", "amaflags", "accountcode", "uniqueid", "userfield", "did", "recordingfile", "cnum",
+    "cnam", "outbound_cnum", "outbound_cnam", "dst_cnam", "linkedid", "peeraccount", "sequence")
+
+
 class Thresholds(BaseModel):
     """When an interconnect incident opens (see incidents/detector.py); per interconnect overridable."""
 
@@ -123,6 +131,19 @@ class Settings(BaseSettings):
                                                        "separator_character), e.g. \";\" or \"|\"")
     asterisk_custom_quote: str = Field('"', min_length=1, max_length=1,
                                        description="Quote character of Asterisk cdr_custom files (quote_character)")
+    asterisk_export_columns: list[str] = Field(
+        default_factory=lambda: list(ASTERISK_CDRDB_COLUMNS),
+        description="Columns of a headerless Asterisk CDR database export (format asterisk_export), in order; "
+                    "a file with a header row names its own")
+    asterisk_export_extra_columns: dict[str, str] = Field(
+        default_factory=dict, description="Site columns of an Asterisk CDR export → CDR field, e.g. "
+                                          "{\"trunk\": \"egress_trunk\", \"tenant\": \"tenant\"}; others are ignored")
+    asterisk_export_date_order: Literal["dmy", "mdy"] = Field(
+        "dmy", description="Order of a slashed date in an Asterisk CDR export (1/9/2017 16:33:01): day first "
+                           "(dmy) or month first (mdy); YYYY-MM-DD dates are always read as such")
+    cucm_release: Literal["auto", "10", "11", "12", "12.5", "14", "15"] = Field(
+        "auto", description="CUCM release of CDR files without their header rows (format cisco_cucm); auto: "
+                            "told by the column count, 129 (10.x-12.0) or 133 (12.5-15)")
     interconnects: dict[str, str] = Field(default_factory=lambda: dict(DEMO_INTERCONNECTS),
                                           description="trunk (or 'source/trunk') → interconnect")
     # ≤ 10000: TTL arithmetic is in DateTime, which ends in 2106 and wraps silently past it.

@@ -61,6 +61,30 @@ def _peer(channel: str) -> str | None:
     return peer or None
 
 
+def asterisk_answer(disposition: str, answer_ms: int | None, billsec_ms: int, start_ms: int,
+                    end_ms: int) -> tuple[int | None, int]:
+    """(answer_ms, billable_ms) by Asterisk's own verdict, the disposition: ANSWERED is answered,
+    anything else is not, whatever the answer time says. Answer() or Playback() in the dialplan
+    answers the caller's channel, so a row whose Dial got NO ANSWER may carry an answer time and
+    even billsec: that row is stored unanswered, answer time dropped and billable 0 (billable_ms
+    is answer → end of an answered call). An ANSWERED row without an answer time (a database
+    export has only calldate) was answered billsec before its end. A row without a disposition
+    (a cdr_custom layout that omits it) is answered when it has an answer time and talk time."""
+    if disposition:
+        if disposition != "ANSWERED":
+            return None, 0
+        if answer_ms is None:
+            answer_ms = end_ms - billsec_ms
+            if answer_ms < start_ms:
+                raise RecordError(f"billsec {billsec_ms / 1000:g} is longer than the call")
+        return answer_ms, billsec_ms
+    if answer_ms is None:
+        if billsec_ms:
+            raise RecordError(f"billsec {billsec_ms / 1000:g} but no answer time")
+        return None, 0
+    return (answer_ms, billsec_ms) if billsec_ms else (None, 0)
+
+
 # The values asterisk_record reads, in this order (cdr_custom layouts pick the same names).
 READ = ("uniqueid", "start", "answer", "end", "duration", "billsec", "disposition", "src", "dst", "channel",
         "dstchannel", "linkedid", "sequence")
@@ -88,13 +112,16 @@ def asterisk_record(ctx: SourceContext, format_name: str, raw: bytes, offset: in
     duration_ms = None if duration is None else seconds_ms(duration, "duration")
     billsec_ms = seconds_ms(billsec, "billsec")
     start_ms, answer_ms, end_ms = call_times(start, answer, end, ctx.timezone)
-    if answer_ms is not None:
-        # Answer() in the dialplan stamps an answer time even when the dialled party never
-        # answered; without talk time only the disposition tells the truth.
-        if billsec_ms == 0 and disposition != "ANSWERED":
-            answer_ms = None
-    elif billsec_ms:
-        raise RecordError(f"billsec {billsec_ms / 1000:g} but no answer time")
+    return asterisk_cdr(ctx, format_name, raw, offset, uniqueid, start_ms, answer_ms, end_ms,
+                        end_ms - start_ms if duration_ms is None else duration_ms, billsec_ms, disposition,
+                        src, dst, channel, dstchannel, linkedid, sequence)
+
+
+def asterisk_cdr(ctx: SourceContext, format_name: str, raw: bytes, offset: int, uniqueid: str, start_ms: int,
+                 answer_ms: int | None, end_ms: int, duration_ms: int, billsec_ms: int, disposition: str,
+                 src: str, dst: str, channel: str, dstchannel: str, linkedid: str, sequence: str) -> CDRRecord:
+    """An Asterisk CDR row, its times read, → the canonical record (every Asterisk format's one way)."""
+    answer_ms, billsec_ms = asterisk_answer(disposition, answer_ms, billsec_ms, start_ms, end_ms)
 
     # Forked calls repeat uniqueid on several rows and only newer Asterisk writes sequence, so
     # without it the row's bytes and its byte offset tell the legs apart: forks with masked
@@ -111,7 +138,7 @@ def asterisk_record(ctx: SourceContext, format_name: str, raw: bytes, offset: in
     record["start_ms"] = start_ms
     record["answer_ms"] = answer_ms
     record["end_ms"] = end_ms
-    record["duration_ms"] = end_ms - start_ms if duration_ms is None else duration_ms
+    record["duration_ms"] = duration_ms
     record["billable_ms"] = billsec_ms
     record["calling_number"] = src
     record["called_number"] = dst

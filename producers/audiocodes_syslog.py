@@ -14,6 +14,13 @@ the two legs of a call (correlation_id) and SIPCallId is the leg's Call-ID. CALL
 CDR; CALL_CONNECT an interim "start" record; CALL_START, media and non-INVITE dialog reports are
 not calls. A leg is a seizure on its own IP Group, the trunk: the ingress trunk on a leg the
 remote side originated (Orig RMT), the egress trunk on one the SBC originated (LCL).
+Firmware 7.2 / 7.4 pads fields to fixed widths, with two spaces inside times
+("09:12:03.118  UTC Tue Mar 14 2023"), prefixes its own syslog header ("[03/14 ]09:12:33.064
+10.1.1.20  local1.info[S = 57] |CALL_END …"), and names fields in newer titles (`Duration` for
+Durat, `IPGroup (name)`, `SrdId (name)`, and appended SIPTermDesc, Caller, Callee, LegId …): the
+fields are read by name, a title's note in parentheses dropped, TITLE_ALIASES renamed.
+Media reports (MEDIA_START / MEDIA_UPDATE / MEDIA_END and their MediaReportType title) are no
+calls: they give None (skip_kind says so) and leave the call layout alone.
 Times look like "06:13:54.950 UTC Thu Mar 02 2012"; Durat is the talk time in seconds;
 TrmReason a GWAPP_ Q.850 name (schemas/causes.py); SIPTrmReason BYE, CANCEL (the caller gave up,
 reported as 487) or the SIP final response; TrmSd the side that ended the leg.
@@ -43,10 +50,14 @@ DEFAULT_COLUMNS = (
 REQUIRED = ("SBCReportType", "SIPCallId", "SessionId", "Orig", "SrcURI", "DstURI", "Durat", "TrmSd",
             "TrmReason", "SetupTime", "ConnectTime", "ReleaseTime", "IPGroup", "SIPTrmReason")
 TITLE_FIELDS = frozenset({"SBCReportType", "GWReportType", "MediaReportType"})
+MEDIA_TITLE = "MediaReportType"
+MEDIA_REPORTS = frozenset({"MEDIA_START", "MEDIA_UPDATE", "MEDIA_END"})
+# newer firmware's title names → the names read here
+TITLE_ALIASES = {"Duration": "Durat"}
 RECORD_KIND = {"CALL_CONNECT": "start", "CALL_END": "stop"}
 NOT_CALLS = frozenset({"CALL_START", "MEDIA_START", "MEDIA_UPDATE", "MEDIA_END", "DIALOG_START",
                        "DIALOG_CONNECT", "DIALOG_END"})
-_TIME = re.compile(r"(\d\d:\d\d:\d\d)(?:\.(\d{1,3}))? ([A-Za-z]{1,5}) [A-Za-z]{3} ([A-Za-z]{3}) (\d{1,2}) (\d{4})",
+_TIME = re.compile(r"(\d\d:\d\d:\d\d)(?:\.(\d{1,3}))? +([A-Za-z]{1,5}) +[A-Za-z]{3} +([A-Za-z]{3}) +(\d{1,2}) +(\d{4})",
                    re.ASCII)
 _GROUP = re.compile(r"(\d+) \((.*)\)")
 
@@ -59,7 +70,8 @@ def _fields(raw: bytes) -> list[str] | None:
 
 def _title_columns(fields: list[str]) -> dict[str, int]:
     # titles may carry a note, "IPGroup (description)": the name is the first word
-    return {f.split(" ", 1)[0]: i for i, f in enumerate(fields)}
+    names = (f.split(" ", 1)[0] for f in fields)
+    return {TITLE_ALIASES.get(name, name): i for i, name in enumerate(names)}
 
 
 def audiocodes_time_ms(text: str, configured: tzinfo) -> int:
@@ -101,7 +113,7 @@ class AudioCodesSyslogFile:
     def __init__(self, first_line: bytes):
         self._set_columns({name: i for i, name in enumerate(DEFAULT_COLUMNS)})
         first = _fields(first_line)
-        if first and first[0] in TITLE_FIELDS:
+        if first and first[0] in TITLE_FIELDS and first[0] != MEDIA_TITLE:
             try:
                 self._use_title(first)
             except RecordError:
@@ -124,6 +136,8 @@ class AudioCodesSyslogFile:
         if fields is None:
             return None
         report = fields[0]
+        if report == MEDIA_TITLE:
+            return None
         if report in TITLE_FIELDS:
             self._use_title(fields)
             return None
@@ -178,6 +192,19 @@ class AudioCodesSyslogFile:
 
     def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         return parse_line(self._parse, line, offset, ctx)
+
+    @staticmethod
+    def skip_kind(raw: bytes) -> str:
+        """What a line that gave no CDR is (for `cdrflow check`)."""
+        fields = _fields(raw)
+        if fields is None:
+            return "other syslog message"
+        report = fields[0]
+        if report == MEDIA_TITLE or report in MEDIA_REPORTS:
+            return "media report"
+        if report in TITLE_FIELDS:
+            return "title line"
+        return f"{report} report" if report else "empty report"
 
 
 class AudioCodesSyslogParser:

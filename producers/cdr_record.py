@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdrflow.schemas.cdr import CDR, make_cdr_id
+from cdrflow.schemas.causes import NON_ANSWER_CAUSES
+from cdrflow.schemas.cdr import CDR, answered_cause_problem, make_cdr_id
 
 from .parsing import RecordError, SourceContext
 
@@ -58,4 +59,6 @@ def checked(record: dict[str, Any]) -> dict[str, Any]:
         raise RecordError(f"SIP code {sip_code} is outside 100-699")
     if q850_cause is not None and not 0 <= q850_cause <= 999:
         raise RecordError(f"cause {q850_cause} is outside 0-999")
+    if q850_cause in NON_ANSWER_CAUSES and record["answer_ms"] is not None:   # one lookup on the hot path
+        raise RecordError(answered_cause_problem(record["answer_ms"], q850_cause))
     return record

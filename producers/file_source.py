@@ -135,6 +135,10 @@ class FileSource:
             self._file_parsers[file_id] = (path, self.parser.for_file(first))
         return self._file_parsers[file_id][1]
 
+    def file_parsers(self) -> dict[Path, LineParser]:
+        """path → the parser its FileParser format made for it (for `cdrflow check`)."""
+        return {path: parser for path, parser in self._file_parsers.values()}
+
     def _drain(self, file_id: str) -> None:
         """Publishes the calls a grouping parser still holds for a file that is read to its end."""
         path, parser = self._file_parsers[file_id]

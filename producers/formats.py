@@ -5,6 +5,7 @@ from __future__ import annotations
 from .acme_sbc import parse_acme_sbc
 from .asterisk_csv import parse_asterisk_csv
 from .asterisk_custom import parse_asterisk_custom
+from .asterisk_export import parse_asterisk_export
 from .audiocodes_syslog import parse_audiocodes_syslog
 from .cisco_cucm import parse_cisco_cucm
 from .freeswitch import parse_freeswitch_csv, parse_freeswitch_json
@@ -17,6 +18,7 @@ FORMATS: dict[str, LineParser | FileParser | RecordParser] = {
     "acme_sbc": parse_acme_sbc,
     "asterisk_csv": parse_asterisk_csv,
     "asterisk_custom": parse_asterisk_custom,
+    "asterisk_export": parse_asterisk_export,
     "audiocodes_syslog": parse_audiocodes_syslog,
     "cisco_cucm": parse_cisco_cucm,
     "freeswitch_csv": parse_freeswitch_csv,

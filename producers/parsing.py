@@ -183,6 +183,47 @@ def csv_row(raw: bytes, delimiter: str = ",", quotechar: str = '"') -> list[str]
     return _reader_row(raw, delimiter, quotechar) if row is None else row
 
 
+def lenient_csv_row(raw: bytes, delimiter: str = ",", quotechar: str = '"') -> list[str]:
+    """The fields of a line the strict reader refuses because a quoted field holds quotes that are
+    not doubled, as MySQL exporters write them: `""Front Desk" <1115>"`. A quote closes its field
+    only before the delimiter or the line's end; a doubled quote is one quote; any other quote
+    (a backslash before it dropped, MySQL's escape) is part of the value. A caller checks the
+    field count: a value holding quote + delimiter splits into too many fields, which stays
+    ambiguous. Slow (Python), for the few lines csv_pick refused."""
+    text = raw.decode("utf-8", "replace")
+    fields: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        if text.startswith(quotechar, i):
+            parts, j = [], i + 1
+            while True:
+                k = text.find(quotechar, j)
+                if k < 0:
+                    raise RecordError("bad CSV: a quoted field is never closed")
+                after = text[k + 1:k + 2]
+                if after in ("", delimiter):
+                    parts.append(text[j:k])
+                    i = k + 1
+                    break
+                if after == quotechar:
+                    parts.append(text[j:k + 1])
+                    j = k + 2
+                else:
+                    parts.append(text[j:k - 1] + quotechar if text[k - 1:k] == "\\" and k > j else text[j:k + 1])
+                    j = k + 1
+            fields.append("".join(parts))
+            if i >= n:
+                return fields
+            i += 1
+        else:
+            k = text.find(delimiter, i)
+            if k < 0:
+                fields.append(text[i:])
+                return fields
+            fields.append(text[i:k])
+            i = k + 1
+
+
 # a column past any line's last, where csv_pick gives "": a layout's stand-in for a column it lacks
 PAST_ANY_LINE = 1 << 30
 
@@ -267,8 +308,10 @@ class Columns:
     split gives a line's required and optional columns, in that order ("" for an optional one the
     header lacks), not all of them: CUCM writes 133 columns and reads 14."""
 
-    def __init__(self, header: bytes, required: tuple[str, ...], optional: tuple[str, ...] = ()):
+    def __init__(self, header: bytes, required: tuple[str, ...], optional: tuple[str, ...] = (),
+                 origin: str = "the header"):
         self.header_line = header.rstrip(b"\r\n")
+        self.origin = origin   # where the columns come from, for the reason of a row that differs
         names = csv_row(self.header_line)
         self.width = len(names)
         index = {name: i for i, name in enumerate(names)}   # a repeated name: its last column
@@ -283,7 +326,7 @@ class Columns:
         """A line → the values read, in `read`'s order."""
         n, values = csv_pick(raw, self.positions)
         if n != self.width:
-            raise RecordError(f"expected {self.width} columns as in the header, got {n}")
+            raise RecordError(f"expected {self.width} columns as in {self.origin}, got {n}")
         return values
 
     def named(self, values: tuple[str, ...]) -> dict[str, str]:

@@ -24,6 +24,11 @@ USER_CAUSES = frozenset({17, 18, 19, 21})
 NUMBER_CAUSES = frozenset({1, 2, 3, 22, 27, 28, 31})
 NETWORK_CAUSES = frozenset(range(34, 48)) | frozenset({38, 102, 111, 127})
 SIP_CALLER_CANCEL = 487
+# Causes that say the called party never answered: the user class (busy, no answer, rejected) and
+# the number faults no call reaches an answer past (unallocated, no route, changed, bad format).
+# An answered call may still end with 16, 31 (normal unspecified) or a network cause (dropped
+# mid-call), so those are not here. The CDR contract refuses an answered CDR with one of these.
+NON_ANSWER_CAUSES = USER_CAUSES | frozenset({1, 2, 3, 22, 28})
 
 
 # Cisco CUCM writes Q.850 values (0 = no error) in origCause_value/destCause_value, and above 127
@@ -47,6 +52,11 @@ def q850_from_cisco(value: int) -> int | None:
 
 def q850_from_sip(sip_code: int | None) -> int | None:
     return None if sip_code is None else SIP_TO_Q850.get(sip_code)
+
+
+def is_non_answer(q850: int | None) -> bool:
+    """True for a Q.850 cause an answered call cannot carry (NON_ANSWER_CAUSES)."""
+    return q850 in NON_ANSWER_CAUSES
 
 
 def classify(answered: bool, q850: int | None, sip_code: int | None = None) -> str:

@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal, Optional, Union, get_args
 
 import msgspec
 from msgspec import UNSET, UnsetType
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._uuid5 import from_sha1 as uuid5_text
+from .causes import is_non_answer
 
 # Fixed namespace: cdr_id = uuid5(namespace, source + native id), so a re-read or redelivered
 # record always carries the same id and deduplicates downstream.
@@ -90,6 +91,23 @@ class CDR(BaseModel):
                                                  "the message's sequence number (from 0) from that peer since the "
                                                  "listener started")
 
+    @model_validator(mode="after")
+    def _answered_has_an_answer_cause(self) -> "CDR":
+        problem = answered_cause_problem(self.answer_ms, self.q850_cause)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def answered_cause_problem(answer_ms: Any, q850_cause: Any) -> str | None:
+    """Why a CDR answered (answer_ms set) cannot carry its cause, or None. Each parser decides
+    answered by the switch's own verdict (docs/formats.md); a cause saying the called party never
+    answered (busy, no answer, rejected, no such number) contradicts it, and counting such a CDR
+    answered would inflate the ASR."""
+    if answer_ms is not None and answer_ms is not UNSET and is_non_answer(q850_cause):
+        return f"answered, yet its Q.850 cause {q850_cause} says the call was not answered"
+    return None
+
 
 def _wire_struct() -> type[msgspec.Struct]:
     """CDR as a msgspec Struct with the model's field types and constraints, unknown fields refused
@@ -109,7 +127,15 @@ def _wire_struct() -> type[msgspec.Struct]:
             inner = next(a for a in get_args(annotation) if a is not type(None)) if nullable else annotation
             annotation = Optional[Annotated[inner, meta]] if nullable else Annotated[inner, meta]
         fields.append((name, annotation) if field.is_required() else (name, Union[annotation, UnsetType], UNSET))
-    return msgspec.defstruct("CDRWire", fields, forbid_unknown_fields=True, kw_only=True)
+    return msgspec.defstruct("CDRWire", fields, forbid_unknown_fields=True, kw_only=True,
+                             namespace={"__post_init__": _check_wire_answer})
+
+
+def _check_wire_answer(record: Any) -> None:
+    # the model's validator, for the wire check (msgspec reports a ValueError as a ValidationError)
+    problem = answered_cause_problem(record.answer_ms, record.q850_cause)
+    if problem:
+        raise ValueError(problem)
 
 
 CDRWire = _wire_struct()

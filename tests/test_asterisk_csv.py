@@ -80,8 +80,12 @@ def test_sample_totals():
     assert len(cdrs) == 218
     for c in cdrs:
         assert_wire(c)
-    assert sum(c["answer_ms"] is not None for c in cdrs) == 138
-    assert sum(c["billable_ms"] for c in cdrs) == 38_947_000
+    # answered is the disposition's verdict: the 133 ANSWERED rows. 5 NO ANSWER rows carry an
+    # answer time and billsec (25, 25, 25, 25, 8: the caller's channel answered by the dialplan);
+    # they are unanswered, billable 0. billsec over all rows 38,947 s − 108 s = 38,839 s
+    # (awk -F'","' '$15 ~ /^ANSWERED/' over the file, billsec summed).
+    assert sum(c["answer_ms"] is not None for c in cdrs) == 133
+    assert sum(c["billable_ms"] for c in cdrs) == 38_839_000
     assert sum(c["duration_ms"] for c in cdrs) == 41_114_000
     # ANSWERED 133, NO ANSWER 83, BUSY 2
     assert Counter(c["q850_cause"] for c in cdrs) == {16: 133, 19: 83, 17: 2}
@@ -198,14 +202,31 @@ def test_sequence_distinguishes_forks():
 ])
 def test_disposition_to_q850(disposition, cause):
     cdr = parse(make_line(answer="", billsec="0", disposition=disposition))
-    assert cdr["q850_cause"] == cause
-    assert cdr["answer_ms"] is None and cdr["billable_ms"] == 0
+    assert cdr["q850_cause"] == cause and cdr["billable_ms"] == 0
+    # ANSWERED without an answer time or talk time: answered at its end (10:01:05)
+    assert cdr["answer_ms"] == (START_UTC_MS + 65_000 if disposition == "ANSWERED" else None)
 
 
 def test_answer_time_without_talk_time_is_unanswered_unless_answered():
     # Answer() in the dialplan stamps answer although the dialled party never picked up
     assert parse(make_line(billsec="0", disposition="NO ANSWER"))["answer_ms"] is None
     assert parse(make_line(billsec="0", disposition="ANSWERED"))["answer_ms"] == START_UTC_MS + 5_000
+
+
+@pytest.mark.parametrize("disposition", ["NO ANSWER", "BUSY", "FAILED", "CONGESTION"])
+def test_disposition_decides_answered_even_with_talk_time(disposition):
+    # an IVR answered the caller (answer time, billsec 60) and then the Dial failed: not answered,
+    # so never cause_class answered with cause 19; its billable time is 0
+    cdr = parse(make_line(disposition=disposition))
+    assert cdr["answer_ms"] is None and cdr["billable_ms"] == 0 and cdr["duration_ms"] == 65_000
+
+
+def test_answered_without_answer_time_is_answered_billsec_before_the_end():
+    # end 10:01:05 − billsec 60 s = 10:00:05
+    cdr = parse(make_line(answer="", disposition="ANSWERED"))
+    assert cdr["answer_ms"] == START_UTC_MS + 5_000 and cdr["billable_ms"] == 60_000
+    with pytest.raises(RecordError, match="longer than the call"):
+        parse(make_line(answer="", billsec="66"))
 
 
 # --- time zones -----------------------------------------------------------------------------
@@ -313,7 +334,7 @@ def test_invalid_utf8_in_caller_name_keeps_the_record():
     (make_line(duration="9" * 11), "duration must be a whole number of seconds"),
     (make_line(duration="9" * 5000), "duration must be a whole number of seconds, got '99999"),
     (make_line(src="a\nb").replace(b'"a\nb"', b"a\nb"), "bad CSV: new-line character seen in unquoted field"),
-    (make_line(answer=""), "billsec 60 but no answer time"),
+    (make_line(answer="", billsec="70"), "billsec 70 is longer than the call"),
     (make_line(uniqueid=""), "empty uniqueid"),
     (make_line(dcontext="x").replace(b'"x"', b'"x"y'), "bad CSV: ',' expected after '\"'"),
     (make_line(userfield="x").replace(b'"x"', b'"x'), "bad CSV: unexpected end of data"),

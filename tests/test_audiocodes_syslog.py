@@ -133,9 +133,55 @@ def test_bad_lines_say_why():
             raise AssertionError(reason)
 
 
+# --- firmware 7.2 / 7.4 ------------------------------------------------------------------------
+
+def test_firmware_74_syslog_file():
+    """fixtures/audiocodes/sbc_fw74_syslog.log, written by hand in the shapes firmware 7.2/7.4 sends:
+    the SBC's own syslog prefix (with and without the "03/14 " date), fixed-width padded fields,
+    two spaces inside times, a title with Duration, LegId, IPGroup (name), SIPTermDesc, Caller,
+    Callee, and a MediaReportType title with MEDIA_UPDATE / MEDIA_END reports. By hand:
+    - 14 lines: 2 titles, 3 CALL_START, 2 CALL_CONNECT, 1 MEDIA_UPDATE, 4 CALL_END, 2 MEDIA_END;
+    - CDRs: 2 CALL_CONNECT (start) + 4 CALL_END (stop) = 6; the other 8 lines give None;
+    - answered legs: both of session 1001 (ConnectTime set), Duration 62 + 62 → 124,000 ms;
+    - 09:12:03.118 → 09:13:10.500 = 67,382 ms twice; 2,000 (busy); 15,000 (cancel) → 151,764 ms;
+    - causes: 16/BYE, 16/BYE, 17/486, 16/CANCEL→487: answered, answered, user, abandoned;
+    - trunks: RMT legs ingress ITSP (1001, 1002); LCL legs egress IPPBX (1001), ITSP (1003)."""
+    results = run(FW74_LINES)
+    assert [r is None for r in results] == [True, True, True, True, False, False, True, False, False, True, True,
+                                            True, False, False]
+    cdrs = [r for r in results if r is not None]
+    for c in cdrs:
+        assert_wire(c)
+    legs = [c for c in cdrs if c["record_kind"] == "stop"]
+    assert len(cdrs) == 6 and len(legs) == 4
+    assert [c["answer_ms"] is not None for c in legs] == [True, True, False, False]
+    assert sum(c["billable_ms"] for c in legs) == 124_000
+    assert sum(c["duration_ms"] for c in legs) == 151_764
+    assert [classify(c["answer_ms"] is not None, c["q850_cause"], c["sip_code"]) for c in legs] == \
+           ["answered", "answered", "user", "abandoned"]
+    assert [(c["ingress_trunk"], c["egress_trunk"]) for c in legs] == [("ITSP", None), (None, "IPPBX"),
+                                                                     ("ITSP", None), (None, "ITSP")]
+    # 2023-03-14 09:12:03.118 UTC: date -u -d '2023-03-14 09:12:03' +%s = 1678785123
+    assert legs[0]["start_ms"] == 1_678_785_123_118
+
+
+def test_media_reports_are_skipped_by_kind_and_keep_the_call_layout():
+    parser = parse_audiocodes_syslog.for_file(FW74_LINES[1][1])   # a media title first: not the layout
+    assert parser.columns["Durat"] == DEFAULT_COLUMNS.index("Durat")
+    kinds = Counter(parser.skip_kind(line.rstrip(b"\n")) for _, line in FW74_LINES if run([(0, FW74_LINES[0][1]), (0, line)])[1] is None)
+    assert kinds == {"title line": 1, "media report": 4, "CALL_START report": 3}
+
+
+def test_two_spaces_inside_times():
+    assert audiocodes_time_ms("09:12:03.118  UTC Tue Mar 14 2023", ZoneInfo("UTC")) == 1_678_785_123_118
+    assert audiocodes_time_ms("09:12:03.118 UTC Tue Mar  4 2023", ZoneInfo("UTC")) == 1_677_921_123_118
+
+
 # --- fuzzing --------------------------------------------------------------------------------
 
-SEED_FIELDS = [line.decode().split("|") for _, line in LINES]
+FW74 = SAMPLE.with_name("sbc_fw74_syslog.log")
+FW74_LINES = lines_of(FW74.read_bytes())
+SEED_FIELDS = [line.decode().split("|") for _, line in LINES + FW74_LINES]
 VALUE_POOL = ["", " ", "CALL_END", "CALL_CONNECT", "SBCReportType", "RMT", "LCL", "0", "60", "-1", "x", "|", "²",
               "06:13:54.950 UTC Thu Mar 02 2012", "06:13:54 PDT Thu Mar 02 2012", "25:00:00.000 UTC Thu Mar 02 2012",
               "06:13:54.950 UTC Thu Feb 30 2012", "1 (A)", "2 ()", "(", "CANCEL", "999", "486", "GWAPP_USER_BUSY"]

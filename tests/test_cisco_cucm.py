@@ -15,7 +15,8 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cdrflow.producers.cisco_cucm import parse_cisco_cucm
+from cdrflow.producers.cisco_cucm import CucmFileParser, parse_cisco_cucm
+import pytest
 from cdrflow.producers.formats import parser_for
 from cdrflow.producers.parsing import CDRRecord, FileParser, RecordError, SourceContext
 from cdrflow.schemas.causes import classify, q850_from_cisco
@@ -207,3 +208,60 @@ def test_fuzz_first_line_and_record(first, line, offset):
         assert_wire(cdr)
         assert cdr["start_ms"] <= cdr["end_ms"] and cdr["source_offset"] == offset
         assert cdr["q850_cause"] is None or 1 <= cdr["q850_cause"] <= 127
+
+
+# --- files without their two header rows ------------------------------------------------------
+
+CUCM_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cisco_cucm"
+
+
+def parse_headerless(path: Path, release: str = "auto"):
+    from cdrflow.producers.parsing import parse_lines
+
+    lines = lines_of(path.read_bytes())
+    parser = parse_cisco_cucm.headerless(lines[0][1], release)
+    return parse_lines(parser, [line for _, line in lines], 0, CTX)
+
+
+def test_headerless_cucm_11_by_its_129_columns():
+    # 3 rows of 129 columns (CUCM 11.x ends at huntPilotPattern). dateTimeConnect ≠ 0 on rows 1
+    # and 3 → 2 answered; duration 60 + 90 = 150 s. Causes (orig, dest): (16, 0), (0, 17), (0, 16).
+    cdrs, failed = parse_headerless(CUCM_FIXTURES / "cucm11_headerless_cdr.txt")
+    assert failed == [] and len(cdrs) == 3
+    for c in cdrs:
+        assert_wire(c)
+    assert [c["answer_ms"] is not None for c in cdrs] == [True, False, True]
+    assert sum(c["billable_ms"] for c in cdrs) == 150_000
+    assert [c["q850_cause"] for c in cdrs] == [16, 17, 16]
+    assert [c["egress_trunk"] for c in cdrs] == ["SIPTrunk-ATT", "SIPTrunk-ATT", "SIPTrunk-VZ"]
+    # row 1: origination 1678784400, connect +5 s, disconnect +65 s
+    assert (cdrs[0]["start_ms"], cdrs[0]["answer_ms"], cdrs[0]["end_ms"]) == (1_678_784_400_000, 1_678_784_405_000,
+                                                                               1_678_784_465_000)
+
+
+def test_headerless_cucm_15_concatenated_files_by_their_133_columns():
+    # two stripped files, 4 rows of 133 columns. Answered (connect ≠ 0): rows 1 (30 s) and 3
+    # (45 s) → 2, 75 s. Row 2 dest cause 19 unanswered; row 4 orig cause 16 unanswered (abandoned).
+    cdrs, failed = parse_headerless(CUCM_FIXTURES / "cucm15_concatenated_headerless_cdr.txt")
+    assert failed == [] and len(cdrs) == 4
+    assert [c["answer_ms"] is not None for c in cdrs] == [True, False, True, False]
+    assert sum(c["billable_ms"] for c in cdrs) == 75_000
+    assert [classify(c["answer_ms"] is not None, c["q850_cause"]) for c in cdrs] == \
+        ["answered", "user", "answered", "abandoned"]
+
+
+def test_the_registry_parser_reads_a_headerless_file_by_the_column_count(monkeypatch):
+    path = CUCM_FIXTURES / "cucm11_headerless_cdr.txt"
+    first = path.read_bytes().splitlines(keepends=True)[0]
+    assert isinstance(parse_cisco_cucm.for_file(first), CucmFileParser)
+    # a release named by the setting wins: as CUCM 15 (133 columns) every 129-column row is refused
+    monkeypatch.setenv("CDRFLOW_CUCM_RELEASE", "15")
+    parser = parse_cisco_cucm.for_file(first)
+    with pytest.raises(RecordError, match="expected 133 columns as in CUCM 15 .cucm_release. without a header"):
+        parser(first, 0, CTX)
+
+
+def test_an_unknown_column_count_is_refused_with_the_table():
+    parser = parse_cisco_cucm.headerless(b"1,2,3\n", "auto")
+    assert "3 columns is no release's standard layout (129 (10.x-12.0), 133 (12.5-15)); set cucm_release" \
+        in parser.reason

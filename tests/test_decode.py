@@ -19,6 +19,8 @@ BAD = [
     {"start_ms": 1.5},                   # strict: no float → int
     {"surprise": 1},                     # extra keys are refused
     {"answer_ms": None, "q850_cause": None, "direction": "sideways"},
+    {"answer_ms": GOOD["start_ms"], "q850_cause": 19},   # answered, yet "no answer"
+    {"answer_ms": GOOD["start_ms"], "q850_cause": 17},   # answered, yet busy
 ]
 
 
@@ -47,3 +49,25 @@ def test_missing_required_field_is_refused_and_good_records_pass_as_received():
     decoded = decode_messages([(encode_batch("s", [record, GOOD]), "p")])
     assert decoded.cdrs == [GOOD] and "end_ms" in decoded.dead_letters[0].reason
     CDR.model_validate(GOOD, strict=True)
+
+
+@pytest.mark.parametrize("cause, refused", [(16, False), (31, False), (41, False), (None, False), (17, True),
+                                            (18, True), (19, True), (21, True), (1, True), (3, True)])
+def test_an_answered_cdr_never_carries_a_non_answer_cause(cause, refused):
+    from cdrflow.producers.cdr_record import checked
+    from cdrflow.producers.parsing import RecordError
+    from cdrflow.schemas.cdr import check_wire
+    import msgspec
+
+    answered = {**GOOD, "answer_ms": GOOD["start_ms"], "q850_cause": cause}
+    unanswered = {**answered, "answer_ms": None, "billable_ms": 0}
+    assert CDR.model_validate(unanswered, strict=True) and check_wire(unanswered) and checked(dict(unanswered))
+    if not refused:
+        assert CDR.model_validate(answered, strict=True) and check_wire(answered) and checked(dict(answered))
+        return
+    with pytest.raises(ValidationError, match="says the call was not answered"):
+        CDR.model_validate(answered, strict=True)
+    with pytest.raises(msgspec.ValidationError, match="says the call was not answered"):
+        check_wire(answered)
+    with pytest.raises(RecordError, match="says the call was not answered"):
+        checked(dict(answered))

@@ -21,13 +21,16 @@ from cdrflow.cli.output import console, fail, fail_query
 @app.command()
 def up(
     ingest: Optional[Path] = typer.Option(None, help="Watch this directory of CDR files instead of simulating"),
-    format: str = typer.Option("asterisk_csv", help="Format of the files in --ingest"),
+    format: str = typer.Option("asterisk_csv", help="Format of the files in --ingest, or auto"),
     rate: float = typer.Option(300.0, help="Simulated calls per second"),
     duration: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)"),
 ) -> None:
     """Start the whole pipeline locally (broker, worker, producer) with a live view; Ctrl-C stops it."""
+    from cdrflow.cli.check import resolve_format
     from cdrflow.stack import Stack
 
+    if ingest is not None:
+        format = resolve_format(format, [ingest])
     with Stack(Settings()) as stack:
         stack.start(ingest=ingest, format=format, rate=rate)
         stack.watch(duration)
@@ -78,7 +81,7 @@ def worker(loglevel: str = typer.Option("warning")) -> None:
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="CDR files or directories"),
-    format: str = typer.Option("asterisk_csv", help="CDR format (see `cdrflow formats`)"),
+    format: str = typer.Option("asterisk_csv", help="CDR format (see `cdrflow formats`), or auto"),
     source: str = typer.Option("switch-1", help="Id of the switch/SBC that wrote the files"),
     pattern: str = typer.Option("*", help="File name pattern inside directories"),
     follow: bool = typer.Option(False, help="Keep tailing files and directories for new records"),
@@ -93,7 +96,10 @@ def ingest(
     from cdrflow.producers.publisher import Publisher
     from cdrflow.infra.runtime import bootstrap_servers
 
+    from cdrflow.cli.check import resolve_format
+
     settings = Settings()
+    format = resolve_format(format, paths, pattern)
     try:
         parser = parser_for(format)
     except ValueError as exc:
@@ -253,10 +259,12 @@ from cdrflow.cli.listen import listen_app  # noqa: E402
 from cdrflow.cli.numbers import numbers_app  # noqa: E402
 from cdrflow.cli.dashboards import dashboards_app  # noqa: E402
 from cdrflow.cli.tenants import report, tenants_app  # noqa: E402
+from cdrflow.cli.check import check  # noqa: E402
 
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(listen_app, name="listen")
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(tenants_app, name="tenants")
+app.command("check")(check)      # `cdrflow check PATH… --format F [--json]`
 app.command("report")(report)   # `cdrflow report TENANT --period …` (also `cdrflow tenants report`)
