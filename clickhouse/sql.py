@@ -65,6 +65,14 @@ def query(name: str, settings: Settings, **identifiers: str) -> str:
     return fill(source(name), settings, **identifiers)
 
 
+def count_of(sql: str) -> str:
+    """The number of rows a query returns, counted in ClickHouse: how a bench times a question
+    without shipping its rows into Python. The one place a query goes inside another."""
+    if ";" in _without_comments(sql):
+        raise ValueError("count_of takes one query")
+    return f"SELECT count() FROM (\n{sql}\n)"
+
+
 def parameters(sql: str) -> list[str]:
     """The server-side parameters a query takes, in order of first use."""
     return list(dict.fromkeys(_PARAMETER.findall(_without_comments(sql))))
