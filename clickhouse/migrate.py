@@ -86,7 +86,8 @@ def plan(settings: Settings) -> list[tuple[Migration, list[str]]]:
 _RERUNNABLE = re.compile(r"^(CREATE (DATABASE|TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|CREATE OR REPLACE VIEW)\s")
 _ALTER = re.compile(r"^ALTER TABLE \w+\.\w+\s+(?P<clauses>.*)$", re.S)
 _ALTER_CLAUSE = re.compile(r",\s*(?=(?:ADD|DROP|MODIFY|RENAME|CLEAR|COMMENT|MATERIALIZE|UPDATE|DELETE)\b)")
-_RERUNNABLE_ALTER = re.compile(r"^(ADD (COLUMN|INDEX) IF NOT EXISTS|DROP (COLUMN|INDEX) IF EXISTS|MODIFY (TTL|SETTING))\s")
+_RERUNNABLE_ALTER = re.compile(
+    r"^(ADD (COLUMN|INDEX) IF NOT EXISTS|DROP (COLUMN|INDEX) IF EXISTS|MODIFY (TTL|SETTING))\s")
 _TRUNCATE = re.compile(r"^TRUNCATE TABLE (?:IF EXISTS )?(?P<table>\w+\.\w+)$")
 _INSERT = re.compile(r"^INSERT INTO (?P<table>\w+\.\w+)\s.*\bSELECT\b", re.S)
 _MV_TARGET = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS \w+\.\w+\s+TO\s+(?P<table>\w+\.\w+)")
@@ -105,8 +106,8 @@ def check_rerunnable(migrations: list[tuple[Migration, list[str]]]) -> None:
                 emptied.add(m["table"])
             elif m := _INSERT.match(statement):
                 if m["table"] not in emptied:
-                    raise MigrationError(f"{where}: a backfill must follow a TRUNCATE TABLE {m['table']} in the "
-                                         "same migration, or a re-run after a crash copies rows twice")
+                    raise MigrationError(f"{where}: a backfill must follow the emptying of {m['table']} (TRUNCATE) "
+                                         "in the same migration, or a re-run after a crash copies rows twice")
                 if m["table"] in fed_by_views:
                     raise MigrationError(f"{where}: {m['table']} is already filled by a materialised view; "
                                          "backfill it before the view is created")
@@ -116,7 +117,8 @@ def check_rerunnable(migrations: list[tuple[Migration, list[str]]]) -> None:
                     raise MigrationError(f"{where}: ALTER clause {bad[0].strip()[:60]!r} is not safe to run twice "
                                          "(use … IF [NOT] EXISTS, MODIFY TTL or MODIFY SETTING; no mutations)")
             elif not _RERUNNABLE.match(statement):
-                raise MigrationError(f"{where}: not safe to run twice; see clickhouse/migrate.py for the shapes allowed")
+                raise MigrationError(f"{where}: not safe to run twice; see clickhouse/migrate.py for the shapes "
+                                     "allowed")
 
 
 def check_unchanged(recorded: dict[int, str], numbered: list[Migration]) -> None:
@@ -135,7 +137,8 @@ def migrate(client: Client, settings: Settings) -> list[str]:
     (_, bookkeeping), *migrations = plan(settings)
     for statement in bookkeeping:
         client.command(statement)
-    recorded = {version: checksum for version, _, checksum in client.query(query("migrations_applied", settings)).result_rows}
+    applied_rows = client.query(query("migrations_applied", settings)).result_rows
+    recorded = {version: checksum for version, _, checksum in applied_rows}
     check_unchanged(recorded, [m for m, _ in migrations if m.version])
     # On a cluster, inserts go through Distributed tables: synchronously, so a backfill is on the shards
     # before the next statement (a crash cannot leave a queued copy behind) and the next migrate, on

@@ -50,7 +50,8 @@ class CdrWriter:
             rows = self.client.query(self.ids_between, parameters=params).result_rows
         else:
             prefixes = [int(i[:8] + i[9:13] + i[14:18], 16) for i in ids]    # decode checked the UUID form
-            rows = self.client.query(self.ids_between_by_prefix, parameters={**params, "prefixes": prefixes}).result_rows
+            rows = self.client.query(self.ids_between_by_prefix,
+                                     parameters={**params, "prefixes": prefixes}).result_rows
         return ids.intersection(row[0] for row in rows)
 
     def write(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
