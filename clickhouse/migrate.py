@@ -18,8 +18,9 @@ Each statement must therefore leave the same result however often it runs, and `
   ALTER TABLE … ADD … IF NOT EXISTS / DROP … IF EXISTS / MODIFY TTL / MODIFY SETTING;
 - a backfill INSERT … SELECT into a table that the same migration empties first (TRUNCATE TABLE)
   and that no materialised view of an earlier statement fills: the copy is then whole and single
-  however often it runs, even after an INSERT that stopped midway with part of its rows written.
-  This holds because migrations run before workers write.
+  however often it runs, even after an INSERT that stopped midway with part of its rows written,
+  or a re-run that finds the view a crashed run created. This holds because migrations run before
+  workers write.
 No ALTER … UPDATE / DELETE: what a re-run of a mutation does depends on the rows it already changed.
 """
 from __future__ import annotations

@@ -271,7 +271,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         except Exception:  # noqa: BLE001 - a sample without lag beats no sample
             lag = None
         row = health.sample(stats, lag)
-        await on_writer_thread(write_samples, clickhouse(), settings.clickhouse_database, [row])
+        await on_writer_thread(write_samples, clickhouse(), settings, [row])
 
     @app.page("/stats")
     async def stats_view(web, request):
