@@ -2,6 +2,7 @@
 checked identifiers, and every named query a readable file that ClickHouse parses."""
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -18,12 +19,16 @@ QUERIES = sorted(e.name[:-4] for e in (resources.files("cdrflow.clickhouse") / "
 
 
 @pytest.fixture
-def new_york(monkeypatch):
+def new_york():
     """The process's local time zone five hours behind UTC in March: a naive time read as local shows."""
-    monkeypatch.setenv("TZ", "America/New_York")
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
     time.tzset()
     yield
-    monkeypatch.undo()
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
     time.tzset()
 
 
