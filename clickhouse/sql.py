@@ -57,7 +57,7 @@ def statements(sql: str, settings: Settings) -> list[str]:
 
 def source(name: str) -> str:
     """The text of clickhouse/queries/<name>.sql as written (placeholders unfilled)."""
-    return (resources.files("cdrflow.clickhouse") / "queries" / f"{name}.sql").read_text()
+    return (resources.files("cdrflow.clickhouse") / "queries" / f"{identifier(name)}.sql").read_text()
 
 
 def query(name: str, settings: Settings, **identifiers: str) -> str:
