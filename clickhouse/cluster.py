@@ -9,6 +9,7 @@ rewritten here instead of keeping a second copy of the SQL:
   and the Distributed table sums the shards at query time (all targets are mergeable aggregates);
 - plain and parameterised views are created (or replaced) ON CLUSTER over the Distributed names;
 - INSERT … SELECT backfills run as they are: Distributed to Distributed, once;
+- TRUNCATE TABLE (which empties a backfill's target first) goes to the `_local` table ON CLUSTER;
 - ALTER TABLE goes to the `_local` table ON CLUSTER (TTL lives where the parts are); column changes
   go to the Distributed table as well.
 
@@ -25,6 +26,7 @@ _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<db>\w+)\.(
 _CREATE_VIEW = re.compile(r"^(?P<create>CREATE VIEW IF NOT EXISTS|CREATE OR REPLACE VIEW) (?P<db>\w+)\.(?P<name>\w+)\s+"
                           r"(?P<rest>(?:SQL SECURITY \w+\s+)?AS\s.*)$", re.S)
 _INSERT_SELECT = re.compile(r"^INSERT INTO \w+\.\w+\s.*\bSELECT\b", re.S)
+_TRUNCATE = re.compile(r"^TRUNCATE TABLE (?P<exists>IF EXISTS )?(?P<db>\w+)\.(?P<name>\w+)$")
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?P<db>\w+)\.(?P<name>\w+)\s+(?P<rest>.*)$", re.S)
 _COLUMN_CHANGE = re.compile(r"^(ADD|DROP|MODIFY|RENAME) COLUMN\b")
 _CREATE_DATABASE = re.compile(r"^CREATE DATABASE IF NOT EXISTS (?P<db>\w+)$")
@@ -57,6 +59,8 @@ def to_cluster(statement: str, cluster: str, replicated: set[str]) -> list[str]:
     if _INSERT_SELECT.match(statement):
         # a one-off backfill: Distributed to Distributed, run once, sharded like any insert
         return [statement]
+    if (m := _TRUNCATE.match(statement)) and m.group("name") in replicated:
+        return [f"TRUNCATE TABLE {m['exists'] or ''}{m['db']}.{m['name']}{LOCAL_SUFFIX} {on}"]
     if (m := _ALTER_TABLE.match(statement)) and m.group("name") in replicated:
         local = [f"ALTER TABLE {m['db']}.{m['name']}{LOCAL_SUFFIX} {on} {m['rest']}"]
         # a column change also reshapes the Distributed table, or it would not read the column

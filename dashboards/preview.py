@@ -10,6 +10,7 @@ from typing import Callable
 
 from clickhouse_connect.driver.client import Client
 
+from cdrflow.clickhouse.sql import fill
 from cdrflow.infra.config import Settings
 
 from .definitions import Dashboard, Panel
@@ -41,7 +42,7 @@ def option_values(run: Runner, d: Dashboard, settings: Settings, time: TimeRange
 
 
 def _sql(sql: str, settings: Settings) -> str:
-    return sql.replace("{database}", settings.clickhouse_database)
+    return fill(sql, settings)
 
 
 def panel_sql(sql: str, settings: Settings, time: TimeRange, selection: dict, options: dict) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from clickhouse_connect.driver.client import Client
 
+from cdrflow.clickhouse.sql import table
 from cdrflow.infra.config import Settings
 from cdrflow.dashboards.macros import TimeRange
 from cdrflow.producers.simulate import Fault, SimConfig, as_written, generate
@@ -70,7 +71,7 @@ def _numbers(client: Client, settings: Settings, stored: list[dict]) -> None:
             (19_999_000_001, "disconnected", "acme", "", long_ago)]            # release: never called
     rows += [(int(n[1:]), "in_service", "acme", channel, long_ago)
              for n, channel in zip(busiest[1:4], ("search", "radio", "billboard"))]
-    client.insert(f"{settings.clickhouse_database}.number_blocks",
+    client.insert(table("number_blocks", settings),
                   [[n, n, status, tenant, channel, since, "demo", i] for i, (n, status, tenant, channel, since)
                    in enumerate(rows)],
                   column_names=["first_number", "last_number", "status", "tenant", "channel", "status_since",
@@ -90,7 +91,7 @@ def _platform_health(client: Client, settings: Settings, now_ms: int) -> None:
             sampler.count_dead_letters([DeadLetter(stage="decode", reason="invalid CDR: start_ms: Field required "
                                                    "(1 error(s))", source="demo", position="demo", raw="")] * 2)
         rows.append(sampler.sample(stats, consumer_lag=40 + m % 7, at_s=(now_ms - (120 - m) * MINUTE_MS) / 1000))
-    write_samples(client, settings.clickhouse_database, rows)
+    write_samples(client, settings, rows)
 
 
 def load_demo(client: Client, settings: Settings, calls_per_second: float = 3.0) -> list[dict]:
@@ -100,7 +101,7 @@ def load_demo(client: Client, settings: Settings, calls_per_second: float = 3.0)
                     interconnects=dict(settings.interconnects), faults=(fault,), diurnal=False)
     calls = [c for c in as_written(generate(cfg, until_ms=SIM_END)) if c["end_ms"] < SIM_END]
     enrich = Enricher(settings.home_region, settings.interconnects)
-    stored = CdrWriter(client, settings.clickhouse_database).write(enrich(calls))
+    stored = CdrWriter(client, settings).write(enrich(calls))
     incidents = _detect(client, settings, stored)
     _numbers(client, settings, stored)
     _platform_health(client, settings, int(time.time() * 1000))

@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 
-from cdrflow.clickhouse.sql import query
+from cdrflow.clickhouse.sql import query, table
 from cdrflow.infra.config import Settings
 
 from cdrflow.incidents.detector import Figures
@@ -45,4 +45,4 @@ def store_incidents(client: Client, settings: Settings, incidents: list[dict[str
              i["start_ms"] // 1000, i["end_ms"] // 1000 if i["end_ms"] is not None else None,
              i["updated_ms"] // 1000, float(i["lost_calls"]), orjson.dumps(i).decode()] for i in incidents]
     if rows:
-        client.insert(f"{settings.clickhouse_database}.incidents", rows, column_names=INCIDENT_COLUMNS)
+        client.insert(table("incidents", settings), rows, column_names=INCIDENT_COLUMNS)

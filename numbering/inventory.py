@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from cdrflow.clickhouse.sql import fill, query
+from cdrflow.clickhouse.sql import query, utc
 from cdrflow.infra.config import Settings
 from cdrflow.schemas.e164 import e164_normaliser
 
@@ -92,14 +92,6 @@ def parse_inventory(lines: Iterable[str], home_region: str, source: str = "inven
     return blocks
 
 
-# Sent as one INSERT … SELECT with the rows as a query parameter: the same statement runs on a
-# client of our own or through the worker that owns an embedded chdb (cdrflow.infra.runtime.run_query).
-_INSERT_BLOCKS = (
-    "INSERT INTO {database}.number_blocks (first_number, last_number, status, tenant, channel, status_since, "
-    "source_file, source_line) SELECT * FROM format(JSONEachRow, 'first_number UInt64, last_number UInt64, "
-    "status String, tenant String, channel String, status_since DateTime64(3, \\'UTC\\'), source_file String, "
-    "source_line UInt32', {rows:String})")
-
 Run = Callable[[str, dict], Any]   # (sql, parameters) → result
 
 
@@ -110,15 +102,10 @@ def import_inventory(run: Run, settings: Settings, path: Path) -> tuple[int, int
     if blocks:
         rows = "\n".join(json.dumps({
             "first_number": b.first, "last_number": b.last, "status": b.status, "tenant": b.tenant,
-            "channel": b.channel, "status_since": utc_text(b.since), "source_file": str(path),
+            "channel": b.channel, "status_since": utc(b.since), "source_file": str(path),
             "source_line": b.line}) for b in blocks)
-        run(fill(_INSERT_BLOCKS, settings), {"rows": rows})
+        run(query("inventory_import", settings), {"rows": rows})
     return len(blocks), sum(b.last - b.first + 1 for b in blocks)
-
-
-def utc_text(moment: datetime) -> str:
-    """A DateTime64(3, 'UTC') value as text; clickhouse-connect would send naive local time."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def release_candidates_query(settings: Settings, as_of: datetime | None = None, max_calls: int | None = None,
@@ -128,7 +115,7 @@ def release_candidates_query(settings: Settings, as_of: datetime | None = None, 
     """Disconnected numbers with their verdict; None arguments take Settings' quarantine defaults.
     The answer is the same with or without the checkpoint; use_checkpoint=False asks the day table."""
     return query("release_candidates", settings), {
-        "as_of": utc_text(as_of or datetime.now(timezone.utc)),
+        "as_of": utc(as_of or datetime.now(timezone.utc)),
         "max_calls": settings.quarantine_max_calls if max_calls is None else max_calls,
         "window_days": _window_days(settings, window_days),
         "min_days": settings.quarantine_min_days if min_days is None else min_days,
@@ -155,16 +142,16 @@ def build_checkpoint(run: Run, settings: Settings, as_of: datetime | None = None
     """The quarantine counts of the window's days before as_of's day, for release-candidate
     questions asked on that day (number_quarantine_counts, migrations/0011). Once a day is enough:
     status changes and late hits since are recounted at question time."""
-    as_of = as_of or datetime.now(timezone.utc)
     window = _window_days(settings, window_days)
-    params = {"as_of": utc_text(as_of), "window_days": window}
+    params = {"as_of": utc(as_of or datetime.now(timezone.utc)), "window_days": window}
+    day = date.fromisoformat(params["as_of"][:10])     # the UTC day the checkpoint serves
     # taken_at: the server's clock before the build reads anything. Rows inserted since (less the
     # commit lag) may be missing from the checkpoint: their numbers are recounted at question time.
     (taken_at, numbers), = _rows(run(query("quarantine_checkpoint_state", settings), params))
     if numbers is not None and not rebuild:
-        return Checkpoint(as_of.date(), window, numbers, 0.0, built=False)
-    if as_of.date() > date.fromisoformat(taken_at[:10]):
-        raise ValueError(f"a checkpoint for {as_of.date()} can only be built once that day has begun")
+        return Checkpoint(day, window, numbers, 0.0, built=False)
+    if day > date.fromisoformat(taken_at[:10]):
+        raise ValueError(f"a checkpoint for {day} can only be built once that day has begun")
     params["taken_at"] = taken_at
     started = time.perf_counter()
     run(query("quarantine_checkpoint", settings), params)
@@ -172,7 +159,7 @@ def build_checkpoint(run: Run, settings: Settings, as_of: datetime | None = None
     run(query("quarantine_checkpoint_done", settings),
         {**params, "commit_lag_s": settings.quarantine_checkpoint_commit_lag_s, "build_s": build_s})
     (_, numbers), = _rows(run(query("quarantine_checkpoint_state", settings), params))
-    return Checkpoint(as_of.date(), window, numbers, build_s, built=True)
+    return Checkpoint(day, window, numbers, build_s, built=True)
 
 
 def _rows(result) -> list:

@@ -18,6 +18,7 @@ import faust
 import orjson
 from faust.types import TP
 
+from cdrflow.clickhouse.sql import query
 from cdrflow.infra.config import Settings
 from cdrflow.infra.kafka_admin import consumer_lag
 from cdrflow.infra.kafka_security import faust_credentials
@@ -120,7 +121,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
             state["client"] = connect(settings)
             migrate(state["client"], settings)
-            state["writer"] = CdrWriter(state["client"], settings.clickhouse_database)
+            state["writer"] = CdrWriter(state["client"], settings)
         return state["client"]
 
     writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
@@ -271,7 +272,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         except Exception:  # noqa: BLE001 - a sample without lag beats no sample
             lag = None
         row = health.sample(stats, lag)
-        await on_writer_thread(write_samples, clickhouse(), settings.clickhouse_database, [row])
+        await on_writer_thread(write_samples, clickhouse(), settings, [row])
 
     @app.page("/stats")
     async def stats_view(web, request):
@@ -281,9 +282,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     async def metrics_view(web, request):
         return web.text(prometheus_text(stats.as_dict()), content_type="text/plain; version=0.0.4")
 
+    ping = query("ping", settings)
+
     @app.page("/health")
     async def health_view(web, request):
-        await on_writer_thread(lambda: clickhouse().query("SELECT 1"))
+        await on_writer_thread(lambda: clickhouse().query(ping))
         return web.bytes(b'{"ok":true}', content_type="application/json")
 
     @app.page("/ready")
@@ -292,7 +295,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         /health answers before the group join, which takes tens of seconds."""
         assigned = len(app.consumer.assignment()) if not app.rebalancing else 0
         try:
-            await on_writer_thread(lambda: clickhouse().query("SELECT 1"))
+            await on_writer_thread(lambda: clickhouse().query(ping))
             clickhouse_ok = True
         except Exception:
             clickhouse_ok = False

@@ -9,6 +9,9 @@ from typing import Iterable
 
 from clickhouse_connect.driver.client import Client
 
+from cdrflow.clickhouse.sql import table
+from cdrflow.infra.config import Settings
+
 from cdrflow.schemas.envelope import DeadLetter
 
 SAMPLE_INTERVAL_S = 10.0
@@ -41,5 +44,5 @@ class HealthSampler:
                 consumer_lag]
 
 
-def write_samples(client: Client, database: str, rows: list[list]) -> None:
-    client.insert(f"{database}.platform_health", rows, column_names=COLUMNS)
+def write_samples(client: Client, settings: Settings, rows: list[list]) -> None:
+    client.insert(table("platform_health", settings), rows, column_names=COLUMNS)

@@ -6,6 +6,9 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 
+from cdrflow.clickhouse.sql import query, table
+from cdrflow.infra.config import Settings
+
 # The wire fields the cdr table takes (times as epoch ms into its EPHEMERAL inputs).
 CDR_COLUMNS = (
     "cdr_id", "source", "source_format", "native_id", "call_id", "correlation_id", "record_kind",
@@ -19,9 +22,11 @@ CDR_COLUMNS = (
 
 
 class CdrWriter:
-    def __init__(self, client: Client, database: str):
+    def __init__(self, client: Client, settings: Settings):
         self.client = client
-        self.table = f"{database}.cdr"
+        self.table = table("cdr", settings)
+        self.count_between, self.ids_between, self.ids_between_by_prefix = (
+            query(name, settings) for name in ("cdr_count_between", "cdr_ids_between", "cdr_ids_between_by_prefix"))
 
     def already_stored(self, cdrs: list[dict[str, Any]]) -> set[str]:
         """cdr_ids of this batch that a previous delivery stored.
@@ -36,20 +41,17 @@ class CdrWriter:
         if not cdrs:
             return set()
         starts = [c["start_ms"] for c in cdrs]
-        window = "start_time BETWEEN fromUnixTimestamp64Milli({lo:Int64}) AND fromUnixTimestamp64Milli({hi:Int64})"
         params = {"lo": min(starts), "hi": max(starts)}
-        in_range = self.client.query(f"SELECT count() FROM {self.table} WHERE {window}", parameters=params).result_rows[0][0]
+        in_range = self.client.query(self.count_between, parameters=params).result_rows[0][0]
         if in_range == 0:
             return set()
         ids = {c["cdr_id"].lower() for c in cdrs}
         if in_range <= 4 * len(cdrs) + 10_000:
-            rows = self.client.query(f"SELECT toString(cdr_id) FROM {self.table} WHERE {window}", parameters=params).result_rows
+            rows = self.client.query(self.ids_between, parameters=params).result_rows
         else:
             prefixes = [int(i[:8] + i[9:13] + i[14:18], 16) for i in ids]    # decode checked the UUID form
-            rows = self.client.query(
-                f"SELECT toString(cdr_id) FROM {self.table} WHERE {window} "
-                "AND reinterpretAsUInt64(reverse(substring(UUIDStringToNum(toString(cdr_id)), 1, 8))) IN {prefixes:Array(UInt64)}",
-                parameters={**params, "prefixes": prefixes}).result_rows
+            rows = self.client.query(self.ids_between_by_prefix,
+                                     parameters={**params, "prefixes": prefixes}).result_rows
         return ids.intersection(row[0] for row in rows)
 
     def write(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:

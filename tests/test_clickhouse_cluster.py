@@ -50,6 +50,9 @@ def test_views_keep_their_names_and_materialised_views_stay_shard_local(cluster_
     # a new column reaches the shards' tables and the Distributed table over them
     added = [s.split(" ADD COLUMN")[0] for s in ddl if s.startswith("ALTER TABLE") and "ADD COLUMN IF NOT EXISTS call_class" in s]
     assert added == ["ALTER TABLE cdrflow.cdr_local ON CLUSTER cdrflow", "ALTER TABLE cdrflow.cdr ON CLUSTER cdrflow"]
+    # a backfill's target is emptied where its rows live: every shard's local table
+    emptied = [s for s in ddl if s.startswith("TRUNCATE")]
+    assert emptied == ["TRUNCATE TABLE IF EXISTS cdrflow.tenant_calls_by_caller_local ON CLUSTER cdrflow"]
 
 
 def test_cluster_ddl_parses(cluster_plan, clickhouse):

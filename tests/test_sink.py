@@ -10,7 +10,7 @@ from cdrflow.stream.sink import CdrWriter
 
 def test_redelivered_rows_are_skipped_in_narrow_and_wide_time_ranges(clickhouse):
     settings, client = clickhouse
-    writer = CdrWriter(client, settings.clickhouse_database)
+    writer = CdrWriter(client, settings)
     calls = Enricher(settings.home_region, settings.interconnects, settings.tenants)(
         list(generate(default_config(settings, seed=5, calls_per_second=50.0, start_ms=int(time.time() * 1000) - 86_400_000),
                       count=30_000)))

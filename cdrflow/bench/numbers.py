@@ -19,8 +19,9 @@ from rich.console import Console
 
 from cdrflow.clickhouse.client import connect
 from cdrflow.clickhouse.migrate import migrate
+from cdrflow.clickhouse.sql import query, utc
 from cdrflow.infra.config import Settings
-from cdrflow.numbering.inventory import build_checkpoint, release_candidates_query, utc_text
+from cdrflow.numbering.inventory import build_checkpoint, release_candidates_query
 
 FIRST = 12_120_000_000  # +1 212 000 0000: the synthetic capacity starts here
 
@@ -30,38 +31,22 @@ def run_numbers_bench(numbers: int, days: int, hit_share: float, console: Consol
     settings = Settings(data_dir=data_dir, clickhouse_url=f"chdb://{data_dir / 'clickhouse'}")
     client = connect(settings)
     migrate(client, settings)
-    db = settings.clickhouse_database
     as_of = datetime.now(timezone.utc).replace(microsecond=0)
-    params = {"n": numbers, "first": FIRST, "as_of": utc_text(as_of), "days": days, "share": hit_share}
+    params = {"n": numbers, "first": FIRST, "as_of": utc(as_of), "days": days, "share": hit_share}
 
     t0 = time.perf_counter()
-    # every number in service 400 days ago (blocks of 10,000), then disconnected on one of the
-    # last 200 days: the whole capacity is in quarantine, the worst case for this query. Imported
-    # a day ago, as an inventory is: a status row imported after the checkpoint is recounted.
-    client.command(f"""INSERT INTO {db}.number_blocks (first_number, last_number, status, tenant, channel, status_since, source_file, source_line, imported_at)
-        SELECT {{first:UInt64}} + number * 10000, {{first:UInt64}} + number * 10000 + 9999, 'in_service', 'bench', '',
-               {{as_of:DateTime64(3, 'UTC')}} - toIntervalDay(400), 'bench', 0, {{as_of:DateTime64(3, 'UTC')}} - toIntervalDay(1)
-        FROM numbers(intDiv({{n:UInt64}} + 9999, 10000))""", parameters=params)
-    client.command(f"""INSERT INTO {db}.number_blocks (first_number, last_number, status, tenant, channel, status_since, source_file, source_line, imported_at)
-        SELECT {{first:UInt64}} + number, {{first:UInt64}} + number, 'disconnected', 'bench', '',
-               {{as_of:DateTime64(3, 'UTC')}} - toIntervalHour(number % 4800), 'bench', 0, {{as_of:DateTime64(3, 'UTC')}} - toIntervalDay(1)
-        FROM numbers({{n:UInt64}})""", parameters=params)
+    # the whole capacity in service, then each number disconnected: all of it in quarantine
+    client.command(query("bench_numbers_in_service", settings), parameters=params)
+    client.command(query("bench_numbers_disconnected", settings), parameters=params)
     inventory_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    for day in range(days):  # one day per insert keeps each insert to one partition and bounded memory
-        client.command(f"""INSERT INTO {db}.number_hits_daily
-            SELECT {{first:UInt64}} + number AS n, toDate({{as_of:DateTime64(3, 'UTC')}}) - {{day:UInt32}} AS day,
-                   toUInt64(1 + cityHash64(n, day) % 3) AS calls, toUInt64(cityHash64(n, day, 1) % 2) AS answered,
-                   initializeAggregation('uniqIfState', toString(cityHash64(n) % 50), toUInt8(1))
-            FROM numbers({{n:UInt64}})
-            WHERE cityHash64(n, day, 2) % 1000 < {{share:Float64}} * 1000""", parameters={**params, "day": day})
-    client.command(f"OPTIMIZE TABLE {db}.number_hits_daily FINAL")
-    # the history arrived before today's checkpoint: its arrival rows would mark every number as
-    # having late hits (the table's TTL drops arrivals after 3 days anyway)
-    client.command(f"TRUNCATE TABLE {db}.number_hits_arrivals")
+    for day in range(days):
+        client.command(query("bench_numbers_hits_day", settings), parameters={**params, "day": day})
+    client.command(query("optimize_final", settings, table="number_hits_daily"))
+    client.command(query("bench_numbers_forget_arrivals", settings))
     hits_s = time.perf_counter() - t0
-    hit_rows = client.query(f"SELECT count() FROM {db}.number_hits_daily").result_rows[0][0]
+    hit_rows = client.query(query("row_count", settings, table="number_hits_daily")).result_rows[0][0]
 
     load = os.getloadavg()[0]
     checkpoint = build_checkpoint(lambda sql, p: client.query(sql, parameters=p), settings, as_of=as_of)
@@ -73,7 +58,7 @@ def run_numbers_bench(numbers: int, days: int, hit_share: float, console: Consol
     for path, use_checkpoint in (("checkpoint", True), ("day_table", False)):
         sql, parameters = release_candidates_query(settings, as_of=as_of, use_checkpoint=use_checkpoint)
         # The query's own time (summarised in ClickHouse) apart from shipping every row into Python.
-        summary = f"SELECT count(), sum(calls), countIf(verdict = 'release') FROM ({sql})"
+        summary = query("bench_release_candidates_summary", settings)
         # the machine is shared: each figure with its load, and the CPU time the (in-process) query used
         timings, cpu, load = [], [], os.getloadavg()[0]
         for _ in range(runs):

@@ -60,10 +60,14 @@ def broker() -> None:
 def migrate() -> None:
     """Apply the ClickHouse migrations that have not run yet (safe to run again)."""
     from cdrflow.clickhouse.client import connect
-    from cdrflow.clickhouse.migrate import migrate as run
+    from cdrflow.clickhouse.migrate import MigrationError, migrate as run
 
     settings = Settings()
-    applied = run(connect(settings), settings)
+    try:
+        applied = run(connect(settings), settings)
+    except MigrationError as exc:
+        console.print(str(exc), style="red", markup=False)
+        raise typer.Exit(1)
     console.print(f"applied: {', '.join(applied)}")
 
 

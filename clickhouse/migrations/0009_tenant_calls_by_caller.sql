@@ -3,6 +3,7 @@
 -- read each caller's calls together and in time order instead of sorting a period of calls by
 -- number per query — over a month of a 3 M-call tenant that sort was the 2–4 s of those views
 -- (docs/benchmarks.md). Only calls with an outside number: internal calls have none.
+-- accepted checksum: 8239e2681b6ece3c (this file without the TRUNCATE: the same schema)
 CREATE TABLE IF NOT EXISTS {database}.tenant_calls_by_caller
 (
     tenant         LowCardinality(String),
@@ -22,7 +23,10 @@ ORDER BY (tenant, remote_number, start_time)
 TTL toDateTime(start_time) + INTERVAL {retention_days} DAY;
 
 -- Calls already stored, copied before the view below exists so none is copied twice (migrations
--- run before a worker writes).
+-- run before a worker writes). Emptied first: a re-run after a crash, even one midway through the
+-- copy, leaves exactly one copy of each call (clickhouse/migrate.py: re-runnable migrations).
+TRUNCATE TABLE IF EXISTS {database}.tenant_calls_by_caller;
+
 INSERT INTO {database}.tenant_calls_by_caller
 SELECT tenant, remote_number, start_time, call_class, tenant_number, extension, talk_ms, wait_ms, call_direction, cost
 FROM {database}.tenant_calls

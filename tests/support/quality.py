@@ -25,4 +25,4 @@ def cdr(n: int, start_ms: int, *, answered_s: float | None = None, q850: int | N
 def store(clickhouse, cdrs: list[dict]) -> int:
     settings, client = clickhouse
     enrich = Enricher(settings.home_region, settings.interconnects)
-    return len(CdrWriter(client, settings.clickhouse_database).write(enrich(cdrs)))
+    return len(CdrWriter(client, settings).write(enrich(cdrs)))

@@ -139,7 +139,7 @@ def store(settings, client, calls: list[Call]) -> tuple[object, list[dict]]:
 
     settings = settings.model_copy(update={"tenants": TENANTS})
     cdrs = Enricher(settings.home_region, settings.interconnects, settings.tenants)([dict(c.cdr) for c in calls])
-    CdrWriter(client, settings.clickhouse_database).write(cdrs)
+    CdrWriter(client, settings).write(cdrs)
     return settings, cdrs
 
 

@@ -1,0 +1,2 @@
+-- Is ClickHouse answering? The worker's readiness check. No parameters.
+SELECT 1
