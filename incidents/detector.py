@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from cdrflow.infra.config import Thresholds
 
@@ -77,8 +77,8 @@ class Figures:
 
     @classmethod
     def of(cls, partials: list[dict[str, Any]], minutes: float) -> "Figures":
-        return cls(*(sum(p[f] for p in partials) for f in ("seizures", "answered", "effective", "network",
-                                                             "pdd_sum", "pdd_n")), minutes=minutes)
+        return cls(**{f: sum(p[f] for p in partials) for f in ("seizures", "answered", "effective", "network",
+                                                               "pdd_sum", "pdd_n")}, minutes=minutes)
 
     def _share(self, part: int) -> float | None:
         return part / self.seizures if self.seizures else None
@@ -154,8 +154,9 @@ def breaches(window: Figures, base: Figures | None, t: Thresholds, significant: 
     is dated as part of an incident, once a significant window says there is one."""
     kinds = []
     n = window.seizures
-    has_base = base is not None and base.seizures > 0
-    if has_base:
+    if base is not None and base.seizures == 0:
+        base = None                     # no ratios to compare with
+    if base is not None:
         expected = base.per_minute * window.minutes
         if (expected >= (t.min_seizures if significant else 1) and n <= t.vanish_ratio * expected
                 and (not significant or poisson_lower_tail(n, expected) < t.alpha)):
@@ -166,17 +167,19 @@ def breaches(window: Figures, base: Figures | None, t: Thresholds, significant: 
     def implausible(count: int, p: float, lower: bool) -> bool:
         return not significant or binomial_tail(count, n, p, lower) < t.alpha
 
-    if has_base:
-        if window.asr <= base.asr - t.asr_margin and implausible(window.answered, base.asr, lower=True):
+    # n > 0 and the baseline has seizures, so the ratios (Figures.asr …) are defined: divided here
+    if base is not None:
+        base_asr, base_ner = base.answered / base.seizures, base.effective / base.seizures
+        if window.answered / n <= base_asr - t.asr_margin and implausible(window.answered, base_asr, lower=True):
             kinds.append("asr_drop")
-        if window.ner <= base.ner - t.ner_margin and implausible(window.effective, base.ner, lower=True):
+        if window.effective / n <= base_ner - t.ner_margin and implausible(window.effective, base_ner, lower=True):
             kinds.append("ner_drop")
         if (window.pdd_avg_ms is not None and base.pdd_avg_ms is not None
                 and window.pdd_avg_ms > t.pdd_factor * base.pdd_avg_ms
                 and window.pdd_avg_ms - base.pdd_avg_ms >= t.pdd_min_rise_ms):
             kinds.append("pdd_rise")
-    base_share = base.network_share if has_base else 0.0
-    if window.network_share > t.network_share and implausible(window.network, base_share, lower=False):
+    base_share = base.network / base.seizures if base is not None else 0.0
+    if window.network / n > t.network_share and implausible(window.network, base_share, lower=False):
         kinds.append("network_causes")
     return kinds
 
@@ -276,7 +279,7 @@ def _window(minutes: dict[str, Any], m: int, t: Thresholds) -> list[dict[str, An
 
 
 def _judge(key: str, state: dict[str, Any], m: int, window_partials: list[dict[str, Any]], base: Figures | None,
-           t: Thresholds, now_ms: int, elapsed: float = 1.0, also: list[str] = ()) -> dict[str, Any] | None:
+           t: Thresholds, now_ms: int, elapsed: float = 1.0, also: Iterable[str] = ()) -> dict[str, Any] | None:
     """Judges the window ending with minute m, of which `elapsed` (a share) has passed; `also`:
     kinds found otherwise (the recent quick-call vanish)."""
     this_minute = window_partials[-1]
@@ -347,7 +350,8 @@ def _count(incident: dict[str, Any], minute_ms: int, partial: dict[str, Any], ba
     """A minute's lost calls (recomputed: the running minute is seen again once it closes) and its
     evidence (once per minute)."""
     if base is not None and base.seizures:
-        incident["lost_by_minute"][str(minute_ms)] = max(0.0, base.asr * base.per_minute - partial["answered"])
+        base_asr = base.answered / base.seizures
+        incident["lost_by_minute"][str(minute_ms)] = max(0.0, base_asr * base.per_minute - partial["answered"])
     if minute_ms <= incident["counted_through_ms"]:
         return
     incident["counted_through_ms"] = minute_ms

@@ -101,7 +101,7 @@ def _wire_struct() -> type[msgspec.Struct]:
     contract; tests/test_decode.py holds the two to the same verdicts."""
     fields = []
     for name, field in CDR.model_fields.items():
-        annotation = field.annotation
+        annotation: Any = field.annotation
         if field.metadata:
             meta = msgspec.Meta(**{attr: getattr(m, attr) for m in field.metadata
                                    for attr in ("ge", "le", "pattern") if getattr(m, attr, None) is not None})
