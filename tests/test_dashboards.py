@@ -224,7 +224,10 @@ def test_health_sampler_writes_increments_and_groups_dead_letter_reasons():
     from cdrflow.stream.health import HealthSampler
 
     stats, sampler = SimpleNamespace(cdrs_in=100, cdrs_stored=90, duplicates_skipped=10), HealthSampler("w")
-    letter = lambda reason: DeadLetter(stage="decode", reason=reason, source="s", position="p", raw="")  # noqa: E731
+
+    def letter(reason: str) -> DeadLetter:
+        return DeadLetter(stage="decode", reason=reason, source="s", position="p", raw="")
+
     sampler.count_dead_letters([letter("invalid CDR: start_ms: Field required (1 error(s))"),
                                 letter("invalid CDR: start_ms: Field required (3 error(s))"), letter("not JSON")])
     assert sampler.sample(stats, 7, at_s=0)[1:] == ["w", 100, 90, 10, {"invalid CDR: start_ms: Field required": 2,

@@ -158,9 +158,9 @@ def test_udp_and_tcp_messages_become_cdrs_and_dead_letters(settings, publisher):
         (NATIVE[6], peer_a, 1), (NATIVE[7], peer_a, 2), (NATIVE[8], peer_b, 1)])
     assert {c["source"] for c in cdrs} == {"ac-sbc"}
     letters = [orjson.loads(v) for v in read_all(settings.kafka_bootstrap, settings.topic_dead_letter, expect=2)]
-    assert sorted((l["position"], l["reason"]) for l in letters) == sorted([
+    assert sorted((letter["position"], letter["reason"]) for letter in letters) == sorted([
         (f"{udp_peer}#5", "unknown report type 'CALL_BEGIN'"), (f"{peer_b}#2", "unknown report type 'CALL_BEGIN'")])
-    assert all(l["raw"] == BAD.decode() and l["source_format"] == "audiocodes_syslog" for l in letters)
+    assert all(letter["raw"] == BAD.decode() and letter["source_format"] == "audiocodes_syslog" for letter in letters)
 
 
 def test_a_broken_frame_is_a_dead_letter_and_ends_the_connection(settings, publisher):

@@ -6,21 +6,18 @@ import base64
 import io
 import json
 import re
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import orjson
 import pytest
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
-from cdrflow.cli.app import app  # noqa: E402
-from cdrflow.tenants.report import VIEWS, parse_period, render_html  # noqa: E402
-from cdrflow.tenants.views import view_query  # noqa: E402
+from cdrflow.cli.app import app
+from cdrflow.tenants.report import VIEWS, parse_period, render_html
+from cdrflow.tenants.views import view_query
 
-from support.tenant_traffic import DAY0, TENANTS, generate, store  # noqa: E402
+from support.tenant_traffic import DAY0, TENANTS, generate, store
 
 DAY = datetime.fromtimestamp(DAY0 / 1000, timezone.utc)
 

@@ -1,18 +1,15 @@
 """Every tenant view against figures computed independently from the generated calls' truth."""
 from __future__ import annotations
 
-import sys
 from collections import Counter, defaultdict
 from datetime import timezone
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from cdrflow.schemas.erlang import channels_needed, erlang_b  # noqa: E402
-from cdrflow.tenants.views import save_analysis_query  # noqa: E402
+from cdrflow.schemas.erlang import channels_needed, erlang_b
+from cdrflow.tenants.views import save_analysis_query
 
-from support.tenant_traffic import (  # noqa: E402
+from support.tenant_traffic import (
     FROM_MS,
     HOUR,
     TENANTS,

@@ -263,8 +263,8 @@ def test_source_holds_a_row_until_it_settles(harness, table):
            ("102", "89031234567", "3", 61_000)
     assert cdrs[5]["native_id"] == "calls.dbf#8" and cdrs[5]["calling_number"] == "4950001122"
     letters = harness.dead_letters(expect=2)
-    assert sorted(l["position"] for l in letters) == [f"{table}#6", f"{table}#7"]
-    assert all(l["source_format"] == "wintariff_dbf" and l["stage"] == "parse" for l in letters)
+    assert sorted(letter["position"] for letter in letters) == [f"{table}#6", f"{table}#7"]
+    assert all(letter["source_format"] == "wintariff_dbf" and letter["stage"] == "parse" for letter in letters)
 
 
 def test_source_gives_up_after_settle_time_and_restarts_at_held_row(harness, tmp_path):
