@@ -3,9 +3,10 @@
 The Faust detector agent (stream/detector_agent.py) keeps one state per "interconnect|direction"
 (changelogged by stream/detector_tables.py), calls `absorb` for each partials message and
 `evaluate` when the event-time watermark closes a minute. Each closed minute m is judged once, on
-the window of the `window_minutes` minutes ending at m, and on minute m alone (a big interconnect that collapses is seen within a
-minute; a small one needs the window to gather min_seizures), against the interconnect's baseline (the same hours of previous days where there is
-history, else recent hours; see clickhouse/queries/baseline.sql). An incident opens when, with at
+the window of the `window_minutes` minutes ending at m, and on minute m alone (a big interconnect
+that collapses is seen within a minute; a small one needs the window to gather min_seizures),
+against the interconnect's baseline (the same hours of previous days where there is history, else
+recent hours; see clickhouse/queries/baseline.sql). An incident opens when, with at
 least `min_seizures` seizures (expected seizures for a vanish), any of:
 
   traffic_vanish  seizures ≤ vanish_ratio × expected (baseline seizures/minute × window);
@@ -18,10 +19,10 @@ least `min_seizures` seizures (expected seizures for a vanish), any of:
   pdd_rise        average PDD > pdd_factor × baseline and ≥ pdd_min_rise_ms above it
 
 and in each case the count must also be implausible under the baseline: its exact binomial
-(Poisson for a vanish) tail probability below `alpha` (1e-6). That keeps small interconnects from paging on sampling noise:
-every key is judged every minute, so a healthy day is ~10⁵ tests per hundred keys. While open, every judged
-minute updates the incident (figures, lost calls, evidence); after quiet_minutes without a
-breach it resolves. Lost calls = Σ over incident minutes of max(0, baseline ASR × baseline
+(Poisson for a vanish) tail probability below `alpha` (1e-6). That keeps small interconnects from
+paging on sampling noise: every key is judged every minute, so a healthy day is ~10⁵ tests per
+hundred keys. While open, every judged minute updates the incident (figures, lost calls, evidence);
+after quiet_minutes without a breach it resolves. Lost calls = Σ over incident minutes of max(0, baseline ASR × baseline
 seizures/minute − answered that minute) from its first to its last bad minute: calls the
 interconnect would have completed. Start and end are dated to the first and last minute past the
 margins on its own (a run of them, inside significant windows); the window only says it is on.
@@ -127,7 +128,8 @@ def binomial_tail(k: int, n: int, p: float, lower: bool) -> float:
     # From the term at k outwards (towards 0 or n), each from the last by the ratio of neighbouring
     # terms, until they no longer count: a few dozen terms for a drop, not up to n of them.
     odds = p / (1 - p)
-    log_term = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p)
+    log_term = (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                + k * math.log(p) + (n - k) * math.log1p(-p))
     term, total, i = 1.0, 1.0, k        # relative to the term at k, scaled back at the end
     while (i > 0 if lower else i < n):
         term *= i / ((n - i + 1) * odds) if lower else (n - i) * odds / (i + 1)
@@ -275,7 +277,8 @@ def recent_vanish(minutes: dict[str, Any], watermark_ms: int, base: Figures | No
 
 
 def _window(minutes: dict[str, Any], m: int, t: Thresholds) -> list[dict[str, Any]]:
-    return [minutes.get(str(x)) or empty() for x in range(m - (t.window_minutes - 1) * MINUTE_MS, m + MINUTE_MS, MINUTE_MS)]
+    first = m - (t.window_minutes - 1) * MINUTE_MS
+    return [minutes.get(str(x)) or empty() for x in range(first, m + MINUTE_MS, MINUTE_MS)]
 
 
 def _judge(key: str, state: dict[str, Any], m: int, window_partials: list[dict[str, Any]], base: Figures | None,
@@ -331,7 +334,8 @@ def _judge(key: str, state: dict[str, Any], m: int, window_partials: list[dict[s
     if kind != "open" and past_margin[-1]:
         incident["bad_minutes"].append(m)
     # the last bad minute is the last past-margin minute inside a significant window
-    last_bad = max((b for b in incident["bad_minutes"] if b <= incident["last_breach_ms"]), default=incident["start_ms"])
+    last_bad = max((b for b in incident["bad_minutes"] if b <= incident["last_breach_ms"]),
+                   default=incident["start_ms"])
     if not kinds and m - incident["last_breach_ms"] >= t.quiet_minutes * MINUTE_MS:
         incident["status"], incident["end_ms"] = "resolved", last_bad + MINUTE_MS
         kind = "resolve"

@@ -199,7 +199,8 @@ def csv_row(raw: bytes, delimiter: str = ",", quotechar: str = '"') -> list[str]
 PAST_ANY_LINE = 1 << 30
 
 
-def csv_pick(raw: bytes, columns: tuple[int, ...], delimiter: str = ",", quotechar: str = '"') -> tuple[int, tuple[str, ...]]:
+def csv_pick(raw: bytes, columns: tuple[int, ...], delimiter: str = ",",
+             quotechar: str = '"') -> tuple[int, tuple[str, ...]]:
     """(number of fields, the fields at `columns`, "" past the last) of csv_row(raw), making str
     of only the columns read: CUCM writes 133 columns and a parser reads 14."""
     picked = _pick(raw, columns, delimiter, quotechar)
@@ -233,7 +234,8 @@ def csv_rows(lines: list[bytes], offset: int, failed: list[Failure],
         offset += len(line)
 
 
-def pick_plan(layouts: dict[Any, tuple[int, ...]], always: tuple[int, ...] = (0,)) -> tuple[tuple[int, ...], dict[Any, Callable]]:
+def pick_plan(layouts: dict[Any, tuple[int, ...]],
+              always: tuple[int, ...] = (0,)) -> tuple[tuple[int, ...], dict[Any, Callable]]:
     """For positional CSV formats with several layouts (by record type, by release): the columns
     any layout reads (and `always`), for one csv_pick a line, and per layout a getter of its
     columns' values from what csv_pick gave."""

@@ -120,7 +120,8 @@ def add_detector(app: faust.App, settings: Settings, stats: Any, partials_topic:
             await previous
         if events:
             try:
-                await on_writer_thread(lambda: store_incidents(clickhouse(), settings, [e["incident"] for _, e in events]))
+                incidents = [e["incident"] for _, e in events]
+                await on_writer_thread(lambda: store_incidents(clickhouse(), settings, incidents))
             except Exception:  # noqa: BLE001 - the incident's next version is stored again; announce it anyway
                 log.exception("storing %d incident events failed; sending them anyway", len(events))
             try:

@@ -38,17 +38,20 @@ class CdrWriter:
         starts = [c["start_ms"] for c in cdrs]
         window = "start_time BETWEEN fromUnixTimestamp64Milli({lo:Int64}) AND fromUnixTimestamp64Milli({hi:Int64})"
         params = {"lo": min(starts), "hi": max(starts)}
-        in_range = self.client.query(f"SELECT count() FROM {self.table} WHERE {window}", parameters=params).result_rows[0][0]
+        in_range = self.client.query(f"SELECT count() FROM {self.table} WHERE {window}",
+                                     parameters=params).result_rows[0][0]
         if in_range == 0:
             return set()
         ids = {c["cdr_id"].lower() for c in cdrs}
         if in_range <= 4 * len(cdrs) + 10_000:
-            rows = self.client.query(f"SELECT toString(cdr_id) FROM {self.table} WHERE {window}", parameters=params).result_rows
+            rows = self.client.query(f"SELECT toString(cdr_id) FROM {self.table} WHERE {window}",
+                                     parameters=params).result_rows
         else:
             prefixes = [int(i[:8] + i[9:13] + i[14:18], 16) for i in ids]    # decode checked the UUID form
             rows = self.client.query(
                 f"SELECT toString(cdr_id) FROM {self.table} WHERE {window} "
-                "AND reinterpretAsUInt64(reverse(substring(UUIDStringToNum(toString(cdr_id)), 1, 8))) IN {prefixes:Array(UInt64)}",
+                "AND reinterpretAsUInt64(reverse(substring(UUIDStringToNum(toString(cdr_id)), 1, 8))) "
+                "IN {prefixes:Array(UInt64)}",
                 parameters={**params, "prefixes": prefixes}).result_rows
         return ids.intersection(row[0] for row in rows)
 

@@ -143,7 +143,8 @@ def test_build_writes_the_committed_files(tmp_path):
     # the files in the repository are what build writes now: nobody edits them by hand
     from cdrflow.dashboards.build import OUT
     for path in written:
-        assert (OUT / path.relative_to(tmp_path)).read_text() == path.read_text(), f"run `cdrflow dashboards build`: {path}"
+        assert (OUT / path.relative_to(tmp_path)).read_text() == path.read_text(), \
+            f"run `cdrflow dashboards build`: {path}"
 
 
 class FakeGrafana:
@@ -203,7 +204,8 @@ def test_push_is_idempotent_against_the_grafana_api(httpserver):
                                ("GET", f"/api/datasources/uid/{DATASOURCE_UID}"), ("POST", "/api/datasources"),
                                *dashboards]
     datasource = grafana.datasources[DATASOURCE_UID]
-    assert (datasource["type"], datasource["access"], datasource["secureJsonData"]) == (PLUGIN, "proxy", {"password": "s3cret"})
+    assert (datasource["type"], datasource["access"], datasource["secureJsonData"]) == \
+           (PLUGIN, "proxy", {"password": "s3cret"})
     assert {b["folderUid"] for b in grafana.dashboards.values()} == {"cdrflow"}
     assert all(b["overwrite"] for b in grafana.dashboards.values())
     first = json.loads(json.dumps(grafana.dashboards))

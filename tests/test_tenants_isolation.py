@@ -50,7 +50,9 @@ def test_every_table_a_tenant_view_reads_is_guarded():
     views = {f"tenant_{v}" for v in VIEWS}
     read = set()
     for m in numbered:
-        for body in re.findall(r"CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?\{database\}\.tenant_\w+\s(.*?);", m.sql, re.S):
+        views = re.findall(r"CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?\{database\}\.tenant_\w+\s(.*?);", m.sql,
+                           re.S)
+        for body in views:
             read |= set(re.findall(r"\{database\}\.(\w+)", body))
     assert read - views == set(GUARDED_TABLES)
 
@@ -92,7 +94,8 @@ def test_one_tenants_views_never_return_anothers_rows(stored):
     assert all(r["peak_concurrent"] == 0 for r in ask(stored, "channel_load", "nobody"))
     assert ask(stored, "call_types", "nobody")[0]["calls"] == 0
     # the notebook of one tenant does not see the other's calls even with a match-everything prefix
-    acme_calls = sum(1 for c in calls if c.tenant == "acme" and c.call_class != "internal" and FROM.timestamp() * 1000 <= c.start_ms < TO.timestamp() * 1000)
+    acme_calls = sum(1 for c in calls if c.tenant == "acme" and c.call_class != "internal"
+                     and FROM.timestamp() * 1000 <= c.start_ms < TO.timestamp() * 1000)
     assert len(ask(stored, "notebook", "acme", name="all")) == acme_calls
 
 

@@ -38,13 +38,17 @@ def run_numbers_bench(numbers: int, days: int, hit_share: float, console: Consol
     # every number in service 400 days ago (blocks of 10,000), then disconnected on one of the
     # last 200 days: the whole capacity is in quarantine, the worst case for this query. Imported
     # a day ago, as an inventory is: a status row imported after the checkpoint is recounted.
-    client.command(f"""INSERT INTO {db}.number_blocks (first_number, last_number, status, tenant, channel, status_since, source_file, source_line, imported_at)
+    client.command(f"""INSERT INTO {db}.number_blocks (first_number, last_number, status, tenant, channel,
+                                                         status_since, source_file, source_line, imported_at)
         SELECT {{first:UInt64}} + number * 10000, {{first:UInt64}} + number * 10000 + 9999, 'in_service', 'bench', '',
-               {{as_of:DateTime64(3, 'UTC')}} - toIntervalDay(400), 'bench', 0, {{as_of:DateTime64(3, 'UTC')}} - toIntervalDay(1)
+               {{as_of:DateTime64(3, 'UTC')}} - toIntervalDay(400), 'bench', 0,
+               {{as_of:DateTime64(3, 'UTC')}} - toIntervalDay(1)
         FROM numbers(intDiv({{n:UInt64}} + 9999, 10000))""", parameters=params)
-    client.command(f"""INSERT INTO {db}.number_blocks (first_number, last_number, status, tenant, channel, status_since, source_file, source_line, imported_at)
+    client.command(f"""INSERT INTO {db}.number_blocks (first_number, last_number, status, tenant, channel,
+                                                         status_since, source_file, source_line, imported_at)
         SELECT {{first:UInt64}} + number, {{first:UInt64}} + number, 'disconnected', 'bench', '',
-               {{as_of:DateTime64(3, 'UTC')}} - toIntervalHour(number % 4800), 'bench', 0, {{as_of:DateTime64(3, 'UTC')}} - toIntervalDay(1)
+               {{as_of:DateTime64(3, 'UTC')}} - toIntervalHour(number % 4800), 'bench', 0,
+               {{as_of:DateTime64(3, 'UTC')}} - toIntervalDay(1)
         FROM numbers({{n:UInt64}})""", parameters=params)
     inventory_s = time.perf_counter() - t0
 

@@ -24,7 +24,8 @@ _GENERATE = """
 INSERT INTO {db}.tenant_calls
 SELECT
     multiIf(h % 100 < 30, 't0', h % 100 < 50, 't1', concat('t', toString(2 + h % 8))) AS tenant,
-    {start:DateTime64(3, 'UTC')} + toIntervalMillisecond(toInt64(number * {span_ms:Float64} / {n:UInt64})) AS start_time,
+    {start:DateTime64(3, 'UTC')}
+        + toIntervalMillisecond(toInt64(number * {span_ms:Float64} / {n:UInt64})) AS start_time,
     if(cls IN ('missed') AND h % 7 != 0, NULL, start_time + toIntervalMillisecond(wait)) AS answer_time,
     start_time + toIntervalMillisecond(wait + talk) AS end_time,
     generateUUIDv4(number) AS cdr_id,
@@ -39,7 +40,8 @@ SELECT
     if(cls IN ('outgoing'), round(talk / 60000 * 0.02, 6), NULL) AS cost
 FROM (
     SELECT number, cityHash64(number) AS h,
-           ['incoming', 'incoming', 'incoming', 'missed', 'outgoing', 'outgoing', 'outgoing', 'internal', 'forwarded'][1 + cityHash64(number, 1) % 9] AS cls,
+           ['incoming', 'incoming', 'incoming', 'missed', 'outgoing', 'outgoing', 'outgoing', 'internal',
+            'forwarded'][1 + cityHash64(number, 1) % 9] AS cls,
            toUInt64(2000 + cityHash64(number, 3) % 30000) AS wait,
            toUInt64(cityHash64(number, 4) % 600000) AS talk
     FROM numbers({n:UInt64})

@@ -26,7 +26,8 @@ def call(seq: int, called: str, caller: str, start: datetime, answered: bool, ki
 
 def store(settings, client, cdrs: list[dict]) -> None:
     """Through the worker's enrich + write path, a month per insert (the cdr table has daily partitions)."""
-    writer, enrich = CdrWriter(client, settings.clickhouse_database), Enricher(settings.home_region, settings.interconnects)
+    writer = CdrWriter(client, settings.clickhouse_database)
+    enrich = Enricher(settings.home_region, settings.interconnects)
     by_month = defaultdict(list)
     for cdr in cdrs:
         by_month[cdr["start_ms"] // (30 * 86_400_000)].append(cdr)
