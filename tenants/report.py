@@ -1,6 +1,6 @@
 """`cdrflow report TENANT --period …`: the summary, directions, channel load and extension views of
-one tenant as a self-contained HTML page (tables plus PNG charts inlined as base64), the report
-seed 000's customers asked for instead of a monthly spreadsheet.
+one tenant as a self-contained HTML page (tables plus PNG charts inlined as base64), a report to
+hand a tenant's customer in place of a monthly spreadsheet.
 
 Queries are the tenant views through run_query (so it works while a worker owns the embedded
 engine), with values as server-side parameters; the HTML is built from their rows only.
