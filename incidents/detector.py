@@ -22,10 +22,11 @@ and in each case the count must also be implausible under the baseline: its exac
 (Poisson for a vanish) tail probability below `alpha` (1e-6). That keeps small interconnects from
 paging on sampling noise: every key is judged every minute, so a healthy day is ~10⁵ tests per
 hundred keys. While open, every judged minute updates the incident (figures, lost calls, evidence);
-after quiet_minutes without a breach it resolves. Lost calls = Σ over incident minutes of max(0, baseline ASR × baseline
-seizures/minute − answered that minute) from its first to its last bad minute: calls the
-interconnect would have completed. Start and end are dated to the first and last minute past the
-margins on its own (a run of them, inside significant windows); the window only says it is on.
+after quiet_minutes without a breach it resolves. Lost calls = Σ over incident minutes of
+max(0, baseline ASR × baseline seizures/minute − answered that minute) from its first to its last
+bad minute: calls the interconnect would have completed. Start and end are dated to the first and
+last minute past the margins on its own (a run of them, inside significant windows); the window
+only says it is on.
 
 Why a vanish needs its own early signal. CDRs are written when calls end, so after a trunk
 stops taking calls the answered calls in progress keep ending for minutes and failed ones for up
@@ -169,7 +170,7 @@ def breaches(window: Figures, base: Figures | None, t: Thresholds, significant: 
     def implausible(count: int, p: float, lower: bool) -> bool:
         return not significant or binomial_tail(count, n, p, lower) < t.alpha
 
-    # n > 0 and the baseline has seizures, so the ratios (Figures.asr …) are defined: divided here
+    # here n > 0 and the baseline has seizures: the ratios (Figures.asr …) are defined, divided directly
     if base is not None:
         base_asr, base_ner = base.answered / base.seizures, base.effective / base.seizures
         if window.answered / n <= base_asr - t.asr_margin and implausible(window.answered, base_asr, lower=True):
