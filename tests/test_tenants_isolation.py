@@ -50,9 +50,9 @@ def test_every_table_a_tenant_view_reads_is_guarded():
     views = {f"tenant_{v}" for v in VIEWS}
     read = set()
     for m in numbered:
-        views = re.findall(r"CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?\{database\}\.tenant_\w+\s(.*?);", m.sql,
-                           re.S)
-        for body in views:
+        bodies = re.findall(r"CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?\{database\}\.tenant_\w+\s(.*?);", m.sql,
+                            re.S)
+        for body in bodies:
             read |= set(re.findall(r"\{database\}\.(\w+)", body))
     assert read - views == set(GUARDED_TABLES)
 
