@@ -86,7 +86,8 @@ class Stack:
                 while deadline is None or time.monotonic() < deadline:
                     for name, process in self.processes.items():
                         if process.poll() is not None:
-                            raise SystemExit(f"{name} exited with {process.returncode}; see {self.logs / (name + '.log')}")
+                            raise SystemExit(f"{name} exited with {process.returncode}; "
+                                             f"see {self.logs / (name + '.log')}")
                     stats = worker_request(self.settings, "/stats", timeout_s=2)
                     rate = 0.0
                     if stats:
@@ -102,13 +103,16 @@ class Stack:
     def _view(self, stats: dict | None, rate: float) -> Group:
         if not stats:
             return Group(Text("waiting for the worker to join its consumer group …", style="yellow"))
-        head = Text.assemble(("CDRs/s in ", "bold"), f"{rate:,.0f}   ", ("stored ", "bold"), f"{stats['cdrs_stored']:,}   ",
+        head = Text.assemble(("CDRs/s in ", "bold"), f"{rate:,.0f}   ",
+                             ("stored ", "bold"), f"{stats['cdrs_stored']:,}   ",
                              ("duplicates skipped ", "bold"), f"{stats['duplicates_skipped']:,}   ",
                              ("dead letters ", "bold"), f"{stats['dead_letters']:,}")
-        table = Table("interconnect", "dir", "seizures", "answered", "ASR", "NER", title="5 minutes ending 5 minutes ago (event time: calls count once they end)")
+        table = Table("interconnect", "dir", "seizures", "answered", "ASR", "NER",
+                      title="5 minutes ending 5 minutes ago (event time: calls count once they end)")
         try:
             answer = worker_request(self.settings, "/query", {
-                "sql": named_query("live_interconnects", self.settings), "parameters": {"minutes": 5, "settle": 5}}, timeout_s=5)
+                "sql": named_query("live_interconnects", self.settings), "parameters": {"minutes": 5, "settle": 5}},
+                timeout_s=5)
         except QueryError as exc:
             return Group(head, Text(f"query failed: {exc}", style="red"))
         for row in (answer or {}).get("rows", []):

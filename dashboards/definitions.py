@@ -66,7 +66,8 @@ SERIES = "concat(interconnect, '/', toString(direction))"
 ASR_STEPS = ((None, "red"), (0.3, "orange"), (0.45, "green"))
 NER_STEPS = ((None, "red"), (0.8, "orange"), (0.9, "green"))
 INCIDENT_COLUMNS = "toString(id) AS id, interconnect, toString(direction) AS direction, status, " \
-                   "arrayStringConcat(kinds, ', ') AS kinds, severity, start_time, end_time, round(lost_calls) AS lost_calls"
+                   "arrayStringConcat(kinds, ', ') AS kinds, severity, start_time, end_time, " \
+                   "round(lost_calls) AS lost_calls"
 INCIDENT_ANNOTATIONS = f"""
 SELECT start_time AS time, ifNull(end_time, $__toTime) AS timeEnd,
        concat({SERIES}, ': ', arrayStringConcat(kinds, ', '), ' (', severity, ', ', toString(status),
@@ -102,7 +103,8 @@ NOC = Dashboard("cdrflow-noc", "NOC availability", variables=(INTERCONNECTS, DIR
     _ratio_heatmap("asr"), _ratio_heatmap("ner"),
     Panel("Seizures and answered per minute", "timeseries", columns=("time", "seizures", "answered"), width=24,
           sql=f"""SELECT $__timeInterval(minute) AS time,
-       sum(seizures) / greatest($__interval_s / 60, 1) AS seizures, sum(answered) / greatest($__interval_s / 60, 1) AS answered
+       sum(seizures) / greatest($__interval_s / 60, 1) AS seizures,
+       sum(answered) / greatest($__interval_s / 60, 1) AS answered
 FROM {{database}}.interconnect_minute
 WHERE $__timeFilter(minute) AND {selected()}
 GROUP BY time ORDER BY time"""),
@@ -128,7 +130,8 @@ WHERE {selected('q.')} ORDER BY time, series"""),
     Panel("ACD and PDD against the 7-day baseline", "timeseries",
           columns=("time", "series", "acd_s", "pdd_avg_s", "acd_baseline_s", "pdd_baseline_s"),
           sql=f"""SELECT q.bucket AS time, concat(q.interconnect, '/', toString(q.direction)) AS series,
-       q.acd_s AS acd_s, q.pdd_avg_ms / 1000 AS pdd_avg_s, b.acd_s AS acd_baseline_s, b.pdd_avg_ms / 1000 AS pdd_baseline_s
+       q.acd_s AS acd_s, q.pdd_avg_ms / 1000 AS pdd_avg_s,
+       b.acd_s AS acd_baseline_s, b.pdd_avg_ms / 1000 AS pdd_baseline_s
 FROM {quality('greatest($__interval_s, 60)')} AS q
 LEFT JOIN {{database}}.interconnect_quality(from = $__fromTime - INTERVAL 7 DAY, to = $__fromTime, bucket_s = 0) AS b
     ON b.interconnect = q.interconnect AND b.direction = q.direction
@@ -173,7 +176,8 @@ TRENDS = Dashboard("cdrflow-trends", "Availability trends", variables=(INTERCONN
           custom={"thresholdsStyle": {"mode": "line"}},
           sql=f"""WITH watched AS ({_WATCHED_MINUTES}),
      down AS ({_DOWN_MINUTES}),
-     seen AS (SELECT DISTINCT interconnect FROM {{database}}.interconnect_minute WHERE $__timeFilter(minute) AND {selected()})
+     seen AS (SELECT DISTINCT interconnect FROM {{database}}.interconnect_minute
+              WHERE $__timeFilter(minute) AND {selected()})
 SELECT w.time AS time, s.interconnect AS interconnect, 1 - d.minutes / w.minutes AS availability
 FROM watched AS w CROSS JOIN seen AS s
 LEFT JOIN down AS d ON d.time = w.time AND d.interconnect = s.interconnect
@@ -183,23 +187,28 @@ ORDER BY time, interconnect"""),
           options={"reduceOptions": {"values": False, "calcs": ["lastNotNull"]}, "colorMode": "background"},
           sql=f"""WITH watched AS ({_WATCHED_MINUTES}),
      down AS ({_DOWN_MINUTES}),
-     seen AS (SELECT uniqExact(interconnect) AS n FROM {{database}}.interconnect_minute WHERE $__timeFilter(minute) AND {selected()})
-SELECT 1 - (SELECT sum(minutes) FROM down) / ((SELECT sum(minutes) FROM watched) * greatest((SELECT n FROM seen), 1)) AS availability"""),
+     seen AS (SELECT uniqExact(interconnect) AS n FROM {{database}}.interconnect_minute
+              WHERE $__timeFilter(minute) AND {selected()})
+SELECT 1 - (SELECT sum(minutes) FROM down)
+           / ((SELECT sum(minutes) FROM watched) * greatest((SELECT n FROM seen), 1)) AS availability"""),
     Panel("Calls lost in incidents", "timeseries", columns=("time", "interconnect", "lost_calls"),
           custom={"drawStyle": "bars", "stacking": {"mode": "normal"}, "fillOpacity": 80},
-          sql=f"""SELECT toStartOfInterval(start_time, INTERVAL 1 ${{period}}) AS time, interconnect, round(sum(lost_calls)) AS lost_calls
+          sql=f"""SELECT toStartOfInterval(start_time, INTERVAL 1 ${{period}}) AS time, interconnect,
+       round(sum(lost_calls)) AS lost_calls
 FROM {{database}}.incidents FINAL
 WHERE $__timeFilter(start_time) AND {selected()}
 GROUP BY time, interconnect ORDER BY time, interconnect"""),
     Panel("Traffic: seizures per period", "timeseries", columns=("time", "interconnect", "seizures"),
           custom={"drawStyle": "bars", "stacking": {"mode": "normal"}, "fillOpacity": 80},
-          sql=f"""SELECT toStartOfInterval(minute, INTERVAL 1 ${{period}}) AS time, interconnect, sum(seizures) AS seizures
+          sql=f"""SELECT toStartOfInterval(minute, INTERVAL 1 ${{period}}) AS time, interconnect,
+       sum(seizures) AS seizures
 FROM {{database}}.interconnect_minute
 WHERE $__timeFilter(minute) AND {selected()}
 GROUP BY time, interconnect ORDER BY time, interconnect"""),
 ))
 
-TENANTS = Variable("tenant", "SELECT DISTINCT tenant FROM {database}.number_status FINAL WHERE tenant != '' ORDER BY tenant")
+TENANTS = Variable("tenant",
+                   "SELECT DISTINCT tenant FROM {database}.number_status FINAL WHERE tenant != '' ORDER BY tenant")
 # The quarantine rule of the CLI and tenants' views, as of the range end.
 _QUARANTINE = ("{database}.number_quarantine(as_of = $__toTime, max_calls = ${max_calls}, "
                "window_days = ${window_days}, min_days = ${min_days})")
@@ -224,7 +233,8 @@ WHERE $__dateFilter(day)
 GROUP BY time ORDER BY time"""),
         Panel("Quarantine verdicts", "piechart", format=TABLE, columns=("verdict", "numbers"),
               options={"reduceOptions": {"values": True, "calcs": []}, "pieType": "donut"},
-              sql=f"""SELECT verdict, count() AS numbers FROM {_QUARANTINE} WHERE {_TENANT} GROUP BY verdict ORDER BY verdict"""),
+              sql=f"""SELECT verdict, count() AS numbers FROM {_QUARANTINE} WHERE {_TENANT}
+GROUP BY verdict ORDER BY verdict"""),
         Panel("Release candidates", "table", format=TABLE, columns=quarantine_table,
               sql=f"""SELECT number, tenant, quarantine_days, calls, last_call_day
 FROM {_QUARANTINE} WHERE verdict = 'release' AND {_TENANT} ORDER BY quarantine_days DESC, number"""),
@@ -239,15 +249,16 @@ WHERE $__dateFilter(day) AND {_TENANT}
 GROUP BY time, channel ORDER BY time, channel"""),
         Panel("Tracking numbers", "table", format=TABLE,
               columns=("tracking_number", "tenant", "channel", "calls", "unique_callers", "first_time_callers"),
-              sql=f"""SELECT tracking_number, tenant, channel, sum(calls) AS calls, sum(unique_callers) AS unique_callers,
-       sum(first_time_callers) AS first_time_callers
+              sql=f"""SELECT tracking_number, tenant, channel, sum(calls) AS calls,
+       sum(unique_callers) AS unique_callers, sum(first_time_callers) AS first_time_callers
 FROM {{database}}.call_tracking_daily
 WHERE $__dateFilter(day) AND {_TENANT}
 GROUP BY tracking_number, tenant, channel ORDER BY calls DESC"""),
     ))
 
 
-WORKERS = Variable("worker", "SELECT DISTINCT worker FROM {database}.platform_health WHERE $__timeFilter(at) ORDER BY worker")
+WORKERS = Variable("worker",
+                   "SELECT DISTINCT worker FROM {database}.platform_health WHERE $__timeFilter(at) ORDER BY worker")
 _WORKER = "$__conditionalAll(worker IN (${worker}), $worker)"
 
 PLATFORM = Dashboard("cdrflow-platform", "Platform health", variables=(WORKERS,), time_from="now-3h", refresh="30s",

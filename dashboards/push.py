@@ -7,6 +7,7 @@ but Grafana's version counter.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 from grafana_client import GrafanaApi
@@ -47,7 +48,7 @@ def push(grafana_url: str, credential: str | tuple[str, str] | None = None, sour
     provisioned = yaml.safe_load((source / "provisioning" / "datasources" / "cdrflow.yaml").read_text())
     for entry in provisioned["datasources"]:
         body = datasource_settings(entry, clickhouse_password)
-        if _exists(lambda: api.datasource.get_datasource_by_uid(entry["uid"])):
+        if _exists(partial(api.datasource.get_datasource_by_uid, entry["uid"])):
             api.datasource.update_datasource_by_uid(entry["uid"], body)
         else:
             api.datasource.create_datasource(body)

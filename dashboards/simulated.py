@@ -82,7 +82,8 @@ def _platform_health(client: Client, settings: Settings, now_ms: int) -> None:
     """A worker's samples, one a minute, over the last two hours of wall-clock time: platform health
     is about when the platform stored rows (cdr.stored_at is now too), not event time."""
     # the counters the sampler reads from the worker's WorkerStats (stream/app.py, which imports Faust)
-    stats, sampler, rows = SimpleNamespace(cdrs_in=0, cdrs_stored=0, duplicates_skipped=0), HealthSampler("worker-1"), []
+    stats = SimpleNamespace(cdrs_in=0, cdrs_stored=0, duplicates_skipped=0)
+    sampler, rows = HealthSampler("worker-1"), []
     for m in range(120):
         stats.cdrs_in += 180
         stats.cdrs_stored += 178

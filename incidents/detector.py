@@ -3,9 +3,10 @@
 The Faust detector agent (stream/detector_agent.py) keeps one state per "interconnect|direction"
 (changelogged by stream/detector_tables.py), calls `absorb` for each partials message and
 `evaluate` when the event-time watermark closes a minute. Each closed minute m is judged once, on
-the window of the `window_minutes` minutes ending at m, and on minute m alone (a big interconnect that collapses is seen within a
-minute; a small one needs the window to gather min_seizures), against the interconnect's baseline (the same hours of previous days where there is
-history, else recent hours; see clickhouse/queries/baseline.sql). An incident opens when, with at
+the window of the `window_minutes` minutes ending at m, and on minute m alone (a big interconnect
+that collapses is seen within a minute; a small one needs the window to gather min_seizures),
+against the interconnect's baseline (the same hours of previous days where there is history, else
+recent hours; see clickhouse/queries/baseline.sql). An incident opens when, with at
 least `min_seizures` seizures (expected seizures for a vanish), any of:
 
   traffic_vanish  seizures ≤ vanish_ratio × expected (baseline seizures/minute × window);
@@ -18,13 +19,14 @@ least `min_seizures` seizures (expected seizures for a vanish), any of:
   pdd_rise        average PDD > pdd_factor × baseline and ≥ pdd_min_rise_ms above it
 
 and in each case the count must also be implausible under the baseline: its exact binomial
-(Poisson for a vanish) tail probability below `alpha` (1e-6). That keeps small interconnects from paging on sampling noise:
-every key is judged every minute, so a healthy day is ~10⁵ tests per hundred keys. While open, every judged
-minute updates the incident (figures, lost calls, evidence); after quiet_minutes without a
-breach it resolves. Lost calls = Σ over incident minutes of max(0, baseline ASR × baseline
-seizures/minute − answered that minute) from its first to its last bad minute: calls the
-interconnect would have completed. Start and end are dated to the first and last minute past the
-margins on its own (a run of them, inside significant windows); the window only says it is on.
+(Poisson for a vanish) tail probability below `alpha` (1e-6). That keeps small interconnects from
+paging on sampling noise: every key is judged every minute, so a healthy day is ~10⁵ tests per
+hundred keys. While open, every judged minute updates the incident (figures, lost calls, evidence);
+after quiet_minutes without a breach it resolves. Lost calls = Σ over incident minutes of
+max(0, baseline ASR × baseline seizures/minute − answered that minute) from its first to its last
+bad minute: calls the interconnect would have completed. Start and end are dated to the first and
+last minute past the margins on its own (a run of them, inside significant windows); the window
+only says it is on.
 
 Why a vanish needs its own early signal. CDRs are written when calls end, so after a trunk
 stops taking calls the answered calls in progress keep ending for minutes and failed ones for up
@@ -49,7 +51,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from cdrflow.infra.config import Thresholds
 
@@ -77,8 +79,8 @@ class Figures:
 
     @classmethod
     def of(cls, partials: list[dict[str, Any]], minutes: float) -> "Figures":
-        return cls(*(sum(p[f] for p in partials) for f in ("seizures", "answered", "effective", "network",
-                                                             "pdd_sum", "pdd_n")), minutes=minutes)
+        return cls(**{f: sum(p[f] for p in partials) for f in ("seizures", "answered", "effective", "network",
+                                                               "pdd_sum", "pdd_n")}, minutes=minutes)
 
     def _share(self, part: int) -> float | None:
         return part / self.seizures if self.seizures else None
@@ -127,7 +129,8 @@ def binomial_tail(k: int, n: int, p: float, lower: bool) -> float:
     # From the term at k outwards (towards 0 or n), each from the last by the ratio of neighbouring
     # terms, until they no longer count: a few dozen terms for a drop, not up to n of them.
     odds = p / (1 - p)
-    log_term = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p)
+    log_term = (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                + k * math.log(p) + (n - k) * math.log1p(-p))
     term, total, i = 1.0, 1.0, k        # relative to the term at k, scaled back at the end
     while (i > 0 if lower else i < n):
         term *= i / ((n - i + 1) * odds) if lower else (n - i) * odds / (i + 1)
@@ -154,8 +157,9 @@ def breaches(window: Figures, base: Figures | None, t: Thresholds, significant: 
     is dated as part of an incident, once a significant window says there is one."""
     kinds = []
     n = window.seizures
-    has_base = base is not None and base.seizures > 0
-    if has_base:
+    if base is not None and base.seizures == 0:
+        base = None                     # no ratios to compare with
+    if base is not None:
         expected = base.per_minute * window.minutes
         if (expected >= (t.min_seizures if significant else 1) and n <= t.vanish_ratio * expected
                 and (not significant or poisson_lower_tail(n, expected) < t.alpha)):
@@ -166,17 +170,19 @@ def breaches(window: Figures, base: Figures | None, t: Thresholds, significant: 
     def implausible(count: int, p: float, lower: bool) -> bool:
         return not significant or binomial_tail(count, n, p, lower) < t.alpha
 
-    if has_base:
-        if window.asr <= base.asr - t.asr_margin and implausible(window.answered, base.asr, lower=True):
+    # here n > 0 and the baseline has seizures: the ratios (Figures.asr …) are defined, divided directly
+    if base is not None:
+        base_asr, base_ner = base.answered / base.seizures, base.effective / base.seizures
+        if window.answered / n <= base_asr - t.asr_margin and implausible(window.answered, base_asr, lower=True):
             kinds.append("asr_drop")
-        if window.ner <= base.ner - t.ner_margin and implausible(window.effective, base.ner, lower=True):
+        if window.effective / n <= base_ner - t.ner_margin and implausible(window.effective, base_ner, lower=True):
             kinds.append("ner_drop")
         if (window.pdd_avg_ms is not None and base.pdd_avg_ms is not None
                 and window.pdd_avg_ms > t.pdd_factor * base.pdd_avg_ms
                 and window.pdd_avg_ms - base.pdd_avg_ms >= t.pdd_min_rise_ms):
             kinds.append("pdd_rise")
-    base_share = base.network_share if has_base else 0.0
-    if window.network_share > t.network_share and implausible(window.network, base_share, lower=False):
+    base_share = base.network / base.seizures if base is not None else 0.0
+    if window.network / n > t.network_share and implausible(window.network, base_share, lower=False):
         kinds.append("network_causes")
     return kinds
 
@@ -272,11 +278,12 @@ def recent_vanish(minutes: dict[str, Any], watermark_ms: int, base: Figures | No
 
 
 def _window(minutes: dict[str, Any], m: int, t: Thresholds) -> list[dict[str, Any]]:
-    return [minutes.get(str(x)) or empty() for x in range(m - (t.window_minutes - 1) * MINUTE_MS, m + MINUTE_MS, MINUTE_MS)]
+    first = m - (t.window_minutes - 1) * MINUTE_MS
+    return [minutes.get(str(x)) or empty() for x in range(first, m + MINUTE_MS, MINUTE_MS)]
 
 
 def _judge(key: str, state: dict[str, Any], m: int, window_partials: list[dict[str, Any]], base: Figures | None,
-           t: Thresholds, now_ms: int, elapsed: float = 1.0, also: list[str] = ()) -> dict[str, Any] | None:
+           t: Thresholds, now_ms: int, elapsed: float = 1.0, also: Iterable[str] = ()) -> dict[str, Any] | None:
     """Judges the window ending with minute m, of which `elapsed` (a share) has passed; `also`:
     kinds found otherwise (the recent quick-call vanish)."""
     this_minute = window_partials[-1]
@@ -328,7 +335,8 @@ def _judge(key: str, state: dict[str, Any], m: int, window_partials: list[dict[s
     if kind != "open" and past_margin[-1]:
         incident["bad_minutes"].append(m)
     # the last bad minute is the last past-margin minute inside a significant window
-    last_bad = max((b for b in incident["bad_minutes"] if b <= incident["last_breach_ms"]), default=incident["start_ms"])
+    last_bad = max((b for b in incident["bad_minutes"] if b <= incident["last_breach_ms"]),
+                   default=incident["start_ms"])
     if not kinds and m - incident["last_breach_ms"] >= t.quiet_minutes * MINUTE_MS:
         incident["status"], incident["end_ms"] = "resolved", last_bad + MINUTE_MS
         kind = "resolve"
@@ -347,7 +355,8 @@ def _count(incident: dict[str, Any], minute_ms: int, partial: dict[str, Any], ba
     """A minute's lost calls (recomputed: the running minute is seen again once it closes) and its
     evidence (once per minute)."""
     if base is not None and base.seizures:
-        incident["lost_by_minute"][str(minute_ms)] = max(0.0, base.asr * base.per_minute - partial["answered"])
+        base_asr = base.answered / base.seizures
+        incident["lost_by_minute"][str(minute_ms)] = max(0.0, base_asr * base.per_minute - partial["answered"])
     if minute_ms <= incident["counted_through_ms"]:
         return
     incident["counted_through_ms"] = minute_ms

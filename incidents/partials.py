@@ -56,8 +56,9 @@ def partial_steps(cdrs: list[dict[str, Any]]) -> list[tuple[dict[str, dict[str, 
     Runs on the ingest hot path (~1 µs a CDR): records are counted by (key, 10-s slice, outcome)
     with Counter, and per-record Python is kept to the PDD sums, newest ends and a few samples."""
     final = [c for c in cdrs if c.get("interconnect") and c.get("direction") and c.get("record_kind") != "start"]
-    outcomes = Counter((c["interconnect"], c["direction"], c["end_ms"] // TENTH_MS, c["end_ms"] - c["start_ms"] < QUICK_MS,
-                        c["cause_class"], c.get("q850_cause"), c.get("sip_code")) for c in final)
+    outcomes = Counter((c["interconnect"], c["direction"], c["end_ms"] // TENTH_MS,
+                        c["end_ms"] - c["start_ms"] < QUICK_MS, c["cause_class"], c.get("q850_cause"),
+                        c.get("sip_code")) for c in final)
     steps: dict[int, dict[str, dict[str, Any]]] = {}
 
     def message(ic: str, direction: str, end_ms: int) -> dict[str, Any]:

@@ -63,7 +63,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Interconnect incident {inc['id']}",
         "",
-        f"**Interconnect:** {inc['interconnect']} ({'outgoing to' if inc['direction'] == 'out' else 'incoming from'} the carrier)  ",
+        f"**Interconnect:** {inc['interconnect']} "
+        f"({'outgoing to' if inc['direction'] == 'out' else 'incoming from'} the carrier)  ",
         f"**Window:** {window['start']} → {end}  ",
         f"**Kind:** {', '.join(inc['kinds'])} · **severity:** {inc['severity']} · **status:** {inc['status']}  ",
         f"**Estimated lost calls:** {inc['lost_calls']:.0f} (expected answered at baseline minus answered)",

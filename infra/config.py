@@ -42,7 +42,8 @@ ASTERISK_CDRDB_COLUMNS = (
 class Thresholds(BaseModel):
     """When an interconnect incident opens (see incidents/detector.py); per interconnect overridable."""
 
-    min_seizures: int = Field(30, ge=1, description="Seizures (or expected seizures) a window needs before it is judged")
+    min_seizures: int = Field(30, ge=1,
+                              description="Seizures (or expected seizures) a window needs before it is judged")
     window_minutes: int = Field(5, ge=1, le=60, description="Window of closed minutes each decision looks at")
     asr_margin: float = Field(0.15, gt=0, lt=1, description="ASR this far below baseline (absolute) opens an incident")
     ner_margin: float = Field(0.10, gt=0, lt=1, description="NER this far below baseline (absolute) opens an incident")
@@ -75,7 +76,8 @@ class TenantConfig(BaseModel):
     """How to recognise a tenant's calls and price them."""
 
     trunks: list[str] = Field(default_factory=list, description="The tenant's PBX/SIP trunks (e.g. CUST-ACME)")
-    numbers: list[str] = Field(default_factory=list, description="DIDs in E.164; an entry ending in '*' is a block prefix")
+    numbers: list[str] = Field(default_factory=list,
+                               description="DIDs in E.164; an entry ending in '*' is a block prefix")
     home_region: str | None = Field(None, description="ISO region; default Settings.home_region")
     home_area: str | None = Field(None, description="Area code that counts as local; default: the first DID's")
     queue_extensions: list[str] = Field(default_factory=list, description="Queue/IVR extensions: an incoming call "
@@ -107,7 +109,8 @@ class Settings(BaseSettings):
     kafka_username: str | None = None
     kafka_password: SecretStr | None = Field(None, description="Kafka SASL password (from a Secret, not the TOML)")
     kafka_ssl_ca_file: Path | None = Field(None, description="CA bundle for SSL/SASL_SSL; unset = system CAs")
-    clickhouse_url: str | None = Field(None, description="http(s)://host:8123 or chdb:///abs/path; unset = embedded chdb in data_dir")
+    clickhouse_url: str | None = Field(
+        None, description="http(s)://host:8123 or chdb:///abs/path; unset = embedded chdb in data_dir")
     clickhouse_database: str = "cdrflow"
     clickhouse_user: str | None = Field(None, description="ClickHouse user; overrides one in clickhouse_url")
     clickhouse_password: SecretStr | None = Field(None, description="ClickHouse password (from a Secret, not the TOML)")

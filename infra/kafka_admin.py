@@ -11,7 +11,7 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 15.
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [NewTopic(name, num_partitions=parts, replication_factor=1)
               for name, parts in topics.items() if name not in existing]
-    for name, future in (admin.create_topics(wanted, operation_timeout=timeout_s) if wanted else {}).items():
+    for future in (admin.create_topics(wanted, operation_timeout=timeout_s) if wanted else {}).values():
         try:
             future.result(timeout_s)
         except Exception as exc:  # a concurrent creator is fine; anything else is not

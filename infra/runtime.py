@@ -48,7 +48,8 @@ def bootstrap_servers(settings: Settings) -> str:
         return settings.kafka_bootstrap
     state = read_state(settings, "broker")
     if not state:
-        raise RuntimeError("no Kafka: set CDRFLOW_KAFKA_BOOTSTRAP or start the local broker (cdrflow up / cdrflow broker)")
+        raise RuntimeError("no Kafka: set CDRFLOW_KAFKA_BOOTSTRAP or start the local broker "
+                           "(cdrflow up / cdrflow broker)")
     return state["bootstrap"]
 
 

@@ -8,7 +8,7 @@ Times are switch-local "YYYY-MM-DD HH:MM:SS" with an empty answer when the call 
 from __future__ import annotations
 
 from hashlib import blake2b
-from typing import Callable
+from typing import Any, Callable
 
 from cdrflow.producers.cdr_record import checked, new_record
 from cdrflow.producers.local_time import call_times
@@ -49,7 +49,7 @@ def trunk_from_channel(channel: str) -> str | None:
 # channel name without its counter → trunk: a switch has few peers, and each call names two
 _trunks: dict[str, str | None] = {}
 _MAX_CACHED_CHANNELS = 100_000
-_UNSET = object()
+_UNSET: Any = object()     # tells a channel not cached from one cached as None
 
 
 def _peer(channel: str) -> str | None:

@@ -66,7 +66,7 @@ class CustomLayout:
     def __init__(self, columns: Sequence[str]):
         names = [column_name(entry) for entry in columns]
         self.width = len(names)
-        at: dict[str, int] = {}
+        at: dict[str | None, int] = {}     # None: the literals
         for i, name in enumerate(names):
             at.setdefault(name, i)   # Asterisk writes a variable named twice twice, the same
         missing = [name for name in REQUIRED if name not in at]
@@ -88,7 +88,7 @@ class AsteriskCustomFile(CsvLineParser):
         if (separator, quote) != (",", '"'):
             self.split = partial(csv_row, delimiter=separator, quotechar=quote)
 
-    def record(self, row: list[str], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
+    def record(self, row: list[str | None], raw: bytes, offset: int, ctx: SourceContext) -> CDRRecord:
         layout = self.layout
         if len(row) != layout.width:
             raise RecordError(f"expected {layout.width} columns as in asterisk_custom_columns, got {len(row)}")
@@ -107,10 +107,12 @@ class AsteriskCustomParser:
         self.columns, self.separator, self.quote = columns, separator, quote
 
     def for_file(self, first_line: bytes) -> AsteriskCustomFile | UnreadableFile:
-        settings = Settings() if None in (self.columns, self.separator, self.quote) else None
-        columns = settings.asterisk_custom_columns if self.columns is None else self.columns
-        separator = settings.asterisk_custom_separator if self.separator is None else self.separator
-        quote = settings.asterisk_custom_quote if self.quote is None else self.quote
+        columns, separator, quote = self.columns, self.separator, self.quote
+        if columns is None or separator is None or quote is None:
+            settings = Settings()
+            columns = settings.asterisk_custom_columns if columns is None else columns
+            separator = settings.asterisk_custom_separator if separator is None else separator
+            quote = settings.asterisk_custom_quote if quote is None else quote
         try:
             return AsteriskCustomFile(CustomLayout(columns), separator, quote)
         except RecordError as e:

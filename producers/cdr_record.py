@@ -1,13 +1,13 @@
 """One canonical CDR as the plain dict the publisher sends: the CDR-building step every parser shares.
 
-Parsers used to build a pydantic CDR per record and dump it again for the wire; at 100,000
-records a second per core that alone costs more than the parse. They build the wire dict here
-instead (new_record, then checked), in the shape and key order of `CDR.model_dump()`
-(enrichment's fields None), so the published bytes are the ones the model gave. The stream
-worker stays the guard: it validates every record strictly against CDRWire. What a parser
-computes from free input and the worker would reject — a negative duration or offset, a cause or
-SIP code out of range — is checked here and raised as a RecordError, so the producer
-dead-letters it with its position instead of publishing it. The types and literals are fixed by each parser's code, not by the input; the tests hold every
+A pydantic CDR built per record and dumped again for the wire would cost more than the parse at
+100,000 records a second per core, so parsers build the wire dict here (new_record, then checked),
+in the shape and key order of `CDR.model_dump()` (enrichment's fields None): the published bytes
+are the ones the model gives. The stream worker stays the guard: it validates every record
+strictly against CDRWire. What a parser computes from free input and the worker would reject — a
+negative duration or offset, a cause or SIP code out of range — is checked here and raised as a
+RecordError, so the producer dead-letters it with its position instead of publishing it. The
+types and literals are fixed by each parser's code, not by the input; the tests hold every
 parser's output, fuzzed inputs included, to CDRWire strictly (tests/support/wire.py).
 """
 from __future__ import annotations

@@ -98,7 +98,8 @@ class KamailioAccFile(CsvLineParser):
             if time_ms < call.answer_ms:
                 raise RecordError(f"BYE at {row['time']!r} is before the call was answered")
             tag = row["from_tag"]
-            initiator = "caller" if tag == call.row["from_tag"] else "callee" if tag == call.row["to_tag"] else "unknown"
+            initiator = ("caller" if tag == call.row["from_tag"] else "callee" if tag == call.row["to_tag"]
+                         else "unknown")
             return self._ended(call, time_ms, initiator)
         if method != "INVITE" or code < 200 or code in AUTH_CHALLENGES or call_id in self.held:
             return None  # other requests, provisional replies, challenges, re-INVITEs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from .parsing import RecordError
 
@@ -13,42 +13,49 @@ _EPOCH = datetime(1970, 1, 1)
 _MS = timedelta(milliseconds=1)
 _SEXAGESIMAL = {f"{i:02d}": i for i in range(60)}
 _HOUR = re.compile(r"\d{4}-\d\d-\d\d \d\d", re.ASCII)
-_UNSET = object()
+_UNSET: Any = object()     # tells a key not cached from one cached as None
 _MAX_CACHED_HOURS = 100_000
 
 # tz → "YYYY-MM-DD HH" → UTC ms of that local hour, or None when the UTC offset changes inside
 # the hour. strptime + zoneinfo per timestamp would cost more than the rest of the parse, and
 # the CDRs of a file fall into few hours.
-_hour_cache: dict[ZoneInfo, dict[str, int | None]] = {}
+_hour_cache: dict[tzinfo, dict[str, int | None]] = {}
 # tz → "YYYY-MM-DD HH:MM:" → UTC ms of that local minute, for minutes read before in hours with one
 # offset: most timestamps then cost two lookups
-_minute_cache: dict[ZoneInfo, dict[str, int]] = {}
+_minute_cache: dict[tzinfo, dict[str, int]] = {}
 _SECOND_MS = {f"{i:02d}": i * 1000 for i in range(60)}
 # tz → "YYYY-MM-DD HH:MM:SS" → UTC ms (fold 0) of the seconds read before in hours with one
 # offset: a busy switch's CDRs share their seconds, so a timestamp mostly costs one lookup
 # (call_times looks here before it calls local_ms)
-_second_cache: dict[ZoneInfo, dict[str, int]] = {}
+_second_cache: dict[tzinfo, dict[str, int]] = {}
 _MAX_CACHED_SECONDS = 200_000
 
 
-def _seconds(tz: ZoneInfo) -> dict[str, int]:
+def _seconds(tz: tzinfo) -> dict[str, int]:
     seconds = _second_cache.get(tz)
     if seconds is None:
         seconds = _second_cache[tz] = {}
     return seconds
 
 
-def _hour_start_ms(key: str, tz: ZoneInfo) -> int | None:
+def utc_offset(moment: datetime) -> timedelta:
+    """The UTC offset of an aware datetime (ZoneInfo and timezone give every local time one)."""
+    offset = moment.utcoffset()
+    assert offset is not None, moment
+    return offset
+
+
+def _hour_start_ms(key: str, tz: tzinfo) -> int | None:
     if not _HOUR.fullmatch(key):
         raise ValueError(key)
     first = datetime(int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]), tzinfo=tz)
-    offset = first.utcoffset()
-    if offset != first.replace(minute=59, second=59).utcoffset():
+    offset = utc_offset(first)
+    if offset != utc_offset(first.replace(minute=59, second=59)):
         return None
     return (first.replace(tzinfo=None) - _EPOCH - offset) // _MS
 
 
-def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
+def local_ms(text: str, tz: tzinfo, fold: int = 0) -> int:
     """Switch-local "YYYY-MM-DD HH:MM:SS" → UTC epoch ms; fold=1 picks the repeated autumn hour."""
     minutes = _minute_cache.get(tz)
     if minutes is None or len(minutes) > _MAX_CACHED_HOURS:
@@ -84,12 +91,12 @@ def local_ms(text: str, tz: ZoneInfo, fold: int = 0) -> int:
             return ms
         local = datetime(int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]),
                          minute, second, tzinfo=tz, fold=fold)
-        return (local.replace(tzinfo=None) - _EPOCH - local.utcoffset()) // _MS
+        return (local.replace(tzinfo=None) - _EPOCH - utc_offset(local)) // _MS
     except (ValueError, KeyError, OverflowError):
         raise RecordError(f"bad timestamp {text[:40]!r}, {_TIME_FORMAT_HINT}") from None
 
 
-def call_times(start: str, answer: str, end: str, tz: ZoneInfo) -> tuple[int, int | None, int]:
+def call_times(start: str, answer: str, end: str, tz: tzinfo) -> tuple[int, int | None, int]:
     """A call's switch-local start, answer ("" when unanswered) and end → UTC ms; a call across
     the autumn DST change ends (or is answered) in the repeated hour, after its start."""
     seconds = _seconds(tz)

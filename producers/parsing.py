@@ -46,8 +46,13 @@ class SourceContext:
 
 
 class LineParser(Protocol):
-    format_name: str
-    fields: tuple[str, ...]     # the CDR fields this format fills (`cdrflow formats` lists them)
+    # read-only members (properties), so a parser's own tuple of field names fits
+    @property
+    def format_name(self) -> str: ...
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The CDR fields this format fills (`cdrflow formats` lists them)."""
 
     def __call__(self, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
         """A CDR, None for a line that carries no record (blank, header), or raise RecordError."""
@@ -55,8 +60,11 @@ class LineParser(Protocol):
 
 @runtime_checkable
 class FileParser(Protocol):
-    format_name: str
-    fields: tuple[str, ...]
+    @property
+    def format_name(self) -> str: ...
+
+    @property
+    def fields(self) -> tuple[str, ...]: ...
 
     def for_file(self, first_line: bytes) -> LineParser:
         """The parser for one file, given the file's first line (its header, if it has one)."""
@@ -67,8 +75,11 @@ class RecordParser(Protocol):
     """A format of record-oriented files (DBF tables, read by dbf_source.py rather than by lines):
     a record is a dict of named field values, its position the record number."""
 
-    format_name: str
-    fields: tuple[str, ...]
+    @property
+    def format_name(self) -> str: ...
+
+    @property
+    def fields(self) -> tuple[str, ...]: ...
 
     def settled(self, record: dict[str, Any]) -> bool:
         """False while the writer is still expected to fill the record in (it is read again)."""
@@ -95,7 +106,8 @@ def record_error(exc: Exception) -> RecordError:
     return RecordError(f"cannot parse line: {type(exc).__name__}: {exc}")
 
 
-def parse_line(parse, line: bytes, offset: int, ctx: SourceContext) -> CDRRecord | None:
+def parse_line(parse: Callable[[bytes, int, SourceContext], CDRRecord | None], line: bytes, offset: int,
+               ctx: SourceContext) -> CDRRecord | None:
     """parse(line without its ending, offset, ctx) for a LineParser: None for a blank line, and
     any failure as a RecordError — the file source relies on a record/None/RecordError and nothing else."""
     try:
@@ -228,7 +240,8 @@ def lenient_csv_row(raw: bytes, delimiter: str = ",", quotechar: str = '"') -> l
 PAST_ANY_LINE = 1 << 30
 
 
-def csv_pick(raw: bytes, columns: tuple[int, ...], delimiter: str = ",", quotechar: str = '"') -> tuple[int, tuple[str, ...]]:
+def csv_pick(raw: bytes, columns: tuple[int, ...], delimiter: str = ",",
+             quotechar: str = '"') -> tuple[int, tuple[str, ...]]:
     """(number of fields, the fields at `columns`, "" past the last) of csv_row(raw), making str
     of only the columns read: CUCM writes 133 columns and a parser reads 14."""
     picked = _pick(raw, columns, delimiter, quotechar)
@@ -262,7 +275,8 @@ def csv_rows(lines: list[bytes], offset: int, failed: list[Failure],
         offset += len(line)
 
 
-def pick_plan(layouts: dict[Any, tuple[int, ...]], always: tuple[int, ...] = (0,)) -> tuple[tuple[int, ...], dict[Any, Callable]]:
+def pick_plan(layouts: dict[Any, tuple[int, ...]],
+              always: tuple[int, ...] = (0,)) -> tuple[tuple[int, ...], dict[Any, Callable]]:
     """For positional CSV formats with several layouts (by record type, by release): the columns
     any layout reads (and `always`), for one csv_pick a line, and per layout a getter of its
     columns' values from what csv_pick gave."""

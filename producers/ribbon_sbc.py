@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from cdrflow.schemas.causes import q850_value
 
 from .cdr_record import checked, new_record
-from .local_time import local_ms
+from .local_time import local_ms, utc_offset
 from .parsing import (PAST_ANY_LINE, CDRRecord, CsvLineParser, RecordError, SourceContext, column_split, pick_plan,
                       whole_number)
 
@@ -86,7 +86,7 @@ _MAX_CACHED_TIMES = 200_000
 
 def _standard_offset(tz: tzinfo, year: int) -> timedelta:
     # DST only ever adds to the offset, in either hemisphere
-    return min(datetime(year, 1, 1, tzinfo=tz).utcoffset(), datetime(year, 7, 1, tzinfo=tz).utcoffset())
+    return min(utc_offset(datetime(year, 1, 1, tzinfo=tz)), utc_offset(datetime(year, 7, 1, tzinfo=tz)))
 
 
 def node_zone(text: str, configured: tzinfo, date: str) -> tzinfo:
@@ -180,6 +180,7 @@ def _record(picked: tuple[int, tuple[str, ...]], raw: bytes, offset: int, ctx: S
     if record_type != "ATTEMPT":
         answer_ms = start_ms + _ticks_ms(established, "service established time")
     if record_type == "START":
+        assert answer_ms is not None            # set above for every record but an ATTEMPT
         end_ms, billable_ms, reason, initiator = answer_ms, 0, None, None
     else:
         if record_type == "STOP":

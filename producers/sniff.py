@@ -59,7 +59,8 @@ def sniff_lines(lines: list[bytes]) -> tuple[str, str]:
         raise UnsureFormat(f"the first line does not split as CSV ({e})") from None
     keys = {column_key(f) for f in row}
     if len(keys & KNOWN_COLUMNS) >= 2:
-        return "asterisk_export", f"a header row naming Asterisk CDR columns ({', '.join(sorted(keys & KNOWN_COLUMNS)[:4])} …)"
+        named = ", ".join(sorted(keys & KNOWN_COLUMNS)[:4])
+        return "asterisk_export", f"a header row naming Asterisk CDR columns ({named} …)"
     if _KAMAILIO_HEADER <= keys:
         return "kamailio_acc", "a header row naming Kamailio acc columns (method, callid, sip_code …)"
     n = len(row)

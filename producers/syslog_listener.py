@@ -160,12 +160,14 @@ class SyslogListener:
         True when the broker acknowledged."""
         try:
             for position, reason, raw in letters:
-                send_dead_letter(self.publisher, self.stats, self.source, self.parser.format_name, position, reason, raw)
+                send_dead_letter(self.publisher, self.stats, self.source, self.parser.format_name, position, reason,
+                                 raw)
             self.publisher.send_cdrs(self.source, cdrs)
             self.publisher.flush()
         except (DeliveryFailed, KafkaException) as exc:
             self.unpublished += len(cdrs) + len(letters)
-            log.error("syslog listener: %d CDR(s) and %d dead letter(s) not acknowledged: %s", len(cdrs), len(letters), exc)
+            log.error("syslog listener: %d CDR(s) and %d dead letter(s) not acknowledged: %s",
+                      len(cdrs), len(letters), exc)
             return False
         self.stats.cdrs += len(cdrs)
         return True

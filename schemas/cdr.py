@@ -79,15 +79,18 @@ class CDR(BaseModel):
 
     tenant: str | None = None
     extension: str | None = None
-    call_class: str | None = Field(None, description="incoming/outgoing/internal/forwarded/missed from the tenant's side; enrichment")
-    call_direction: str | None = Field(None, description="Outgoing: local/mobile/long_distance/international; enrichment")
+    call_class: str | None = Field(
+        None, description="incoming/outgoing/internal/forwarded/missed from the tenant's side; enrichment")
+    call_direction: str | None = Field(
+        None, description="Outgoing: local/mobile/long_distance/international; enrichment")
     destination: str | None = Field(None, description="Outgoing: tariff destination name or region; enrichment")
     cost: float | None = Field(None, description="Rated cost of the call in the tenant's currency; enrichment")
 
     source_file: str = Field(description="Where the record was read")
     source_offset: int = Field(ge=0, description="Position of the record in source_file, by the source's kind: the "
                                                  "byte offset of its line in a file; its record number (from 0) in a "
-                                                 "DBF table; for syslog, where source_file is the peer (udp://host:port), "
+                                                 "DBF table; for syslog, where source_file is the peer "
+                                                 "(udp://host:port), "
                                                  "the message's sequence number (from 0) from that peer since the "
                                                  "listener started")
 
@@ -119,7 +122,7 @@ def _wire_struct() -> type[msgspec.Struct]:
     contract; tests/test_decode.py holds the two to the same verdicts."""
     fields = []
     for name, field in CDR.model_fields.items():
-        annotation = field.annotation
+        annotation: Any = field.annotation
         if field.metadata:
             meta = msgspec.Meta(**{attr: getattr(m, attr) for m in field.metadata
                                    for attr in ("ge", "le", "pattern") if getattr(m, attr, None) is not None})

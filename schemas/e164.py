@@ -24,7 +24,7 @@ country whose prefixes are patterns (AR's 15 → 9, BR's carrier codes …). tes
     # a national number that begins with the home country code is read as either, by pattern
     home_cc = str(phonenumbers.country_code_for_region(home_region))
 
-    def parse(number: str) -> tuple[str | None, tuple]:
+    def parse(number: str) -> tuple[str | None, tuple | None]:
         """phonenumbers' answer, and the rule it followed: (country code, digits stripped, possible)."""
         try:
             parsed = phonenumbers.parse(number, home_region)

@@ -136,7 +136,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     async def open_clickhouse():
         await on_writer_thread(clickhouse)  # migrate before the first batch, and fail fast on a bad ClickHouse URL
 
-    def prepare(messages: list[tuple[bytes, str]], partitions: list[int]) -> tuple[list[dict], list, dict[int, int], tuple]:
+    def prepare(messages: list[tuple[bytes, str]],
+                partitions: list[int]) -> tuple[list[dict], list, dict[int, int], tuple]:
         """decode → enrich → partials: pure Python, on its own thread so it overlaps the previous
         take's write. Also the newest CDR end read from each partition: the event time the partials
         announce. The partials assume every CDR is fresh (finish recounts them after a redelivery)."""

@@ -7,11 +7,11 @@ and the running one of the interconnects whose partials it carries are judged. A
 dated by that event time, or by the newest call of the interconnect it had seen if later.
 
 The judging loop never waits for ClickHouse. The worker has one ClickHouse thread and a take's
-insert holds it 1-2 s; the loop used to wait for it once per incident event (and for baselines),
-so with a dozen incidents open every closed minute stalled it for tens of seconds, and faults
-that began meanwhile were seen that much later. Now the next slot's baselines are read ahead,
-and each judgement's incident rows go to ClickHouse in one insert from a background chain that
-then sends its events to the incidents topic: stored before announced, as before, and in order.
+insert holds it 1-2 s; a loop that waited for it once per incident event (and for baselines)
+would, with a dozen incidents open, stall for tens of seconds every closed minute, and see faults
+that began meanwhile that much later. So the next slot's baselines are read ahead, and each
+judgement's incident rows go to ClickHouse in one insert from a background chain that then sends
+its events to the incidents topic: stored before announced, and in order.
 """
 from __future__ import annotations
 
@@ -120,7 +120,8 @@ def add_detector(app: faust.App, settings: Settings, stats: Any, partials_topic:
             await previous
         if events:
             try:
-                await on_writer_thread(lambda: store_incidents(clickhouse(), settings, [e["incident"] for _, e in events]))
+                incidents = [e["incident"] for _, e in events]
+                await on_writer_thread(lambda: store_incidents(clickhouse(), settings, incidents))
             except Exception:  # noqa: BLE001 - the incident's next version is stored again; announce it anyway
                 log.exception("storing %d incident events failed; sending them anyway", len(events))
             try:

@@ -2,9 +2,9 @@
 changelogged copy in two Faust tables, so a restarted worker resumes where it left off.
 
 A key's state ("interconnect|direction") is up to 90 minutes of partials, the offset last applied
-to each, and its open incident. Stored as one table value (~80 KB of JSON), every absorbed message
-and every judgement rewrote all of it to the changelog: about half of the event loop at 20,000
-CDR/s. Now each minute is its own entry ("key|minute" → partial and offset, ~1 KB), written when a
+to each, and its open incident. As one table value (~80 KB of JSON), every absorbed message and
+every judgement would rewrite all of it to the changelog: about half of the event loop at 20,000
+CDR/s. So each minute is its own entry ("key|minute" → partial and offset, ~1 KB), written when a
 message changes it, and the rest ("key" → partition, judged, seen_ms, incident) when a judgement
 changes it. The states are read back from the tables after every rebalance, once Faust has
 recovered them.

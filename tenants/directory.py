@@ -47,7 +47,8 @@ class TenantDirectory:
         self.queues = {name: frozenset(cfg.queue_extensions) for name, cfg in tenants.items()}
         self.tariffs = {name: TariffBook(cfg.tariffs) for name, cfg in tenants.items()}
         self.direction = {
-            name: direction_classifier(cfg.home_region or home_region, home_area_of(cfg, cfg.home_region or home_region))
+            name: direction_classifier(cfg.home_region or home_region,
+                                       home_area_of(cfg, cfg.home_region or home_region))
             for name, cfg in tenants.items()}
         self.number_tenant = lru_cache(maxsize=1 << 18)(self._number_tenant)
 

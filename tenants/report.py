@@ -1,6 +1,6 @@
 """`cdrflow report TENANT --period …`: the summary, directions, channel load and extension views of
-one tenant as a self-contained HTML page (tables plus PNG charts inlined as base64), the report
-seed 000's customers asked for instead of a monthly spreadsheet.
+one tenant as a self-contained HTML page (tables plus PNG charts inlined as base64), a report to
+hand a tenant's customer in place of a monthly spreadsheet.
 
 Queries are the tenant views through run_query (so it works while a worker owns the embedded
 engine), with values as server-side parameters; the HTML is built from their rows only.
@@ -84,7 +84,8 @@ def _instant(value) -> datetime | None:
     """Datetimes arrive as objects from a client and as ISO text through the worker's JSON."""
     if isinstance(value, datetime):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?", value):
+    if isinstance(value, str) and re.fullmatch(
+            r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?", value):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     return None
 
@@ -124,7 +125,8 @@ def _channel_load(rows: list[dict], channels: int) -> str:
     if not rows:
         return _table([])
     buckets = [_instant(r["bucket"]) for r in rows]
-    chart = tenant_charts.channel_load(buckets, [r["peak_concurrent"] for r in rows], [r["erlangs"] for r in rows], channels)
+    chart = tenant_charts.channel_load(buckets, [r["peak_concurrent"] for r in rows], [r["erlangs"] for r in rows],
+                                       channels)
     busiest = sorted(rows, key=lambda r: (-r["erlangs"], -r["peak_concurrent"]))[:BUSIEST]
     worst = max(rows, key=lambda r: r["channels_needed"])
     verdict = (f"<p>Peak concurrent calls: <b>{cell(max(r['peak_concurrent'] for r in rows))}</b> on "
@@ -157,7 +159,8 @@ def render_html(tenant: str, start: datetime, end: datetime, data: dict[str, lis
     ]
     body = "".join(f"<h2>{html.escape(title)}</h2>{content}" for title, content in sections)
     return (f"<!DOCTYPE html><html><head><meta charset=utf-8><title>Calls of {html.escape(tenant)}, {period}</title>"
-            f"<style>{_STYLE}</style></head><body><h1>Calls of {html.escape(tenant)}</h1><p>{period}</p>{body}</body></html>")
+            f"<style>{_STYLE}</style></head><body><h1>Calls of {html.escape(tenant)}</h1><p>{period}</p>{body}"
+            "</body></html>")
 
 
 def write_report(settings: Settings, tenant: str, start: datetime, end: datetime, path: Path) -> Path:

@@ -95,7 +95,8 @@ def test_stop_records():
     assert sum(c["answer_ms"] is not None for c in cdrs) == 1
     assert sum(c["billable_ms"] for c in cdrs) == 60_000
     assert sum(c["duration_ms"] for c in cdrs) == 72_500
-    assert [classify(c["answer_ms"] is not None, c["q850_cause"], c["sip_code"]) for c in cdrs] == ["answered", "user", "network"]
+    assert [classify(c["answer_ms"] is not None, c["q850_cause"], c["sip_code"]) for c in cdrs] == \
+           ["answered", "user", "network"]
     assert [(c["q850_cause"], c["sip_code"], c["disconnect_initiator"]) for c in cdrs] == \
            [(16, 200, "caller"), (17, 486, "callee"), (41, 503, "network")]
     assert cdrs[2]["egress_trunk"] == "TG_ACME_1" and cdrs[2]["ingress_trunk"] == "peer-carrierA"
@@ -116,12 +117,14 @@ def test_stop_records():
 def test_start_record_and_zones():
     start = parse_acme_sbc(START, 5, CTX)
     # date -u -d '2017-07-18 15:54:56 -0700' +%s = 1500418496
-    assert (start["record_kind"], start["start_ms"], start["answer_ms"] - start["start_ms"], start["end_ms"], start["billable_ms"]) == \
+    assert (start["record_kind"], start["start_ms"], start["answer_ms"] - start["start_ms"], start["end_ms"],
+            start["billable_ms"]) == \
            ("start", 1_500_418_496_868, 4_500, start["answer_ms"], 0)
     assert acme_time_ms("15:54:56.868 PST DEC 18 2017", ZoneInfo("America/Los_Angeles")) == SETUP_MS
     # the configured zone resolves its own names, also the repeated autumn hour (PST after PDT)
     la = ZoneInfo("America/Los_Angeles")
-    assert acme_time_ms("01:30:00.000 PST NOV 05 2017", la) - acme_time_ms("01:30:00.000 PDT NOV 05 2017", la) == 3_600_000
+    assert acme_time_ms("01:30:00.000 PST NOV 05 2017", la) - acme_time_ms("01:30:00.000 PDT NOV 05 2017", la) \
+        == 3_600_000
     assert acme_time_ms("10:00:00 CET JAN 10 2018", ZoneInfo("Europe/Prague")) == 1_515_574_800_000
     for bad, reason in [("15:54:56.868 IST DEC 18 2017", "time zone 'IST'"), ("15:54:56 PST DEX 18 2017", "bad time")]:
         try:

@@ -187,7 +187,8 @@ def test_malformed_lines_say_why(line, reason):
 # quote; the second unanswered, 30 s)
 SEMICOLON_FILE = (b"'2024-03-01 10:00:00';'2024-03-01 10:00:05';'2024-03-01 10:01:05';'60';'1709287200.61';"
                   b"'1709287200.61';'O''Brien; front desk';'200'\n"
-                  b"'2024-03-01 10:02:00';'';'2024-03-01 10:02:30';'0';'1709287320.62';'1709287320.62';'101';'4930123456'\n")
+                  b"'2024-03-01 10:02:00';'';'2024-03-01 10:02:30';'0';'1709287320.62';'1709287320.62';'101';"
+                  b"'4930123456'\n")
 
 
 def test_other_separators_and_quote_characters():
@@ -223,7 +224,8 @@ def test_separators_come_from_the_settings(monkeypatch):
 LAYOUTS = {tuple(ASTERISK_CUSTOM_SAMPLE_COLUMNS): SAMPLE.read_bytes().splitlines(keepends=True),
            ADVANCED: [ADVANCED_LINE], MINIMAL: [MINIMAL_LINE]}
 PARSERS = {columns: AsteriskCustomParser(columns).for_file(b"") for columns in LAYOUTS}
-ZONES = [CTX, SourceContext("pbx", "f", ZoneInfo("America/New_York")), SourceContext("pbx", "f", ZoneInfo("Asia/Kolkata"))]
+ZONES = [CTX, SourceContext("pbx", "f", ZoneInfo("America/New_York")),
+         SourceContext("pbx", "f", ZoneInfo("Asia/Kolkata"))]
 VALUES = st.one_of(
     st.sampled_from(["", "0", "60", "60.5", "60.1234567", "1.", ".5", "-1", "1e3", "²", "9" * 30,
                      "2024-03-01 10:00:00", "2024-03-01 10:00:05", "2024-03-01 09:59:59", "2017-11-05 01:30:00",

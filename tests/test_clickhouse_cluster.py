@@ -46,9 +46,11 @@ def test_views_keep_their_names_and_materialised_views_stay_shard_local(cluster_
     view = next(s for s in ddl if s.startswith("CREATE VIEW IF NOT EXISTS cdrflow.interconnect_quality "))
     assert "FROM cdrflow.interconnect_minute\n" in view          # the Distributed table: all shards
     retention = [s for s in ddl if "MODIFY TTL" in s]
-    assert len(retention) == 1 and retention[0].startswith("ALTER TABLE cdrflow.cdr_local ON CLUSTER cdrflow MODIFY TTL")
+    assert len(retention) == 1
+    assert retention[0].startswith("ALTER TABLE cdrflow.cdr_local ON CLUSTER cdrflow MODIFY TTL")
     # a new column reaches the shards' tables and the Distributed table over them
-    added = [s.split(" ADD COLUMN")[0] for s in ddl if s.startswith("ALTER TABLE") and "ADD COLUMN IF NOT EXISTS call_class" in s]
+    added = [s.split(" ADD COLUMN")[0] for s in ddl
+             if s.startswith("ALTER TABLE") and "ADD COLUMN IF NOT EXISTS call_class" in s]
     assert added == ["ALTER TABLE cdrflow.cdr_local ON CLUSTER cdrflow", "ALTER TABLE cdrflow.cdr ON CLUSTER cdrflow"]
     # a backfill's target is emptied where its rows live: every shard's local table
     emptied = [s for s in ddl if s.startswith("TRUNCATE")]
@@ -74,5 +76,6 @@ def test_single_node_migrations_still_run_and_rerun(clickhouse):
     settings, client = clickhouse
     assert all("ON CLUSTER" not in s for _, stmts in plan(settings) for s in stmts)
     assert migrate(client, settings) == ["R_retention.sql"]    # numbered ones ran in the fixture
-    versions = [r[0] for r in client.query("SELECT version FROM cdrflow.schema_migrations ORDER BY version").result_rows]
+    versions = [r[0] for r in
+                client.query("SELECT version FROM cdrflow.schema_migrations ORDER BY version").result_rows]
     assert versions == [m.version for m in load_migrations()[0]]

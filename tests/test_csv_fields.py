@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 def reader_row(raw: bytes, delimiter: str = ",", quotechar: str = '"') -> list[str] | None:
     try:
-        return next(csv.reader((raw.decode("utf-8", "replace"),), _CSV_DIALECT, delimiter=delimiter, quotechar=quotechar))
+        return next(csv.reader((raw.decode("utf-8", "replace"),), _CSV_DIALECT, delimiter=delimiter,
+                               quotechar=quotechar))
     except (csv.Error, StopIteration):
         return None
 

@@ -143,7 +143,8 @@ def test_build_writes_the_committed_files(tmp_path):
     # the files in the repository are what build writes now: nobody edits them by hand
     from cdrflow.dashboards.build import OUT
     for path in written:
-        assert (OUT / path.relative_to(tmp_path)).read_text() == path.read_text(), f"run `cdrflow dashboards build`: {path}"
+        assert (OUT / path.relative_to(tmp_path)).read_text() == path.read_text(), \
+            f"run `cdrflow dashboards build`: {path}"
 
 
 class FakeGrafana:
@@ -203,7 +204,8 @@ def test_push_is_idempotent_against_the_grafana_api(httpserver):
                                ("GET", f"/api/datasources/uid/{DATASOURCE_UID}"), ("POST", "/api/datasources"),
                                *dashboards]
     datasource = grafana.datasources[DATASOURCE_UID]
-    assert (datasource["type"], datasource["access"], datasource["secureJsonData"]) == (PLUGIN, "proxy", {"password": "s3cret"})
+    assert (datasource["type"], datasource["access"], datasource["secureJsonData"]) == \
+           (PLUGIN, "proxy", {"password": "s3cret"})
     assert {b["folderUid"] for b in grafana.dashboards.values()} == {"cdrflow"}
     assert all(b["overwrite"] for b in grafana.dashboards.values())
     first = json.loads(json.dumps(grafana.dashboards))
@@ -224,7 +226,10 @@ def test_health_sampler_writes_increments_and_groups_dead_letter_reasons():
     from cdrflow.stream.health import HealthSampler
 
     stats, sampler = SimpleNamespace(cdrs_in=100, cdrs_stored=90, duplicates_skipped=10), HealthSampler("w")
-    letter = lambda reason: DeadLetter(stage="decode", reason=reason, source="s", position="p", raw="")  # noqa: E731
+
+    def letter(reason: str) -> DeadLetter:
+        return DeadLetter(stage="decode", reason=reason, source="s", position="p", raw="")
+
     sampler.count_dead_letters([letter("invalid CDR: start_ms: Field required (1 error(s))"),
                                 letter("invalid CDR: start_ms: Field required (3 error(s))"), letter("not JSON")])
     assert sampler.sample(stats, 7, at_s=0)[1:] == ["w", 100, 90, 10, {"invalid CDR: start_ms: Field required": 2,

@@ -212,8 +212,9 @@ def test_malformed_lines_become_dead_letters_and_do_not_stop_the_file(harness, s
     assert source.poll() == master.stat().st_size
     assert source.checkpoints.offset(identity(master)) == master.stat().st_size
 
-    letters = sorted((orjson.loads(v) for v in read_all(settings.kafka_bootstrap, settings.topic_dead_letter, expect=3)),
-                     key=lambda d: int(d["position"].rpartition(":")[2]))
+    letters = sorted(
+        (orjson.loads(v) for v in read_all(settings.kafka_bootstrap, settings.topic_dead_letter, expect=3)),
+        key=lambda d: int(d["position"].rpartition(":")[2]))
     assert [(d["position"], d["raw"]) for d in letters] == [
         (f"{master}:{at[1]}", short.decode().rstrip("\n")),
         (f"{master}:{at[3]}", bad_time.decode().rstrip("\n")),
@@ -384,7 +385,8 @@ def test_last_line_without_newline_is_read_at_the_end_of_a_one_shot_run_only(har
 
 def test_following_reads_an_unterminated_file_once_it_is_quiet(harness, cdr_dir):
     # mod_json_cdr writes one unformatted document per file, without a final newline
-    fixture = Path(__file__).resolve().parent / "fixtures" / "freeswitch" / "a_a5c9f6c0-e752-11e3-8bfb-65b6c3cdac7d.cdr.json"
+    fixture = (Path(__file__).resolve().parent / "fixtures" / "freeswitch"
+               / "a_a5c9f6c0-e752-11e3-8bfb-65b6c3cdac7d.cdr.json")
     leg = cdr_dir / fixture.name
     leg.write_bytes(fixture.read_bytes())
     source = harness.source(cdr_dir, pattern="*.cdr.json", format="freeswitch_json")

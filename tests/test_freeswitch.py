@@ -63,8 +63,10 @@ def test_json_legs():
     assert sum(c["answer_ms"] is not None for c in cdrs) == 1
     assert sum(c["billable_ms"] for c in cdrs) == 60_500
     assert sum(c["duration_ms"] for c in cdrs) == 80_250
-    assert [(c["q850_cause"], c["sip_code"], c["pdd_ms"]) for c in cdrs] == [(16, 200, 1200), (17, 486, 1800), (16, 487, None)]
-    assert [classify(c["answer_ms"] is not None, c["q850_cause"], c["sip_code"]) for c in cdrs] == ["answered", "user", "abandoned"]
+    assert [(c["q850_cause"], c["sip_code"], c["pdd_ms"]) for c in cdrs] == \
+           [(16, 200, 1200), (17, 486, 1800), (16, 487, None)]
+    assert [classify(c["answer_ms"] is not None, c["q850_cause"], c["sip_code"]) for c in cdrs] == \
+           ["answered", "user", "abandoned"]
     answered, busy, _ = cdrs
     assert answered == {
         "cdr_id": make_cdr_id("fs1", "a5c9f6c0-e752-11e3-8bfb-65b6c3cdac7d"),
@@ -116,14 +118,16 @@ def test_csv_default_template():
     answered = (b'"Alice","1001","4930999","default","2014-05-29 16:59:50","2014-05-29 16:59:54",'
                 b'"2014-05-29 17:00:55","65","61","NORMAL_CLEARING","u-1","u-2","","PCMA","PCMA"\n')
     cdr = parse_freeswitch_csv(answered, 0, SourceContext("fs1", "f", ZoneInfo("Europe/Berlin")))
-    assert (cdr["start_ms"], cdr["answer_ms"] - cdr["start_ms"], cdr["duration_ms"], cdr["billable_ms"], cdr["correlation_id"]) == \
+    assert (cdr["start_ms"], cdr["answer_ms"] - cdr["start_ms"], cdr["duration_ms"], cdr["billable_ms"],
+            cdr["correlation_id"]) == \
            (1_401_375_590_000, 4_000, 65_000, 61_000, "u-2")  # 16:59:50 CEST = 14:59:50 UTC
 
 
 def test_causes_and_gateways():
     assert [q850_from_freeswitch(n) for n in ("NORMAL_CLEARING", "USER_BUSY", "NO_ANSWER", "UNALLOCATED_NUMBER",
                                               "NORMAL_TEMPORARY_FAILURE", "RECOVERY_ON_TIMER_EXPIRE",
-                                              "ORIGINATOR_CANCEL", "MEDIA_TIMEOUT")] == [16, 17, 19, 1, 41, 102, 16, None]
+                                              "ORIGINATOR_CANCEL", "MEDIA_TIMEOUT")] == \
+           [16, 17, 19, 1, 41, 102, 16, None]
     assert q850_from_freeswitch("SOMETHING_NEW", 34) == 34
     assert q850_from_freeswitch("LOSE_RACE", 502) is None
     assert [gateway_of(c) for c in ("sofia/gateway/carrierA/4930", "sofia/external/1@h", "loopback/1", "")] == \
@@ -174,7 +178,8 @@ VALUE_POOL = ["", "0", "1401382790123456", "1401382855123456", "9999999999999999
               [1], {"a": 1}, _DELETE]
 
 
-SPLICES = st.one_of(st.none(), st.tuples(st.integers(0, 4000), st.sampled_from([b"", b"\x00", b"\xff\xfe", b'"', b",", b"}"]),
+SPLICES = st.one_of(st.none(), st.tuples(st.integers(0, 4000),
+                                          st.sampled_from([b"", b"\x00", b"\xff\xfe", b'"', b",", b"}"]),
                                           st.integers(0, 4)))
 
 

@@ -91,7 +91,8 @@ def test_production_scales_out_with_anti_affinity_and_secret_references(helm):
     assert env["CDRFLOW_CLICKHOUSE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "cdrflow-clickhouse"
     assert env["CDRFLOW_CLICKHOUSE_CLUSTER"]["value"] == "cdrflow"
     probes = worker["spec"]["template"]["spec"]["containers"][0]
-    assert (probes["livenessProbe"]["httpGet"]["path"], probes["readinessProbe"]["httpGet"]["path"]) == ("/health", "/ready")
+    assert (probes["livenessProbe"]["httpGet"]["path"], probes["readinessProbe"]["httpGet"]["path"]) == \
+           ("/health", "/ready")
     job = next(m for m in manifests if m["kind"] == "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert sum(m["kind"] == "Deployment" for m in manifests) == 3       # two file sources, one syslog listener
@@ -122,7 +123,8 @@ def test_config_toml_is_valid_settings(helm, values, tmp_path, monkeypatch):
 
 def test_grafana_provisioning_configmaps_carry_the_built_dashboards(helm):
     # the chart's dashboards/ is a link to what `cdrflow dashboards build` writes (dashboards/json)
-    built = {p.name: json.loads(p.read_text()) for p in (CHART.parent.parent.parent / "dashboards" / "json").glob("*.json")}
+    built = {p.name: json.loads(p.read_text())
+             for p in (CHART.parent.parent.parent / "dashboards" / "json").glob("*.json")}
     assert built
     manifests = render(helm, "values-production.yaml")
     dashboards = next(m for m in manifests if m["metadata"]["labels"].get("grafana_dashboard") == "1")
@@ -142,7 +144,8 @@ def test_the_image_copies_every_package_directory():
     """The chart runs the Dockerfile's image; a package directory it does not copy would be a module
     missing in every pod (no Docker on this machine to build it, so the recipe is checked)."""
     root = Path(__file__).resolve().parents[1]
-    package_dirs = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"].values())
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    package_dirs = set(setuptools["package-dir"].values())
     copied = {line.split()[1] for line in (root / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")
               and "--from" not in line}
     assert package_dirs <= copied, package_dirs - copied

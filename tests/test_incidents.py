@@ -65,7 +65,8 @@ def test_stored_incident_gives_an_escalation_report(clickhouse):
     store(clickhouse, healthy + failing)
     base = load_baselines(client, settings, start + 40 * MINUTE_MS)["verizon|out"]
     assert (base.seizures, base.answered) == (1000, 550)    # minutes 15-39 of the healthy hour (25 × 40)
-    enriched = [dict(c, interconnect="verizon", direction="out", cause_class=classify(bool(c["answer_ms"]), c["q850_cause"]))
+    enriched = [dict(c, interconnect="verizon", direction="out",
+                     cause_class=classify(bool(c["answer_ms"]), c["q850_cause"]))
                 for c in healthy + failing]
     messages, _ = partial_messages(enriched)
     state = {}

@@ -188,7 +188,8 @@ def test_partial_messages_bucket_final_records_by_end_minute():
     minutes = messages["verizon|out"]["minutes"]
     assert sorted(minutes) == ["120000", "60000"]
     one = minutes["60000"]
-    assert (one["seizures"], one["answered"], one["effective"], one["network"], one["pdd_sum"], one["pdd_n"]) == (2, 1, 1, 1, 4000, 2)
+    assert (one["seizures"], one["answered"], one["effective"], one["network"], one["pdd_sum"], one["pdd_n"]) == \
+           (2, 1, 1, 1, 4000, 2)
     assert one["causes"] == {"16": 2} and [s["call_id"] for s in one["samples"]] == ["2"]
     assert (minutes["120000"]["seizures"], minutes["120000"]["effective"]) == (1, 1)
 
@@ -233,7 +234,8 @@ def test_recent_vanish_opens_before_the_minute_shows_it():
     [event] = evaluate("tmobile|in", state, 30 * MINUTE_MS + 25_000, BUSY, T)
     # minute 30 alone: 240 seen, 1000 × 25/60 = 416.7 expected (vanished at ≤ 208.3): not on its own
     assert event["event"] == "open" and event["incident"]["kinds"] == ["traffic_vanish"]
-    assert event["incident"]["start_ms"] == 30 * MINUTE_MS and event["incident"]["updated_ms"] == 30 * MINUTE_MS + 25_000
+    assert event["incident"]["start_ms"] == 30 * MINUTE_MS
+    assert event["incident"]["updated_ms"] == 30 * MINUTE_MS + 25_000
 
 
 def test_partials_count_ten_second_slices_and_quick_calls():
@@ -257,7 +259,8 @@ def test_partial_steps_split_a_take_at_the_judging_cadence():
     # a take out of order: steps 50-60 s (2 calls), 60-70 s (1 att, 1 lumen), 80-90 s (1); none 70-80 s
     steps = partial_steps([rec(1, 65_000), rec(2, 52_000), rec(3, 89_999), rec(4, 59_999), rec(5, 61_000, "lumen")])
     assert [end for _, end in steps] == [60_000, 70_000, 90_000]
-    counts = [{k: sum(p["seizures"] for p in m["minutes"].values()) for k, m in messages.items()} for messages, _ in steps]
+    counts = [{k: sum(p["seizures"] for p in m["minutes"].values()) for k, m in messages.items()}
+              for messages, _ in steps]
     assert counts == [{"att|in": 2}, {"att|in": 1, "lumen|in": 1}, {"att|in": 1}]
     assert steps[0][0]["att|in"]["minutes"]["0"]["tens"] == [0, 0, 0, 0, 0, 2]
     # how far each key was seen: the detector dates its decisions no earlier than that

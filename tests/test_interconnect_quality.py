@@ -68,7 +68,8 @@ def test_windows_and_buckets_sum_minutes(clickhouse):
     assert verizon["acd_s"] == pytest.approx((30 + 5 + 60 + 60) / 4)
     assert verizon["pdd_avg_ms"] == pytest.approx(8850 / 9)
     assert verizon["pdd_p95_ms"] == 2100                # rank ceil(0.95·9) = 9th = 2000
-    per_minute = [r for r in quality(clickhouse, MINUTE, MINUTE + 120_000, bucket_s=60) if r["interconnect"] == "verizon"]
+    per_minute = [r for r in quality(clickhouse, MINUTE, MINUTE + 120_000, bucket_s=60)
+                  if r["interconnect"] == "verizon"]
     assert [(r["seizures"], r["answered"]) for r in per_minute] == [(8, 2), (2, 2)]
     assert quality(clickhouse, MINUTE + 120_000, MINUTE + 180_000) == []
 
@@ -84,11 +85,14 @@ def test_redelivered_cdrs_are_not_counted_twice(clickhouse):
 def test_noc_views_cover_the_current_windows(clickhouse):
     settings, client = clickhouse
     now_minute = int(time.time()) // 60 * 60_000
-    store(clickhouse, minute_of_calls(now_minute - 120_000) + [cdr(40, now_minute - 30 * 60_000, answered_s=40, q850=16)])
-    rows = client.query(f"SELECT window_minutes, seizures, answered FROM {settings.clickhouse_database}.interconnect_quality_now "
+    store(clickhouse,
+          minute_of_calls(now_minute - 120_000) + [cdr(40, now_minute - 30 * 60_000, answered_s=40, q850=16)])
+    rows = client.query("SELECT window_minutes, seizures, answered "
+                        f"FROM {settings.clickhouse_database}.interconnect_quality_now "
                         "WHERE interconnect = 'verizon' ORDER BY window_minutes").result_rows
     assert rows == [(5, 8, 2), (15, 8, 2), (60, 9, 3)]
-    daily = client.query(f"SELECT sum(seizures) FROM {settings.clickhouse_database}.interconnect_quality_daily").result_rows
+    daily = client.query(
+        f"SELECT sum(seizures) FROM {settings.clickhouse_database}.interconnect_quality_daily").result_rows
     assert daily == [(9,)]
 
 

@@ -87,7 +87,8 @@ def test_sample_trunks_are_dr_gateway_groups():
     assert twilio and all("Twilio" in r["description"] for r in twilio)
     assert "gwgroup:1" in groups
     first = cdrs[0]  # line 3, after the 401 challenge on line 2: a 487 cancel
-    assert (first["sip_code"], first["ingress_trunk"], first["egress_trunk"], first["source_offset"]) == (487, "gwgroup:56", "gwgroup:1", 363)
+    assert (first["sip_code"], first["ingress_trunk"], first["egress_trunk"], first["source_offset"]) == \
+           (487, "gwgroup:56", "gwgroup:1", 363)
     assert (first["calling_number"], first["called_number"], first["start_ms"]) == ("2000", "2000", 1_752_798_999_000)
 
 
@@ -98,7 +99,8 @@ def test_pairs_invite_and_bye_and_finds_who_hung_up():
                    row("BYE", 481, "2025-01-01 10:01:03")))
     assert len(cdrs) == 1
     cdr = cdrs[0]
-    assert (cdr["answer_ms"], cdr["end_ms"] - cdr["answer_ms"], cdr["billable_ms"]) == (1_735_725_602_000, 60_000, 60_000)
+    assert (cdr["answer_ms"], cdr["end_ms"] - cdr["answer_ms"], cdr["billable_ms"]) == \
+           (1_735_725_602_000, 60_000, 60_000)
     assert (cdr["disconnect_initiator"], cdr["sip_code"], cdr["q850_cause"]) == ("callee", 200, 16)
     assert cdr["source_offset"] == acc()[0][0] + len(HEADER) + len(row("INVITE", 401, "2025-01-01 10:00:00")) + 1
 

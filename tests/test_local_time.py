@@ -55,4 +55,5 @@ def test_cached_hours_agree_with_checking_each_time(local, zone, abbreviation):
 def test_repeated_hour_not_in_the_table_reads_the_later_offset():
     # Sydney 2017-04-02 02:30 happens twice; AEST (+10) is the second, after clocks went back
     ms = abbreviated_local_ms("2017-04-02 02:30:00", None, "AEST", ZoneInfo("Australia/Sydney"))
-    assert ms == int((datetime(2017, 4, 2, 2, 30) - timedelta(hours=10)).replace(tzinfo=timezone.utc).timestamp()) * 1000
+    utc = (datetime(2017, 4, 2, 2, 30) - timedelta(hours=10)).replace(tzinfo=timezone.utc)
+    assert ms == int(utc.timestamp()) * 1000

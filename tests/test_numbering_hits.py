@@ -126,7 +126,10 @@ def test_disconnected_set_follows_the_inventory(clickhouse, tmp_path):
     from support.numbering import write_csv
 
     settings, client = clickhouse
-    run = lambda sql, params: client.query(sql, parameters=params)   # noqa: E731
+
+    def run(sql, params):
+        return client.query(sql, parameters=params)
+
     import_inventory(run, settings, write_csv(tmp_path / "a.csv", [
         "+12125550100..+12125550103,in_service,acme,,2025-01-01",
         "+12125550100..+12125550101,disconnected,acme,,2025-06-01",

@@ -100,7 +100,8 @@ def simulate_history(seed: int = 7):
     return rows, events, calls
 
 
-def expected_verdicts(events, calls, max_calls=3, window_days=90, min_days=90, as_of=AS_OF) -> dict[str, tuple[int, str]]:
+def expected_verdicts(events, calls, max_calls=3, window_days=90, min_days=90,
+                      as_of=AS_OF) -> dict[str, tuple[int, str]]:
     """The quarantine rule, recounted in plain Python: number → (calls, verdict)."""
     per_day = Counter((c["called_number"], datetime.fromtimestamp(c["start_ms"] / 1000, timezone.utc).date())
                       for c in calls if c["record_kind"] != "start")
@@ -130,7 +131,8 @@ def history():
 def test_release_candidates_match_plain_recount(capacity, tmp_path, history, max_calls, window_days, min_days):
     settings, client = capacity
     rows, events, calls = history
-    assert import_inventory(run(client), settings, write_csv(tmp_path / "inv.csv", rows)) == (len(rows), 199 + len(rows))
+    assert import_inventory(run(client), settings, write_csv(tmp_path / "inv.csv", rows)) == \
+           (len(rows), 199 + len(rows))
     store(settings, client, calls)
     got = release_candidates(client, settings, as_of=AS_OF, max_calls=max_calls, window_days=window_days,
                                 min_days=min_days, verdicts=VERDICTS)
@@ -149,7 +151,8 @@ def verdicts(client, settings, **options) -> dict[str, tuple]:
 def stale(client, settings, as_of, window_days=90) -> set[str]:
     """Numbers the checkpointed question recounts from the day table instead of taking the checkpoint's counts."""
     return {f"+{n}" for (n,) in client.query(
-        f"SELECT number FROM {settings.clickhouse_database}.number_quarantine_stale(as_of = {{as_of:DateTime64(3, 'UTC')}}, "
+        f"SELECT number FROM {settings.clickhouse_database}.number_quarantine_stale("
+        "as_of = {as_of:DateTime64(3, 'UTC')}, "
         "window_days = {w:UInt32}, use_checkpoint = 1)", parameters={"as_of": as_of, "w": window_days}).result_rows}
 
 
@@ -180,12 +183,13 @@ def test_checkpoint_answers_as_the_day_table(capacity, tmp_path, history):
     late = long_quiet[0]
     sold, today_hit = [n for n in quiet if n != late][:2]
     in_service = next(n for n, history in events.items() if n not in expected and history[-2][1] == "in_service")
-    changes = [(sold, "in_service", AS_OF + timedelta(hours=1)), (in_service, "disconnected", AS_OF + timedelta(hours=2))]
+    changes = [(sold, "in_service", AS_OF + timedelta(hours=1)),
+               (in_service, "disconnected", AS_OF + timedelta(hours=2))]
     import_inventory(run(client), settings, write_csv(tmp_path / "later.csv", [
         f"{n},{status},acme,,{since.isoformat()}" for n, status, since in changes]))
     for n, status, since in changes:
         events[n].append((since, status))
-    new_calls = [call(900_001, late, "+16465550099", AS_OF - 3 * DAY, True),     # a closed day after its quarantine began
+    new_calls = [call(900_001, late, "+16465550099", AS_OF - 3 * DAY, True),  # a closed day after its quarantine began
                  call(900_002, today_hit, "+16465550099", AS_OF + timedelta(hours=1), False)]
     store(settings, client, new_calls)
     fast = verdicts(client, settings, as_of=later)
@@ -295,10 +299,12 @@ def test_cli_import_and_release_candidates(tmp_path):
     env.pop("CDRFLOW_CLICKHOUSE_URL", None)
 
     def cdrflow(*args) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "cdrflow", *args], env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run([sys.executable, "-m", "cdrflow", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
 
     assert cdrflow("migrate").returncode == 0
-    bad = write_csv(tmp_path / "bad.csv", ["+12125550100,disconnected,acme,,2025-01-01", "+12125550101,gone,acme,,2025-01-01"])
+    bad = write_csv(tmp_path / "bad.csv",
+                    ["+12125550100,disconnected,acme,,2025-01-01", "+12125550101,gone,acme,,2025-01-01"])
     answer = cdrflow("numbers", "import", str(bad))
     assert answer.returncode == 1 and "line 3: status 'gone'" in answer.stderr
     good = write_csv(tmp_path / "good.csv", ["+12125550100..+12125550101,disconnected,acme,,2025-01-01"])
@@ -309,4 +315,5 @@ def test_cli_import_and_release_candidates(tmp_path):
     listed = cdrflow("numbers", "release-candidates", "--as-of", "2025-06-01")
     assert listed.returncode == 0, listed.stderr
     assert "+12125550100" in listed.stdout and "+12125550101" in listed.stdout
-    assert "can only be built once that day has begun" in cdrflow("numbers", "checkpoint", "--as-of", "2099-01-01").stderr
+    assert "can only be built once that day has begun" in \
+        cdrflow("numbers", "checkpoint", "--as-of", "2099-01-01").stderr

@@ -38,7 +38,8 @@ def test_sample_file_with_malformed_lines(settings, worker, tmp_path):
     short_line = b'"only","three","columns"\n'
     with open(source_file, "ab") as fh:
         fh.write(short_line)
-        fh.write(b'"","1","2","ctx","clid","SIP/a-1","SIP/b-2","Dial","x","not a time","","2017-06-20 09:49:32",1,0,"NO ANSWER","DOCUMENTATION","1.1",""\n')
+        fh.write(b'"","1","2","ctx","clid","SIP/a-1","SIP/b-2","Dial","x","not a time","","2017-06-20 09:49:32",'
+                 b'1,0,"NO ANSWER","DOCUMENTATION","1.1",""\n')
     worker.start()
     result = ingest(str(source_file), "--source", "pbx-sample")
     assert "218 CDRs published, 2 dead letters" in result.stdout
@@ -46,7 +47,8 @@ def test_sample_file_with_malformed_lines(settings, worker, tmp_path):
     worker.wait_for(lambda s: s["cdrs_stored"] >= SAMPLE_RECORDS)
     worker.settle()
     assert stored(settings) == (SAMPLE_RECORDS, SAMPLE_RECORDS)
-    answered = query(settings, "SELECT countIf(answer_time IS NOT NULL), countIf(cause_class = 'answered') FROM cdrflow.cdr")[0]
+    answered = query(settings, "SELECT countIf(answer_time IS NOT NULL), countIf(cause_class = 'answered') "
+                               "FROM cdrflow.cdr")[0]
     assert answered == [SAMPLE_ANSWERED, SAMPLE_ANSWERED]
 
     letters = [orjson.loads(v) for v in read_topic(settings.kafka_bootstrap, settings.topic_dead_letter, expect=2)]

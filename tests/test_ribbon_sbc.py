@@ -109,9 +109,11 @@ def test_sample_records():
     assert (start["correlation_id"], start["call_id"]) == (stop["correlation_id"], stop["call_id"])
     assert (start["start_ms"], start["answer_ms"], start["end_ms"], start["billable_ms"], start["pdd_ms"]) == \
            (START_MS, START_MS + 5_110, START_MS + 5_110, 0, 160)
-    assert (attempt["start_ms"], attempt["end_ms"], attempt["duration_ms"], attempt["answer_ms"], attempt["pdd_ms"]) == \
+    assert (attempt["start_ms"], attempt["end_ms"], attempt["duration_ms"], attempt["answer_ms"],
+            attempt["pdd_ms"]) == \
            (1_361_581_331_600, 1_361_581_331_800, 200, None, None)
-    assert (attempt["q850_cause"], attempt["disconnect_initiator"], attempt["calling_number"], attempt["called_number"]) == \
+    assert (attempt["q850_cause"], attempt["disconnect_initiator"], attempt["calling_number"],
+            attempt["called_number"]) == \
            (21, "callee", "15307520010", "5307520014")
     assert (attempt["ingress_trunk"], attempt["egress_trunk"]) == ("NBSPUBSIP_ON_SIF93", "NBS_TRUSTED_ABCASX1")
     finals = [c for c in (start, stop, attempt) if c["record_kind"] != "start"]

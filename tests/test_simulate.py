@@ -249,7 +249,8 @@ def test_source_pinned_trunks():
 def test_as_written_orders_cdrs_by_end_time_and_keeps_them_all():
     from cdrflow.producers.simulate import as_written
 
-    calls = list(generate(default_config(Settings(), seed=4, calls_per_second=50.0, start_ms=1_795_000_000_000), count=5000))
+    calls = list(generate(default_config(Settings(), seed=4, calls_per_second=50.0, start_ms=1_795_000_000_000),
+                          count=5000))
     written = list(as_written(calls))
     assert sorted(c["cdr_id"] for c in written) == sorted(c["cdr_id"] for c in calls)
     ends = [c["end_ms"] for c in written]

@@ -12,8 +12,8 @@ def test_redelivered_rows_are_skipped_in_narrow_and_wide_time_ranges(clickhouse)
     settings, client = clickhouse
     writer = CdrWriter(client, settings)
     calls = Enricher(settings.home_region, settings.interconnects, settings.tenants)(
-        list(generate(default_config(settings, seed=5, calls_per_second=50.0, start_ms=int(time.time() * 1000) - 86_400_000),
-                      count=30_000)))
+        list(generate(default_config(settings, seed=5, calls_per_second=50.0,
+                                     start_ms=int(time.time() * 1000) - 86_400_000), count=30_000)))
     calls.sort(key=lambda c: c["start_ms"])
     assert len(writer.write(calls[:20_000])) == 20_000
     # narrow: 2,000 calls of which 1,000 were stored, the range holds ~2,000 rows (≤ 4 × 2,000 + 10,000)
@@ -21,8 +21,10 @@ def test_redelivered_rows_are_skipped_in_narrow_and_wide_time_ranges(clickhouse)
     assert {c["cdr_id"] for c in writer.write(again)} == {c["cdr_id"] for c in calls[20_000:21_000]}
     # wide: 10 calls from across the whole range (21,000 rows in it), 5 of them stored, and one
     # stored id in upper case (the same UUID): ClickHouse filters on the ids' first 64 bits
-    wide = [calls[0], calls[5_000], calls[10_000], calls[15_000], dict(calls[20_500], cdr_id=calls[20_500]["cdr_id"].upper())]
+    wide = [calls[0], calls[5_000], calls[10_000], calls[15_000],
+            dict(calls[20_500], cdr_id=calls[20_500]["cdr_id"].upper())]
     fresh = calls[21_000:21_005] + [calls[29_999]]
     assert [c["cdr_id"] for c in writer.write(wide + fresh)] == [c["cdr_id"] for c in fresh]
-    stored = client.query(f"SELECT count(), uniqExact(cdr_id) FROM {settings.clickhouse_database}.cdr FINAL").result_rows[0]
+    stored = client.query(
+        f"SELECT count(), uniqExact(cdr_id) FROM {settings.clickhouse_database}.cdr FINAL").result_rows[0]
     assert stored == (21_006, 21_006)

@@ -26,10 +26,12 @@ def test_up_shows_interconnect_figures_and_stops_everything_it_started(tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     final = run.stdout[run.stdout.rfind("CDRs/s in"):]          # the live view's last frame
     stored = int(re.search(r"stored ([\d,]+)", final).group(1).replace(",", ""))
-    assert stored >= 50 * 60 * 10 * 0.3                          # ten minutes of history at 50 calls/s (diurnal low ≥ 0.3)
+    # ten minutes of history at 50 calls/s (diurnal low ≥ 0.3)
+    assert stored >= 50 * 60 * 10 * 0.3
     rows = re.findall(r"│ (\S+)\s+│ (in|out)\s+│ ([\d,]+)\s+│ ([\d,]+)\s+│ ([\d.]+)%", final)
     assert len(rows) >= 8, final
-    assert all(0 < int(answered.replace(",", "")) < int(seizures.replace(",", "")) for _, _, seizures, answered, _ in rows)
+    assert all(0 < int(answered.replace(",", "")) < int(seizures.replace(",", ""))
+               for _, _, seizures, answered, _ in rows)
     # nothing left behind: no worker, producer or broker process of this data dir
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "data")], capture_output=True, text=True).stdout.split()
     assert leftover == []

@@ -151,16 +151,18 @@ def test_udp_and_tcp_messages_become_cdrs_and_dead_letters(settings, publisher):
         b.sendall(LINES[5] + b"\n" + LINES[8] + b"\n" + BAD)    # no title: default layout; last line without LF
     running.close()                                             # the TCP messages go out with the shutdown flush
 
-    assert (listener.stats.lines, listener.stats.cdrs, listener.stats.dead_letters, listener.unpublished) == (12, 5, 2, 0)
-    cdrs = [c for v in read_all(settings.kafka_bootstrap, settings.topic_cdr_batches, expect=2) for c in decode_batch(v)]
+    assert (listener.stats.lines, listener.stats.cdrs, listener.stats.dead_letters, listener.unpublished) == \
+           (12, 5, 2, 0)
+    cdrs = [c for v in read_all(settings.kafka_bootstrap, settings.topic_cdr_batches, expect=2)
+            for c in decode_batch(v)]
     assert sorted((c["native_id"], c["source_file"], c["source_offset"]) for c in cdrs) == sorted([
         (NATIVE[1], udp_peer, 1), (NATIVE[4], udp_peer, 4),
         (NATIVE[6], peer_a, 1), (NATIVE[7], peer_a, 2), (NATIVE[8], peer_b, 1)])
     assert {c["source"] for c in cdrs} == {"ac-sbc"}
     letters = [orjson.loads(v) for v in read_all(settings.kafka_bootstrap, settings.topic_dead_letter, expect=2)]
-    assert sorted((l["position"], l["reason"]) for l in letters) == sorted([
+    assert sorted((letter["position"], letter["reason"]) for letter in letters) == sorted([
         (f"{udp_peer}#5", "unknown report type 'CALL_BEGIN'"), (f"{peer_b}#2", "unknown report type 'CALL_BEGIN'")])
-    assert all(l["raw"] == BAD.decode() and l["source_format"] == "audiocodes_syslog" for l in letters)
+    assert all(letter["raw"] == BAD.decode() and letter["source_format"] == "audiocodes_syslog" for letter in letters)
 
 
 def test_a_broken_frame_is_a_dead_letter_and_ends_the_connection(settings, publisher):
@@ -211,5 +213,6 @@ def test_cli_publishes_what_arrived_when_terminated(settings, tmp_path):
     assert process.returncode == 0, out
     assert (Path(settings.resolved_data_dir) / "heartbeat" / "ac-sbc").exists()   # for `cdrflow probe`
     assert "2 messages → 2 CDRs published, 0 dead letters" in " ".join(out.split())
-    cdrs = [c for v in read_all(settings.kafka_bootstrap, settings.topic_cdr_batches, expect=1) for c in decode_batch(v)]
+    cdrs = [c for v in read_all(settings.kafka_bootstrap, settings.topic_cdr_batches, expect=1)
+            for c in decode_batch(v)]
     assert sorted(c["native_id"] for c in cdrs) == sorted([NATIVE[1], NATIVE[8]])

@@ -24,7 +24,8 @@ def test_billing_increments(talk_ms, increments, billed):
 
 
 def test_cost_and_longest_prefix_by_period():
-    book = TariffBook([Tariff(prefix="", price_per_min=1.0), Tariff(prefix="44", price_per_min=0.10, connection_fee=0.05),
+    book = TariffBook([Tariff(prefix="", price_per_min=1.0),
+                       Tariff(prefix="44", price_per_min=0.10, connection_fee=0.05),
                        Tariff(prefix="447", price_per_min=0.20, valid_from=date(2027, 1, 1)),
                        Tariff(prefix="447", price_per_min=0.30, valid_to=date(2027, 1, 1))])
     assert book.find("+447400123456", JAN_1_2027_MS).price_per_min == 0.20

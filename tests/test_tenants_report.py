@@ -6,21 +6,18 @@ import base64
 import io
 import json
 import re
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import orjson
 import pytest
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
-from cdrflow.cli.app import app  # noqa: E402
-from cdrflow.tenants.report import VIEWS, parse_period, render_html  # noqa: E402
-from cdrflow.tenants.views import view_query  # noqa: E402
+from cdrflow.cli.app import app
+from cdrflow.tenants.report import VIEWS, parse_period, render_html
+from cdrflow.tenants.views import view_query
 
-from support.tenant_traffic import DAY0, TENANTS, generate, store  # noqa: E402
+from support.tenant_traffic import DAY0, TENANTS, generate, store
 
 DAY = datetime.fromtimestamp(DAY0 / 1000, timezone.utc)
 
@@ -29,7 +26,8 @@ def test_parse_period():
     now = datetime(2026, 11, 23, 12, 30, tzinfo=timezone.utc)
     assert parse_period("7d", now) == (datetime(2026, 11, 16, 12, 30, tzinfo=timezone.utc), now)
     assert parse_period("24h", now)[0] == datetime(2026, 11, 22, 12, 30, tzinfo=timezone.utc)
-    assert parse_period("2026-12") == (datetime(2026, 12, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))
+    assert parse_period("2026-12") == \
+           (datetime(2026, 12, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))
     assert parse_period("2026-11-20")[1] == datetime(2026, 11, 21, tzinfo=timezone.utc)
     assert parse_period("2026-11-01..2026-11-15")[1] == datetime(2026, 11, 15, tzinfo=timezone.utc)
     for bad in ("last week", "2026-11-15..2026-11-01", "2026-13"):
@@ -47,7 +45,8 @@ def test_report_carries_the_view_figures_and_charts(clickhouse, tmp_path, monkey
     monkeypatch.setenv("CDRFLOW_TENANTS", json.dumps({k: v.model_dump(mode="json") for k, v in TENANTS.items()}))
     start, end = DAY, DAY + timedelta(days=2)
     out = tmp_path / "acme.html"
-    result = CliRunner().invoke(app, ["report", "acme", "--period", f"{start:%Y-%m-%d}..{end:%Y-%m-%d}", "--out", str(out)])
+    result = CliRunner().invoke(app, ["report", "acme", "--period", f"{start:%Y-%m-%d}..{end:%Y-%m-%d}",
+                                      "--out", str(out)])
     assert result.exit_code == 0, result.output
     page = out.read_text()
 
@@ -67,7 +66,8 @@ def test_report_carries_the_view_figures_and_charts(clickhouse, tmp_path, monkey
     load = ask("channel_load")
     assert f"Peak concurrent calls: <b>{max(r['peak_concurrent'] for r in load)}</b> on 4 channels" in page
     busiest = max(load, key=lambda r: r["erlangs"])
-    assert (f"<td>{busiest['bucket']:%Y-%m-%d %H:%M}</td><td>{busiest['calls']:,}</td><td>{busiest['peak_concurrent']}</td>"
+    assert (f"<td>{busiest['bucket']:%Y-%m-%d %H:%M}</td><td>{busiest['calls']:,}</td>"
+            f"<td>{busiest['peak_concurrent']}</td>"
             f"<td>{busiest['erlangs']:,.2f}</td><td>{busiest['blocking']:.4f}</td>") in page
 
     images = _images(page)

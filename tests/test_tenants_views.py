@@ -1,18 +1,15 @@
 """Every tenant view against figures computed independently from the generated calls' truth."""
 from __future__ import annotations
 
-import sys
 from collections import Counter, defaultdict
 from datetime import timezone
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from cdrflow.schemas.erlang import channels_needed, erlang_b  # noqa: E402
-from cdrflow.tenants.views import save_analysis_query  # noqa: E402
+from cdrflow.schemas.erlang import channels_needed, erlang_b
+from cdrflow.tenants.views import save_analysis_query
 
-from support.tenant_traffic import (  # noqa: E402
+from support.tenant_traffic import (
     FROM_MS,
     HOUR,
     TENANTS,
@@ -82,11 +79,13 @@ def test_directions_and_destinations(stored, calls):
             e[2] += expected_cost(c)
         assert set(rows) == set(expect)
         for d, (n, talk, cost) in expect.items():
-            assert (rows[d]["calls"], rows[d]["talk_s"], rows[d]["cost"]) == (n, pytest.approx(talk), pytest.approx(cost))
+            assert (rows[d]["calls"], rows[d]["talk_s"], rows[d]["cost"]) == \
+                   (n, pytest.approx(talk), pytest.approx(cost))
     # acme's configured destinations, the costliest first
     dest = ask(stored, "destinations", top=3)
     assert len(dest) == 3 and dest[0]["cost"] >= dest[1]["cost"] >= dest[2]["cost"]
-    assert {r["destination"] for r in ask(stored, "destinations", top=50)} <= {"US", "NYC", "UK", "UK mobile", "default"}
+    assert {r["destination"] for r in ask(stored, "destinations", top=50)} <= \
+           {"US", "NYC", "UK", "UK mobile", "default"}
     assert "mobile" in {r["direction"] for r in ask(stored, "directions", "globex")}
 
 
@@ -94,7 +93,8 @@ def test_top_numbers_and_incoming_numbers(stored, calls):
     mine = [c for c in in_period(calls) if c.call_class != "internal"]
     per = Counter(c.remote for c in mine)
     top = ask(stored, "top_numbers", top=5)
-    assert [(r["number"], r["calls"]) for r in top] == sorted(per.items(), key=lambda kv: (-kv[1], _talk(mine, kv[0]) * -1, kv[0]))[:5]
+    assert [(r["number"], r["calls"]) for r in top] == \
+           sorted(per.items(), key=lambda kv: (-kv[1], _talk(mine, kv[0]) * -1, kv[0]))[:5]
     out = Counter(c.remote for c in mine if c.direction)
     assert all(r["calls_out"] == out[r["number"]] for r in top)
 

@@ -111,7 +111,8 @@ def test_records_become_cdrs(table):
     cdrs = [results[i] for i in (0, 1, 2, 4, 5)]
     assert sum(c["answer_ms"] is not None for c in cdrs) == 3
     assert sum(c["billable_ms"] for c in cdrs) == 228_000
-    assert [(c["calling_number"], c["called_number"], c["ingress_trunk"], c["egress_trunk"], c["call_class"]) for c in cdrs] == [
+    assert [(c["calling_number"], c["called_number"], c["ingress_trunk"], c["egress_trunk"], c["call_class"])
+            for c in cdrs] == [
         ("4957771234", "101", "1", None, None), ("102", "84951234567", None, "2", None),
         ("103", "101", None, None, "internal"), ("9161234567", "104", "1", None, None),
         ("102", "89031234567", None, "3", None)]   # record 5 given up on: a dialled number → outgoing
@@ -125,7 +126,8 @@ def test_records_become_cdrs(table):
         "disconnect_initiator": None, "pdd_ms": None, "tenant": None, "extension": "101", "call_class": None,
         "call_direction": None, "destination": None, "cost": None, "source_file": str(table), "source_offset": 0}
     # 09:31:07 MSK, unanswered: ends at its start
-    assert (cdrs[3]["start_ms"], cdrs[3]["answer_ms"], cdrs[3]["end_ms"]) == (1_709_274_667_000, None, 1_709_274_667_000)
+    assert (cdrs[3]["start_ms"], cdrs[3]["answer_ms"], cdrs[3]["end_ms"]) == \
+           (1_709_274_667_000, None, 1_709_274_667_000)
 
 
 def test_settled_only_once_calltype_is_filled(table):
@@ -263,8 +265,8 @@ def test_source_holds_a_row_until_it_settles(harness, table):
            ("102", "89031234567", "3", 61_000)
     assert cdrs[5]["native_id"] == "calls.dbf#8" and cdrs[5]["calling_number"] == "4950001122"
     letters = harness.dead_letters(expect=2)
-    assert sorted(l["position"] for l in letters) == [f"{table}#6", f"{table}#7"]
-    assert all(l["source_format"] == "wintariff_dbf" and l["stage"] == "parse" for l in letters)
+    assert sorted(letter["position"] for letter in letters) == [f"{table}#6", f"{table}#7"]
+    assert all(letter["source_format"] == "wintariff_dbf" and letter["stage"] == "parse" for letter in letters)
 
 
 def test_source_gives_up_after_settle_time_and_restarts_at_held_row(harness, tmp_path):
@@ -283,7 +285,8 @@ def test_source_gives_up_after_settle_time_and_restarts_at_held_row(harness, tmp
     assert [c["source_offset"] for c in cdrs] == [0, 1, 2, 2]
     assert len({c["cdr_id"] for c in cdrs}) == 3
     given_up = cdrs[1]   # no CALLTYPE, no dialled number → incoming: CALLERID calls EXTENSION
-    assert (given_up["calling_number"], given_up["called_number"], given_up["ingress_trunk"]) == ("9161234567", "104", "1")
+    assert (given_up["calling_number"], given_up["called_number"], given_up["ingress_trunk"]) == \
+           ("9161234567", "104", "1")
 
 
 def test_one_shot_run_publishes_unsettled_rows_and_rewritten_table_restarts(harness, tmp_path):

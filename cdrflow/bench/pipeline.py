@@ -254,8 +254,9 @@ def parse_stage(settings: Settings, cdrs: int, formats: tuple[str, ...] = PARSE_
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                              max_tasks_per_child=1) as pool:
         def median(fmt: str, published: bool) -> float:
-            rates = sorted(pool.submit(_format_parse_rate, fmt, cdrs, settings, published).result()[1 if published else 0]
-                           for _ in range(runs))
+            rates = sorted(
+                pool.submit(_format_parse_rate, fmt, cdrs, settings, published).result()[1 if published else 0]
+                for _ in range(runs))
             return rates[len(rates) // 2]
 
         for fmt in formats:
@@ -351,12 +352,14 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
         ic = incident["interconnect"]
         # when it was decided, in event time: the detector's clock (updated_ms + lateness), or the
         # newest call of this interconnect it had absorbed if its partition was read further ahead
-        detected = max(incident["updated_ms"] + int(settings.detection_lateness_s * 1000), incident.get("seen_ms") or 0)
+        detected = max(incident["updated_ms"] + int(settings.detection_lateness_s * 1000),
+                       incident.get("seen_ms") or 0)
         if ic not in onset or detected < onset[ic]:
-            false_positives.add(f'{ic}|{incident["direction"]} {"/".join(incident["kinds"])}'
-                                + ("" if ic not in onset else f" {(detected - onset[ic]) / 1000:.0f} s before its fault"))
+            early = "" if ic not in onset else f" {(detected - onset[ic]) / 1000:.0f} s before its fault"
+            false_positives.add(f'{ic}|{incident["direction"]} {"/".join(incident["kinds"])}' + early)
             continue
-        opened.setdefault(f'{ic}|{incident["direction"]}', detected - onset[ic])   # the first open after the onset
+        # the first open after the onset
+        opened.setdefault(f'{ic}|{incident["direction"]}', detected - onset[ic])
     consumer.close()
     lat = sorted(opened.values())
     missed = sorted(ic for ic in onset if not any(k.startswith(ic + "|") for k in opened))
@@ -370,7 +373,8 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
         "detection_latency_p95_s": lat[min(len(lat) - 1, int(0.95 * len(lat)))] / 1000 if lat else None,
         "detection_latency_max_s": lat[-1] / 1000 if lat else None,
         "detection_latency_by_fault_s": ", ".join(
-            f"{ic} {kind}: " + "/".join(f"{opened[f'{ic}|{d}'] / 1000:.0f}" for d in ("in", "out") if f"{ic}|{d}" in opened)
+            f"{ic} {kind}: "
+            + "/".join(f"{opened[f'{ic}|{d}'] / 1000:.0f}" for d in ("in", "out") if f"{ic}|{d}" in opened)
             for ic, kind, _ in DETECTION_FAULTS),
         "detection_faults_missed": ", ".join(missed) or "none",
         "detection_false_positives": ", ".join(sorted(false_positives)) or "none",
@@ -449,7 +453,8 @@ def _throughput(settings: Settings, publisher: Publisher, worker: subprocess.Pop
         batch = list(generate(default_config(settings, seed=7, calls_per_second=2000.0), count=cdrs))
         generate_rate = cdrs / (time.perf_counter() - t0)
     with console.status(f"latency: {rate:,.0f} CDR/s paced for {paced_s:.0f} s …"):
-        paced_cdrs = list(generate(default_config(settings, seed=9, calls_per_second=2000.0), count=int(rate * paced_s)))
+        paced_cdrs = list(generate(default_config(settings, seed=9, calls_per_second=2000.0),
+                                   count=int(rate * paced_s)))
         before = _stats(settings)["cdrs_stored"]
         _publish_paced(paced_cdrs, publisher, settings.batch_max_cdrs, rate)
         _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) - before >= len(paced_cdrs), 600, worker)

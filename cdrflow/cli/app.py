@@ -11,11 +11,17 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from cdrflow.cli.check import check
+from cdrflow.cli.dashboards import dashboards_app
+from cdrflow.cli.incidents import incidents_app
+from cdrflow.cli.listen import listen_app
+from cdrflow.cli.numbers import numbers_app
+from cdrflow.cli.output import console, fail, fail_query
+from cdrflow.cli.tenants import report, tenants_app
 from cdrflow.infra.config import Settings
 
 app = typer.Typer(help="Streaming analytics for carrier CDRs: Kafka → Faust → ClickHouse → Grafana.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-from cdrflow.cli.output import console, fail, fail_query
 
 
 @app.command()
@@ -67,7 +73,7 @@ def migrate() -> None:
         applied = run(connect(settings), settings)
     except MigrationError as exc:
         console.print(str(exc), style="red", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     console.print(f"applied: {', '.join(applied)}")
 
 
@@ -257,14 +263,7 @@ def bench(
               detection=detection, parse=parse)
 
 
-# Command groups live in their own modules; they import console/fail from here lazily.
-from cdrflow.cli.incidents import incidents_app  # noqa: E402
-from cdrflow.cli.listen import listen_app  # noqa: E402
-from cdrflow.cli.numbers import numbers_app  # noqa: E402
-from cdrflow.cli.dashboards import dashboards_app  # noqa: E402
-from cdrflow.cli.tenants import report, tenants_app  # noqa: E402
-from cdrflow.cli.check import check  # noqa: E402
-
+# the command groups, each from its own module
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(listen_app, name="listen")
 app.add_typer(numbers_app, name="numbers")

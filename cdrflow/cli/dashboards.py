@@ -14,7 +14,8 @@ dashboards_app = typer.Typer(help="Grafana dashboards as code: build, push, prev
 
 
 @dashboards_app.command()
-def build(out: Optional[Path] = typer.Option(None, help="Directory to write to (default: the repository's dashboards/)"),
+def build(out: Optional[Path] = typer.Option(None,
+                                             help="Directory to write to (default: the repository's dashboards/)"),
           clickhouse_host: str = typer.Option("clickhouse", help="ClickHouse host as Grafana reaches it"),
           clickhouse_port: int = typer.Option(8123, help="8123 (http) or 9000 (native)"),
           protocol: str = typer.Option("http", help="http or native"),
@@ -31,9 +32,11 @@ def build(out: Optional[Path] = typer.Option(None, help="Directory to write to (
 
 @dashboards_app.command()
 def push(grafana_url: str = typer.Option(..., help="e.g. https://grafana.example.net"),
-         token: Optional[str] = typer.Option(None, envvar="GRAFANA_TOKEN", help="Service-account token (or user:password in the URL)"),
-         clickhouse_password: Optional[str] = typer.Option(None, envvar="CLICKHOUSE_PASSWORD",
-                                                           help="Set on the datasource; unset keeps Grafana's stored one")) -> None:
+         token: Optional[str] = typer.Option(None, envvar="GRAFANA_TOKEN",
+                                             help="Service-account token (or user:password in the URL)"),
+         clickhouse_password: Optional[str] = typer.Option(
+             None, envvar="CLICKHOUSE_PASSWORD", help="Set on the datasource; unset keeps Grafana's stored one"),
+         ) -> None:
     """Upload the datasource and the built dashboards into the cdrflow folder (safe to repeat)."""
     from grafana_client.client import GrafanaException
 
@@ -48,7 +51,8 @@ def push(grafana_url: str = typer.Option(..., help="e.g. https://grafana.example
 
 @dashboards_app.command()
 def preview(out: Path = typer.Option(Path("dashboard-previews"), help="Directory for the PNG files"),
-            demo: bool = typer.Option(False, help="Draw two simulated hours with an incident (temporary embedded ClickHouse)"),
+            demo: bool = typer.Option(
+                False, help="Draw two simulated hours with an incident (temporary embedded ClickHouse)"),
             hours: float = typer.Option(6, help="Without --demo: the last HOURS of the configured ClickHouse"),
             only: Optional[str] = typer.Option(None, help="One dashboard uid, e.g. cdrflow-noc")) -> None:
     """Render every dashboard's panels to PNG from the same queries Grafana runs."""

@@ -42,7 +42,8 @@ def incidents(ctx: typer.Context,
 @incidents_app.command()
 def show(incident_id: str = typer.Argument(..., help="Incident id (a unique prefix is enough)"),
          as_json: bool = typer.Option(False, "--json", help="JSON instead of Markdown"),
-         output: Optional[str] = typer.Option(None, "--output", "-o", help="Also write the report to this file")) -> None:
+         output: Optional[str] = typer.Option(None, "--output", "-o",
+                                              help="Also write the report to this file")) -> None:
     """The escalation report for an upstream carrier: window, figures before/during, causes, sample calls."""
     from cdrflow.incidents.report import build_report, to_markdown
     from cdrflow.infra.runtime import QueryError

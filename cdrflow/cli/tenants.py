@@ -26,7 +26,8 @@ def period(since: Optional[datetime], until: Optional[datetime]) -> tuple[dateti
 @tenants_app.command("view")
 def view(
     name: str = typer.Argument(..., help="summary, trend, call_types, directions, destinations, top_numbers, "
-                                         "incoming_numbers, extensions, missed_not_called_back, channel_load, notebook"),
+                                         "incoming_numbers, extensions, missed_not_called_back, channel_load, "
+                                         "notebook"),
     tenant: str = typer.Argument(...),
     since: Optional[datetime] = typer.Option(None, formats=_DAY, help="Period start, UTC (default 7 days ago)"),
     until: Optional[datetime] = typer.Option(None, formats=_DAY, help="Period end, UTC, exclusive (default now)"),

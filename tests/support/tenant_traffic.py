@@ -10,7 +10,7 @@ from random import Random
 
 from cdrflow.infra.config import TenantConfig
 from cdrflow.schemas.cdr import CDR, make_cdr_id
-from cdrflow.tenants.views import view_query  # noqa: E402
+from cdrflow.tenants.views import view_query
 
 DAY0 = 1_795_000_000_000 // 86_400_000 * 86_400_000 + 86_400_000   # a UTC midnight in Nov 2026
 HOUR = 3_600_000
