@@ -17,6 +17,8 @@ So the three stop records are 3 calls: 1 answered, billable 60,000 ms, durations
 """
 from __future__ import annotations
 
+import pytest
+
 import csv
 import io
 from pathlib import Path
@@ -37,6 +39,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.wire import assert_wire
+from support.fuzz import fuzz_examples
 
 MAPS = Path(__file__).resolve().parent / "fixtures" / "samples" / "acme_packet_sbc"
 UTC = ZoneInfo("UTC")
@@ -142,7 +145,8 @@ def test_station_ids_and_non_calls():
     assert parse_acme_sbc(b'7,"192.0.2.1"\n', 0, CTX) is None                # accounting-on
 
 
-@settings(max_examples=3_000, deadline=None, database=None)
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(3_000), deadline=None, database=None)
 @given(st.lists(st.sampled_from(["<", "sip:", "sips:", "tel:", "@", ";", ">", "+1781", "h", '"A" ', " "]),
                 max_size=8).map("".join))
 def test_station_numbers_read_without_the_regex_are_the_regexs(station):
@@ -199,7 +203,8 @@ def mutated_line(draw) -> bytes:
 ZONES = [CTX, SourceContext("sbc-1", "f", ZoneInfo("America/Los_Angeles"))]
 
 
-@settings(max_examples=10_000, deadline=None, database=None,
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(10_000), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated_line(), st.sampled_from(ZONES))
 def test_fuzz(line, ctx):

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from support.wire import assert_line_contract, assert_wire
+from support.fuzz import fuzz_examples
 
 SAMPLE = (Path(__file__).resolve().parent / "fixtures" / "samples" / "asterisk_cdr_csv"
           / "cdrcsv-report-generator_cdr.csv")
@@ -265,7 +266,8 @@ ZONES = [ZoneInfo(name) for name in ("UTC", "America/New_York", "Europe/Moscow",
                                      "Australia/Lord_Howe", "America/St_Johns", "Pacific/Chatham")]
 
 
-@settings(max_examples=2_000, deadline=None, database=None)
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(2_000), deadline=None, database=None)
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31)),
        st.sampled_from(ZONES))
 @example(datetime(2074, 9, 30, 3, 0, fold=1), ZoneInfo("Pacific/Chatham"))   # a skipped time, fold=1
@@ -361,7 +363,8 @@ def assert_contract(line: bytes, tz: ZoneInfo = UTC) -> None:
     assert_line_contract(parse_asterisk_csv, line, 0, ctx(tz))
 
 
-@settings(max_examples=10_000, deadline=None, database=None)
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(10_000), deadline=None, database=None)
 @given(st.binary(max_size=300))
 def test_fuzz_arbitrary_bytes(line):
     assert_contract(line)
@@ -423,14 +426,16 @@ def byte_mutants(draw) -> bytes:
     return line[:at] + draw(st.binary(max_size=3)) + line[at + draw(st.integers(0, 4)):]
 
 
-@settings(max_examples=10_000, deadline=None, database=None,
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(10_000), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.one_of(column_mutants(), byte_mutants()), st.sampled_from(ZONES))
 def test_fuzz_mutated_valid_lines(line, tz):
     assert_contract(line, tz)
 
 
-@settings(max_examples=2_000, deadline=None, database=None)
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(2_000), deadline=None, database=None)
 @given(st.text(max_size=12), st.text(max_size=40))
 @example("pbx-hq", "1.0")
 @example("ünï", "")

@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 
 from support.files import lines_of
 from support.wire import assert_line_contract, assert_wire
+from support.fuzz import fuzz_examples
 
 SAMPLE = Path(__file__).parent / "fixtures" / "asterisk_custom" / "Master.csv"
 CTX = SourceContext("pbx-hq", "/var/log/asterisk/cdr-custom/Master.csv", ZoneInfo("UTC"))
@@ -256,7 +257,8 @@ def mutated_lines(draw) -> tuple[tuple[str, ...], bytes]:
     return columns, line
 
 
-@settings(max_examples=10_000, deadline=None, database=None,
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(10_000), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated_lines(), st.sampled_from(ZONES), st.integers(0, 2**40))
 def test_fuzz(layout_line, ctx, offset):

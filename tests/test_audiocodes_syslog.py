@@ -17,6 +17,8 @@ and a CALL_END of a call failing with 503. Figures, by hand from the lines:
 """
 from __future__ import annotations
 
+import pytest
+
 from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -36,6 +38,7 @@ from hypothesis import strategies as st
 
 from support.files import lines_of
 from support.wire import assert_wire
+from support.fuzz import fuzz_examples
 
 SAMPLE = Path(__file__).resolve().parent / "fixtures" / "audiocodes" / "sbc_cdr.log"
 CTX = SourceContext(source="ac-sbc", source_file="/var/log/sbc/cdr.log", timezone=ZoneInfo("UTC"))
@@ -212,7 +215,8 @@ def mutated_lines(draw) -> list[bytes]:
     return lines
 
 
-@settings(max_examples=10_000, deadline=None, database=None,
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(10_000), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated_lines())
 def test_fuzz(lines):

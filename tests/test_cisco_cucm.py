@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from support.files import lines_of
 from support.wire import assert_wire
+from support.fuzz import fuzz_examples
 
 SAMPLE = Path(__file__).resolve().parent / "fixtures" / "samples" / "cisco_cucm" / "cucm15_lab_cdr.txt"
 CMR_SAMPLE = SAMPLE.with_name("cucm15_lab_cmr.txt")
@@ -196,7 +197,8 @@ FIRST_LINES = [HEADER, HEADER.replace(b'"pkid"', b'"pk"').replace(b'"duration"',
 FILE_PARSERS = [parse_cisco_cucm.for_file(first) for first in FIRST_LINES]
 
 
-@settings(max_examples=10_000, deadline=None, database=None,
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(10_000), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.sampled_from([0] * 6 + list(range(len(FILE_PARSERS)))), mutated_lines(), st.integers(0, 2**40))
 def test_fuzz_first_line_and_record(first, line, offset):

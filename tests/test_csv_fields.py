@@ -11,6 +11,7 @@ from cdrflow.producers import _csvfields
 from cdrflow.producers.parsing import _CSV_DIALECT, RecordError, csv_pick, csv_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fuzz import fuzz_examples
 
 
 def reader_row(raw: bytes, delimiter: str = ",", quotechar: str = '"') -> list[str] | None:
@@ -33,7 +34,8 @@ CSV_LINES = st.one_of(
 SEPARATORS = st.sampled_from([(",", '"'), (";", "'"), ("|", '"'), ("\t", "~"), (" ", "'")])
 
 
-@settings(max_examples=20_000, deadline=None, database=None)
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(20_000), deadline=None, database=None)
 @given(CSV_LINES, st.lists(st.integers(0, 20), max_size=5).map(tuple), SEPARATORS)
 def test_the_split_is_the_readers_or_leaves_the_line_to_it(raw, columns, separators):
     delimiter, quote = separators

@@ -8,6 +8,7 @@ from cdrflow.producers.simulate import default_config, generate
 from cdrflow.schemas.e164 import e164_normaliser
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fuzz import fuzz_examples
 
 
 def reference(number: str, region: str) -> str | None:
@@ -45,7 +46,8 @@ FAST = {region: e164_normaliser(region, cache_size=0) for region in ("US", "GB",
 @pytest.mark.parametrize("region", sorted(FAST))
 # derandomized: the same 3,000 inputs every run, so CI never fails by luck; 20,000 random ones per
 # region were checked when the shape rules were written (and found the DE "49…" case)
-@settings(max_examples=3000, deadline=None, derandomize=True)
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(3000), deadline=None, derandomize=True)
 @given(number=NUMBERS)
 def test_random_numbers_match_phonenumbers(region, number):
     # one normaliser per region across all examples, so learned rules are exercised

@@ -22,6 +22,8 @@ FreeSWITCH's own documentation, as no real FreeSWITCH CDR file is among the shar
 """
 from __future__ import annotations
 
+import pytest
+
 import csv
 import json
 from pathlib import Path
@@ -41,6 +43,7 @@ from hypothesis import strategies as st
 
 from support.files import lines_of
 from support.wire import assert_wire
+from support.fuzz import fuzz_examples
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "freeswitch"
 CTX = SourceContext(source="fs1", source_file="/var/log/freeswitch/json_cdr/legs.cdr.jsonl",
@@ -243,10 +246,11 @@ def _check(parser, line: bytes) -> None:
         assert cdr["q850_cause"] is None or 1 <= cdr["q850_cause"] <= 127
 
 
-FUZZ = settings(max_examples=10_000, deadline=None, database=None,
+FUZZ = settings(max_examples=fuzz_examples(10_000), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(json_line())
 def test_fuzz_json(line):
@@ -254,6 +258,7 @@ def test_fuzz_json(line):
     _check(parse_freeswitch_json, line)
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(csv_line())
 def test_fuzz_csv(line):

@@ -13,6 +13,8 @@ So 284 calls: q850 16 × 225, 21 × 24 (403, RFC 3398), 127 × 4 (488), none × 
 """
 from __future__ import annotations
 
+import pytest
+
 import csv
 import io
 from collections import Counter
@@ -33,6 +35,7 @@ from hypothesis import strategies as st
 
 from support.files import lines_of
 from support.wire import assert_wire
+from support.fuzz import fuzz_examples
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples" / "kamailio_acc"
 SAMPLE = SAMPLES / "dsiprouter_acc.csv"
@@ -171,7 +174,8 @@ def mutated_line(draw) -> bytes:
     return line
 
 
-@settings(max_examples=10_000, deadline=None, database=None,
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(10_000), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(mutated_line(), min_size=1, max_size=3))
 def test_fuzz_grouping(lines):

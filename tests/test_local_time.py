@@ -14,6 +14,7 @@ from cdrflow.producers.local_time import (
 from cdrflow.producers.parsing import RecordError
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from support.fuzz import fuzz_examples
 
 ZONES = [ZoneInfo(name) for name in ("America/New_York", "Europe/London", "Australia/Sydney",
                                      "Australia/Lord_Howe", "America/Los_Angeles", "UTC", "Asia/Kolkata")]
@@ -31,7 +32,8 @@ def checked_each_time(local: str, abbreviation: str, configured) -> int:
     return local_ms(local, timezone.utc) - ZONE_ABBREVIATIONS[abbreviation] * 3_600_000
 
 
-@settings(max_examples=3_000, deadline=None, database=None)
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(3_000), deadline=None, database=None)
 @given(st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2030, 12, 31)),
        st.sampled_from(ZONES), st.sampled_from(ABBREVIATIONS))
 @example(datetime(2017, 11, 5, 1, 30), ZoneInfo("America/New_York"), "EST")        # repeated hour

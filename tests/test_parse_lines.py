@@ -18,6 +18,7 @@ from cdrflow.producers.parsing import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.fuzz import fuzz_examples
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -79,7 +80,8 @@ def test_csv_formats_parse_chunks_in_one_pass(fmt):
 
 
 @pytest.mark.parametrize("fmt", CSV_FORMATS)
-@settings(max_examples=1_500, deadline=None, database=None,
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(1_500), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data(), offset=st.integers(0, 10**9))
 def test_chunk_gives_what_lines_give(fmt, data, offset):

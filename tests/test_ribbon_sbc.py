@@ -16,6 +16,8 @@ So 3 records, 2 of them final (seizures), 1 answered, billable 3,060 ms.
 """
 from __future__ import annotations
 
+import pytest
+
 import csv
 import io
 from pathlib import Path
@@ -36,6 +38,7 @@ from hypothesis import strategies as st
 
 from support.files import lines_of
 from support.wire import assert_wire
+from support.fuzz import fuzz_examples
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples" / "ribbon_sonus_sbc"
 SAMPLE = SAMPLES / "ribbon_gsx_start_stop_attempt.csv"
@@ -208,7 +211,8 @@ ZONES = [CTX, SourceContext("gsx-1", "f", ZoneInfo("America/Los_Angeles")),
          SourceContext("gsx-1", "f", ZoneInfo("Asia/Kolkata"))]
 
 
-@settings(max_examples=10_000, deadline=None, database=None,
+@pytest.mark.fuzz
+@settings(max_examples=fuzz_examples(10_000), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated_line(), st.sampled_from(ZONES), st.integers(0, 2**40))
 def test_fuzz(line, ctx, offset):

@@ -33,6 +33,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from support.kafka import read_all
+from support.fuzz import fuzz_examples
 
 LINES = (Path(__file__).resolve().parent / "fixtures" / "audiocodes" / "sbc_cdr.log").read_bytes().splitlines()
 BAD = LINES[1].replace(b"CALL_END", b"CALL_BEGIN")
@@ -74,7 +75,8 @@ def test_framer_breaks_where_the_stream_cannot_be_resynchronised():
 FRAMES = st.lists(st.tuples(st.booleans(), st.binary(max_size=300)), max_size=8)
 
 
-@hypothesis_settings(max_examples=2_000, deadline=None, derandomize=True)
+@pytest.mark.fuzz
+@hypothesis_settings(max_examples=fuzz_examples(2_000), deadline=None, derandomize=True)
 @given(FRAMES, st.lists(st.integers(1, 400), min_size=1, max_size=10))
 def test_framer_gives_the_sent_messages_whatever_the_reads(frames, reads):
     # syslog messages begin with "<PRI>"; a newline-framed one holds no LF (an octet-counted one may)

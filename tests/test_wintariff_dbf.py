@@ -47,6 +47,7 @@ from hypothesis import strategies as st
 from support.file_source import Harness as FileSourceHarness
 from support.kafka import read_all
 from support.wire import assert_wire
+from support.fuzz import fuzz_examples
 
 MSK = ZoneInfo("Europe/Moscow")
 SOURCE = "pbx-ldk"
@@ -169,7 +170,8 @@ RECORDS = st.one_of(
               st.integers(0, record_length()), st.binary(max_size=40)))
 
 
-@hypothesis_settings(max_examples=10_000, deadline=None, derandomize=True,
+@pytest.mark.fuzz
+@hypothesis_settings(max_examples=fuzz_examples(10_000), deadline=None, derandomize=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(RECORDS)
 def test_fuzz_records(raw):
