@@ -194,6 +194,11 @@ class Settings(BaseSettings):
         return path
 
     @property
+    def embedded_broker(self) -> bool:
+        """The local Tansu broker of `cdrflow up` / `cdrflow broker`: it keeps messages in memory only."""
+        return self.kafka_bootstrap is None
+
+    @property
     def embedded_clickhouse(self) -> bool:
         return self.clickhouse_url is None or self.clickhouse_url.startswith("chdb:")
 
