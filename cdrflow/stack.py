@@ -15,7 +15,6 @@ Children die with `up` even when it is killed (PR_SET_PDEATHSIG), so none outliv
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -33,20 +32,16 @@ from cdrflow.clickhouse.sql import query as named_query
 from cdrflow.infra.config import Settings
 from cdrflow.infra.kafka_admin import TopicProgress, ensure_topics, pipeline_topics
 from cdrflow.infra.local_broker import LocalBroker
-from cdrflow.infra.runtime import (QueryError, clear_state, publish_state, read_published, read_state,
-                                   worker_request)
+from cdrflow.infra.runtime import (QueryError, clear_state, die_with_parent, publish_state, read_published,
+                                   read_state, worker_request)
 
 MAX_BACKOFF_S = 30.0
+# A worker that commits nothing this long while messages wait is started again. Seen with Faust on
+# Tansu after a worker was killed: its successor's consumer sometimes resumed one partition past
+# the group's committed offset, so that partition's commits stalled for good; a fresh worker
+# resumes from the committed offset.
+STALL_S = 60.0
 WORKER_STOP_S = 20.0
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: the kernel kills it when `up` dies, however `up` dies."""
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
 
 def backoff_s(restarts: int) -> float:
     return min(MAX_BACKOFF_S, 2.0 ** restarts)
@@ -97,6 +92,7 @@ class Stack:
         self.bootstrap = settings.kafka_bootstrap
         self._progress: TopicProgress | None = None
         self._last_in: tuple[float, int] | None = None
+        self._stall: tuple[int, float] | None = None     # (committed messages, since when)
         self.live: Live | None = None
 
     def __enter__(self) -> "Stack":
@@ -145,7 +141,7 @@ class Stack:
         log = open(self.logs / f"{child.name}.log", "ab")
         child.process = subprocess.Popen([sys.executable, "-m", "cdrflow", *child.args], env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True,
-                                         preexec_fn=_die_with_parent)
+                                         preexec_fn=die_with_parent)
         log.close()
         child.restart_at = None
 
@@ -165,6 +161,7 @@ class Stack:
                 self._spawn(child)
             self._event(f"broker exited with {code}: restarted it, the worker and the producer")
             return
+        self._restart_a_stalled_worker(now)
         for child in self.children.values():
             if child.running or child.process is None:
                 continue
@@ -176,6 +173,22 @@ class Stack:
                 child.restarts += 1
                 self._spawn(child)
                 self._event(f"{child.name} restarted (restart {child.restarts})")
+
+    def _restart_a_stalled_worker(self, now: float) -> None:
+        worker = self.children.get("worker")
+        progress = self.topic_progress() if worker and worker.running else None
+        if progress is None:
+            self._stall = None
+            return
+        published, committed = progress[self.settings.topic_cdr_batches]
+        if published <= committed or self._stall is None or self._stall[0] != committed:
+            self._stall = (committed, now)
+        elif now - self._stall[1] >= STALL_S:
+            self._event(f"the worker stored nothing for {STALL_S:.0f} s while {published - committed:,} messages "
+                        "waited: restarting it")
+            self._kill(worker)
+            worker.restart_at = now
+            self._stall = None
 
     # --- watching and stopping ----------------------------------------------------------------
 

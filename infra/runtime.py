@@ -5,8 +5,10 @@ its web endpoint here and other commands (query, the live view) ask it instead o
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,6 +18,15 @@ import orjson
 import psutil
 
 from cdrflow.infra.config import Settings
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """A subprocess preexec_fn: the kernel sends the child SIGKILL when its parent dies, however the
+    parent dies (kill -9 included), so no broker, worker or producer outlives what started it."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _state_file(settings: Settings, name: str) -> Path:
@@ -33,12 +44,13 @@ def publish_state(settings: Settings, name: str, pid: int | None = None, **value
 
 def read_state(settings: Settings, name: str) -> dict | None:
     """The state of a running process; None when its process is gone. A file left by a killed
-    process never counts: its pid must be alive and have started when the file says (a reused
-    pid belongs to another process)."""
+    process never counts: its pid must be alive (a zombie nobody reaped is not: it holds no locks
+    or ports) and have started when the file says (a reused pid belongs to another process)."""
     path = _state_file(settings, name)
     try:
         state = json.loads(path.read_text())
-        if psutil.Process(state["pid"]).create_time() != state.get("started"):
+        process = psutil.Process(state["pid"])
+        if process.create_time() != state.get("started") or process.status() == psutil.STATUS_ZOMBIE:
             return None
         return state
     except (FileNotFoundError, psutil.NoSuchProcess, psutil.AccessDenied, ValueError, KeyError, TypeError):

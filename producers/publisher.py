@@ -1,7 +1,6 @@
 """Publishing to Kafka with confluent-kafka: idempotent, batched envelopes, explicit flush."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
@@ -10,9 +9,6 @@ from cdrflow.infra.config import Settings
 from cdrflow.infra.kafka_security import confluent_config
 from cdrflow.infra.runtime import record_published
 from cdrflow.schemas.envelope import DeadLetter, encode_batch, encode_dead_letter
-
-
-ENDS_REPORT_S = 0.5     # how often the local broker's published ends are written for `cdrflow up`
 
 
 class DeliveryFailed(RuntimeError):
@@ -45,7 +41,7 @@ class Publisher:
         self._errors: list[str] = []
         self._marks: dict[int, int] = {}
         self.ends: dict[str, dict[int, int]] = {}
-        self._ends_reported_at = 0.0
+        self._reported_ends: dict[str, dict[int, int]] = {}
         self.sent_cdrs = 0
         self.sent_dead_letters = 0
 
@@ -89,9 +85,9 @@ class Publisher:
         if self._errors:
             errors, self._errors = self._errors, []
             raise DeliveryFailed(f"{len(errors)} message(s) refused, first: {errors[0]}")
-        if self.settings.embedded_broker and time.monotonic() - self._ends_reported_at >= ENDS_REPORT_S:
+        if self.settings.embedded_broker and self.ends != self._reported_ends:
             record_published(self.settings, self.ends)
-            self._ends_reported_at = time.monotonic()
+            self._reported_ends = {topic: dict(ends) for topic, ends in self.ends.items()}
 
     def close(self) -> None:
         try:

@@ -25,12 +25,15 @@ def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
 class Up:
     """One `cdrflow up --ingest DIR` run."""
 
+    started_here: list["Up"] = []
+
     def __init__(self, data_dir: Path, ingest: Path, log: Path, **env: str):
         self.data_dir, self.log = data_dir, log
         self.env = stack_env(data_dir, **env)
         self.started = time.monotonic()
         self.process = subprocess.Popen([CDRFLOW, "up", "--ingest", str(ingest)], env=self.env,
                                         stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+        Up.started_here.append(self)
 
     def state(self, name: str) -> dict | None:
         try:
