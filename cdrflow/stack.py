@@ -3,6 +3,15 @@
 broker (Tansu, unless Kafka is configured) → producer process (simulator or file watcher) →
 Faust worker process (the only owner of an embedded chdb path) ← live view, which reads the
 worker's /stats and queries ClickHouse through the worker.
+
+`up` supervises what it started: a child that dies is started again after a backoff (1, 2, 4 …
+30 s), and a broker that dies is started again with a fresh worker and producer (its memory log
+is gone; the file producer resumes from what the worker confirmed stored,
+producers/stored_checkpoint.py). Ctrl-C, SIGTERM and SIGHUP stop the stack in order: the producer
+stops reading and waits until the worker stored what it published, the worker drains the CDR
+topic to zero lag ("draining …" shows it), then the worker and the broker stop. A second signal
+stops everything at once — nothing is lost by that either, the next `up` publishes the rest again.
+Children die with `up` even when it is killed (PR_SET_PDEATHSIG), so none outlives it.
 """
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Group
@@ -20,89 +30,275 @@ from rich.text import Text
 
 from cdrflow.clickhouse.sql import query as named_query
 from cdrflow.infra.config import Settings
-from cdrflow.infra.kafka_admin import ensure_topics, pipeline_topics
+from cdrflow.infra.kafka_admin import TopicProgress, ensure_topics, pipeline_topics
 from cdrflow.infra.local_broker import LocalBroker
-from cdrflow.infra.runtime import QueryError, clear_state, publish_state, read_state, worker_request
+from cdrflow.infra.runtime import (QueryError, clear_state, die_with_parent, publish_state, read_published,
+                                   read_state, worker_request)
+
+MAX_BACKOFF_S = 30.0
+# A worker that commits nothing this long while messages wait is started again. Seen with Faust on
+# Tansu after a worker was killed: its successor's consumer sometimes resumed one partition past
+# the group's committed offset, so that partition's commits stalled for good; a fresh worker
+# resumes from the committed offset.
+STALL_S = 60.0
+WORKER_STOP_S = 20.0
+
+def backoff_s(restarts: int) -> float:
+    return min(MAX_BACKOFF_S, 2.0 ** restarts)
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    restart_at: float | None = None      # monotonic time of the next start after it died
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class StopRequests:
+    """Ctrl-C, SIGTERM and SIGHUP: the first asks for an orderly stop, the second forces it."""
+
+    count: int = 0
+    previous: dict = field(default_factory=dict)
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self.previous[sig] = signal.signal(sig, self._on_signal)
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.count += 1
 
 
 class Stack:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.broker: LocalBroker | None = None
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.children: dict[str, Child] = {}
+        self.events: list[str] = []
+        self.stops = StopRequests()
         self.logs = settings.resolved_data_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ, CDRFLOW_DATA_DIR=str(settings.resolved_data_dir))
+        self.bootstrap = settings.kafka_bootstrap
+        self._progress: TopicProgress | None = None
+        self._last_in: tuple[float, int] | None = None
+        self._stall: tuple[int, float] | None = None     # (committed messages, since when)
+        self.live: Live | None = None
 
     def __enter__(self) -> "Stack":
+        self.stops.install()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop()
+        try:
+            self.stop(force=exc[0] is not None)
+        finally:
+            self.stops.restore()
+
+    # --- starting and supervising -------------------------------------------------------------
 
     def start(self, ingest: Path | None, format: str, rate: float) -> None:
         if self.settings.embedded_clickhouse and read_state(self.settings, "worker"):
             raise SystemExit("a cdrflow worker already owns this data dir's embedded ClickHouse; stop it first")
-        bootstrap = self.settings.kafka_bootstrap
-        if not bootstrap:
-            self.broker = LocalBroker(log_path=self.logs / "tansu.log").start()
-            bootstrap = self.broker.bootstrap
-            publish_state(self.settings, "broker", bootstrap=bootstrap)
-        ensure_topics(bootstrap, pipeline_topics(self.settings))
-        self.env["CDRFLOW_KAFKA_BOOTSTRAP"] = bootstrap
-        self._spawn("worker", ["worker"])
+        if self.settings.embedded_broker:
+            self._start_broker()
+        else:
+            ensure_topics(self.bootstrap, pipeline_topics(self.settings))
+        self.children["worker"] = Child("worker", ["worker"])
         if ingest:
-            self._spawn("producer", ["ingest", str(ingest), "--format", format, "--follow", "--source", ingest.name])
+            self.children["producer"] = Child(
+                "producer", ["ingest", str(ingest), "--format", format, "--follow", "--source", ingest.name])
         else:
             # ten minutes of history first: the live view (settled minutes) has figures at once
-            self._spawn("producer", ["simulate", "--rate", str(rate), "--history-minutes", "10"])
+            self.children["producer"] = Child("producer", ["simulate", "--rate", str(rate), "--history-minutes", "10"])
+        for child in self.children.values():
+            self._spawn(child)
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.logs / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen([sys.executable, "-m", "cdrflow", *args], env=self.env,
-                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def _start_broker(self) -> None:
+        """The local broker; children find it through its state file (runtime.bootstrap_servers),
+        which also tells them it keeps nothing across a stop (Settings.embedded_broker)."""
+        self.broker = LocalBroker(log_path=self.logs / "tansu.log").start()
+        self.bootstrap = self.broker.bootstrap
+        # a new broker's offsets start again at 0: ends recorded for the previous one mean nothing
+        (self.settings.resolved_data_dir / "published.json").unlink(missing_ok=True)
+        publish_state(self.settings, "broker", pid=self.broker.process.pid, bootstrap=self.bootstrap)
+        ensure_topics(self.bootstrap, pipeline_topics(self.settings))
+        if self._progress:
+            self._progress.close()
+        self._progress = None
 
-    def stop(self) -> None:
-        # Producer first so the worker can drain what was published; then the worker; then the broker.
-        for name in ("producer", "worker"):
-            process = self.processes.pop(name, None)
-            if process and process.poll() is None:
-                process.send_signal(signal.SIGINT if name == "producer" else signal.SIGTERM)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    def _spawn(self, child: Child) -> None:
+        log = open(self.logs / f"{child.name}.log", "ab")
+        child.process = subprocess.Popen([sys.executable, "-m", "cdrflow", *child.args], env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         preexec_fn=die_with_parent)
+        log.close()
+        child.restart_at = None
+
+    def _event(self, text: str) -> None:
+        self.events = (self.events + [f"{time.strftime('%H:%M:%S')} {text}"])[-4:]
+
+    def supervise(self) -> None:
+        """Starts again what died: a child after its backoff; a dead broker at once, with a fresh
+        worker and producer (the ones connected to the old broker hold nothing worth keeping)."""
+        now = time.monotonic()
+        if self.broker and self.broker.process.poll() is not None:
+            code = self.broker.process.returncode
+            for child in self.children.values():
+                self._kill(child)
+            self._start_broker()
+            for child in self.children.values():
+                self._spawn(child)
+            self._event(f"broker exited with {code}: restarted it, the worker and the producer")
+            return
+        self._restart_a_stalled_worker(now)
+        for child in self.children.values():
+            if child.running or child.process is None:
+                continue
+            if child.restart_at is None:
+                child.restart_at = now + backoff_s(child.restarts)
+                self._event(f"{child.name} exited with {child.process.returncode} (see {self.logs / child.name}.log); "
+                            f"restarting in {backoff_s(child.restarts):.0f} s")
+            elif now >= child.restart_at:
+                child.restarts += 1
+                self._spawn(child)
+                self._event(f"{child.name} restarted (restart {child.restarts})")
+
+    def _restart_a_stalled_worker(self, now: float) -> None:
+        worker = self.children.get("worker")
+        progress = self.topic_progress() if worker and worker.running else None
+        if progress is None:
+            self._stall = None
+            return
+        published, committed = progress[self.settings.topic_cdr_batches]
+        if published <= committed or self._stall is None or self._stall[0] != committed:
+            self._stall = (committed, now)
+        elif now - self._stall[1] >= STALL_S:
+            self._event(f"the worker stored nothing for {STALL_S:.0f} s while {published - committed:,} messages "
+                        "waited: restarting it")
+            self._kill(worker)
+            worker.restart_at = now
+            self._stall = None
+
+    # --- watching and stopping ----------------------------------------------------------------
+
+    def watch(self, duration: float | None) -> None:
+        deadline = time.monotonic() + duration if duration else None
+        self.live = Live(refresh_per_second=2, transient=False)
+        with self.live:
+            while not self.stops.count and (deadline is None or time.monotonic() < deadline):
+                self.supervise()
+                self.live.update(self._view())
+                self._sleep(1.0)
+            self.stop()
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        count = self.stops.count
+        while time.monotonic() < end and self.stops.count == count:
+            time.sleep(0.05)
+
+    def stop(self, force: bool = False) -> None:
+        """Producer, then the worker once it has drained, then the broker; everything at once when
+        forced (a second signal). What stops is no longer started again."""
+        orderly = lambda: not force and self.stops.count <= 1   # noqa: E731
+        producer = self.children.pop("producer", None)
+        if producer and producer.running and orderly():
+            producer.process.send_signal(signal.SIGINT)
+            self._until(lambda: not producer.running, "the producer waits for the worker to store what it published")
+        if producer:
+            self._kill(producer)
+        if "worker" in self.children and orderly():
+            self._until(lambda: self._lag() == 0, "the worker stores what is left on the CDR topic")
+        worker = self.children.pop("worker", None)
+        if worker and worker.running and orderly():
+            worker.process.send_signal(signal.SIGTERM)
+            try:
+                worker.process.wait(WORKER_STOP_S)
+            except subprocess.TimeoutExpired:
+                pass
+        if worker:
+            self._kill(worker)
+        if self._progress:
+            self._progress.close()
+            self._progress = None
         if self.broker:
             self.broker.stop()
             clear_state(self.settings, "broker")
             self.broker = None
 
-    def watch(self, duration: float | None) -> None:
-        deadline = time.monotonic() + duration if duration else None
-        last: tuple[float, int] | None = None
-        try:
-            with Live(refresh_per_second=2, transient=False) as live:
-                while deadline is None or time.monotonic() < deadline:
-                    for name, process in self.processes.items():
-                        if process.poll() is not None:
-                            raise SystemExit(f"{name} exited with {process.returncode}; "
-                                             f"see {self.logs / (name + '.log')}")
-                    stats = worker_request(self.settings, "/stats", timeout_s=2)
-                    rate = 0.0
-                    if stats:
-                        now = time.monotonic()
-                        if last:
-                            rate = (stats["cdrs_in"] - last[1]) / max(now - last[0], 1e-6)
-                        last = (now, stats["cdrs_in"])
-                    live.update(self._view(stats, rate))
-                    time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+    def _until(self, done, doing: str) -> None:
+        """Keeps supervising (a dead worker or broker is started again: the drain needs them) and
+        showing the view until done() or a second stop signal."""
+        while self.stops.count <= 1 and not done():
+            self.supervise()
+            if self.live:
+                lag = self._lag()
+                self.live.update(self._view(draining=f"draining … {doing}; lag {'?' if lag is None else f'{lag:,}'} "
+                                                     "messages (Ctrl-C again to stop now)"))
+            self._sleep(0.5)
 
-    def _view(self, stats: dict | None, rate: float) -> Group:
+    @staticmethod
+    def _kill(child: Child) -> None:
+        if child.running:
+            child.process.kill()
+        if child.process is not None:
+            child.process.wait()
+
+    def _lag(self) -> int | None:
+        """Messages on the CDR topic the worker group has not committed (None: broker unreachable)."""
+        progress = self.topic_progress()
+        if progress is None:
+            return None
+        published, stored = progress.get(self.settings.topic_cdr_batches, (0, 0))
+        return published - stored
+
+    def topic_progress(self) -> dict[str, tuple[int, int]] | None:
+        """topic → (published, committed by the worker group) for the topics producers write."""
+        try:
+            if self._progress is None:
+                self._progress = TopicProgress(self.bootstrap)
+            ends = read_published(self.settings)
+            return {topic: self._progress.progress(topic, ends.get(topic, {}))
+                    for topic in (self.settings.topic_cdr_batches, self.settings.topic_dead_letter)}
+        except Exception:  # noqa: BLE001 - a broker restarting or busy: no figure this second
+            return None
+
+    def _view(self, draining: str | None = None) -> Group:
+        parts = []
+        if draining:
+            parts.append(Text(draining, style="bold yellow"))
+        parts += [Text(event, style="yellow") for event in self.events]
+        try:
+            stats = worker_request(self.settings, "/stats", timeout_s=2)
+        except QueryError:
+            stats = None
+        progress = self.topic_progress()
+        if progress:
+            topics = Table("topic", "published", "stored", "lag",
+                           title="messages per topic (published → stored by the worker)")
+            published, stored = progress[self.settings.topic_cdr_batches]
+            topics.add_row(self.settings.topic_cdr_batches, f"{published:,}", f"{stored:,}", f"{published - stored:,}")
+            topics.add_row(self.settings.topic_dead_letter, f"{progress[self.settings.topic_dead_letter][0]:,}",
+                           "kept on the topic", "—")
+            parts.append(topics)
         if not stats:
-            return Group(Text("waiting for the worker to join its consumer group …", style="yellow"))
+            return Group(*parts, Text("waiting for the worker to join its consumer group …", style="yellow"))
+        rate = 0.0
+        now = time.monotonic()
+        if self._last_in and stats["cdrs_in"] >= self._last_in[1]:
+            rate = (stats["cdrs_in"] - self._last_in[1]) / max(now - self._last_in[0], 1e-6)
+        self._last_in = (now, stats["cdrs_in"])
         head = Text.assemble(("CDRs/s in ", "bold"), f"{rate:,.0f}   ",
                              ("stored ", "bold"), f"{stats['cdrs_stored']:,}   ",
                              ("duplicates skipped ", "bold"), f"{stats['duplicates_skipped']:,}   ",
@@ -114,9 +310,9 @@ class Stack:
                 "sql": named_query("live_interconnects", self.settings), "parameters": {"minutes": 5, "settle": 5}},
                 timeout_s=5)
         except QueryError as exc:
-            return Group(head, Text(f"query failed: {exc}", style="red"))
+            return Group(*parts, head, Text(f"query failed: {exc}", style="red"))
         for row in (answer or {}).get("rows", []):
             ic, direction, seizures, answered, asr, ner = row
             style = "red" if asr < 0.3 else None
             table.add_row(ic, str(direction), f"{seizures:,}", f"{answered:,}", f"{asr:.1%}", f"{ner:.1%}", style=style)
-        return Group(head, table)
+        return Group(*parts, head, table)

@@ -151,6 +151,8 @@ class Settings(BaseSettings):
                                           description="trunk (or 'source/trunk') → interconnect")
     # ≤ 10000: TTL arithmetic is in DateTime, which ends in 2106 and wraps silently past it.
     retention_days: int = Field(400, ge=1, le=10_000, description="TTL of raw CDRs in ClickHouse, days")
+    simulator_diurnal: bool = Field(True, description="The simulator's rate follows a day's curve (false: the "
+                                    "constant --rate, the same figures at any hour)")
 
     topic_partials: str = "interconnect.partials"
     topic_incidents: str = "interconnect.incidents"
@@ -217,6 +219,11 @@ class Settings(BaseSettings):
         path = self.data_dir.expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @property
+    def embedded_broker(self) -> bool:
+        """The local Tansu broker of `cdrflow up` / `cdrflow broker`: it keeps messages in memory only."""
+        return self.kafka_bootstrap is None
 
     @property
     def embedded_clickhouse(self) -> bool:

@@ -5,6 +5,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdrflow.infra.config import Settings
 
+WORKER_GROUP = "cdrflow"    # the Faust app id, so the workers' consumer group
+
 
 def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 15.0) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -43,3 +45,31 @@ def consumer_lag(bootstrap: str, group: str, topic: str, timeout_s: float = 10.0
         return lag
     finally:
         consumer.close()
+
+
+class TopicProgress:
+    """Per topic, messages published and messages the worker group committed (= stored, for the
+    CDR topic). The local broker's high watermark undercounts (its last record batch's base
+    offset + 1), so the ends its producers recorded (runtime.read_published) count as well."""
+
+    def __init__(self, bootstrap: str, group: str = WORKER_GROUP):
+        from confluent_kafka import Consumer
+
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+
+    def progress(self, topic: str, known_ends: dict[int, int], timeout_s: float = 2.0) -> tuple[int, int]:
+        """(published, committed) messages of topic, summed over its partitions."""
+        from confluent_kafka import TopicPartition
+
+        partitions = self.consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        committed = self.consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout_s)
+        published = done = 0
+        for tp in committed:
+            high = self.consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=timeout_s)[1]
+            end = max(high, known_ends.get(tp.partition, 0))
+            published += end
+            done += min(end, max(tp.offset, 0))
+        return published, done
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -5,41 +5,82 @@ its web endpoint here and other commands (query, the live view) ask it instead o
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 
 from cdrflow.infra.config import Settings
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """A subprocess preexec_fn: the kernel sends the child SIGKILL when its parent dies, however the
+    parent dies (kill -9 included), so no broker, worker or producer outlives what started it."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _state_file(settings: Settings, name: str) -> Path:
     return settings.resolved_data_dir / f"{name}.json"
 
 
-def publish_state(settings: Settings, name: str, **values: Any) -> None:
+def publish_state(settings: Settings, name: str, pid: int | None = None, **values: Any) -> None:
+    """Records a running process (this one unless pid is given) and how to reach it."""
+    pid = pid or os.getpid()
     path = _state_file(settings, name)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), **values}))
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"pid": pid, "started": psutil.Process(pid).create_time(), **values}))
     os.replace(tmp, path)
 
 
 def read_state(settings: Settings, name: str) -> dict | None:
+    """The state of a running process; None when its process is gone. A file left by a killed
+    process never counts: its pid must be alive (a zombie nobody reaped is not: it holds no locks
+    or ports) and have started when the file says (a reused pid belongs to another process)."""
     path = _state_file(settings, name)
     try:
         state = json.loads(path.read_text())
-        os.kill(state["pid"], 0)  # still running?
+        process = psutil.Process(state["pid"])
+        if process.create_time() != state.get("started") or process.status() == psutil.STATUS_ZOMBIE:
+            return None
         return state
-    except (FileNotFoundError, ProcessLookupError, ValueError, KeyError):
+    except (FileNotFoundError, psutil.NoSuchProcess, psutil.AccessDenied, ValueError, KeyError, TypeError):
         return None
 
 
 def clear_state(settings: Settings, name: str) -> None:
     _state_file(settings, name).unlink(missing_ok=True)
+
+
+def record_published(settings: Settings, ends: dict[str, dict[int, int]]) -> None:
+    """Merges a producer's end offsets (topic → partition → offset after its last message) into
+    published.json: the local broker's true ends, which its high watermark does not give."""
+    path = _state_file(settings, "published")
+    merged = read_published(settings)
+    for topic, partitions in ends.items():
+        known = merged.setdefault(topic, {})
+        for partition, end in partitions.items():
+            known[partition] = max(known.get(partition, 0), end)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(merged))
+    os.replace(tmp, path)
+
+
+def read_published(settings: Settings) -> dict[str, dict[int, int]]:
+    try:
+        data = json.loads(_state_file(settings, "published").read_text())
+        return {topic: {int(p): end for p, end in parts.items()} for topic, parts in data.items()}
+    except (FileNotFoundError, ValueError, AttributeError):
+        return {}
 
 
 def bootstrap_servers(settings: Settings) -> str:

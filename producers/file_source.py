@@ -13,6 +13,10 @@ A FileParser format (see parsing.py) gets one parser per file, made from the fil
 When that parser groups records into calls, the checkpoint stops at the oldest row it holds, and
 the position read so far is kept in memory so a running source does not feed a row twice; at
 the end of a one-shot run, and when a file disappears, its still-open calls are drained.
+
+On the local broker, which keeps messages in memory only, a source is given `confirmations`:
+each published chunk is tracked until the worker has stored it, and only then does the file's
+stored position move — the one a restart resumes from (stored_checkpoint.py says why).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from .checkpoint import CheckpointStore
 from .heartbeat import Heartbeat
 from .parsing import FileParser, GroupingParser, LineParser, SourceContext, parse_lines
 from .publisher import Publisher
+from .stored_checkpoint import StoredConfirmations
 
 log = logging.getLogger("cdrflow.producers")
 
@@ -89,9 +94,11 @@ class FileSource:
     on_progress: Callable[[SourceStats], None] | None = None
     unterminated_after_s: float = 30.0
     heartbeat: Heartbeat | None = None   # beaten after each poll the broker acknowledged
+    confirmations: StoredConfirmations | None = None   # the local broker: resume from what was stored
     # file id → (path, its parser) for FileParser formats, and → bytes read when ahead of the checkpoint
     _file_parsers: dict[str, tuple[Path, LineParser]] = field(default_factory=dict, repr=False)
     _read_to: dict[str, int] = field(default_factory=dict, repr=False)
+    _stop: Callable[[], bool] = field(default=lambda: False, repr=False)
 
     def poll(self, final: bool = False) -> int:
         """Reads every file from its checkpoint to its last complete line — to its end when final
@@ -105,6 +112,8 @@ class FileSource:
                 offset = 0
                 self._read_to.pop(file_id, None)
                 self._file_parsers.pop(file_id, None)  # a rewritten file may have a new header
+                if self.confirmations:
+                    self.confirmations.forget(file_id)
                 # Kept, or a poll after the rewrite outgrew the old offset would resume there.
                 self.checkpoints.save(file_id, path, offset)
             ends = final or time.time() - st.st_mtime >= self.unterminated_after_s
@@ -115,10 +124,16 @@ class FileSource:
                     break
                 offset += read
                 consumed += read
+                if st.st_size > offset and self._stop():    # a stop does not wait for a long backlog
+                    break
         for file_id in [f for f in self._file_parsers if f not in live]:
             self._drain(file_id)
             del self._file_parsers[file_id]
             self._read_to.pop(file_id, None)
+        if self.confirmations:
+            for file_id in set(self.checkpoints.entries) - live:
+                self.confirmations.forget(file_id)
+            self.confirmations.confirm(self.checkpoints)
         self.checkpoints.forget_missing(live)
         return consumed
 
@@ -152,7 +167,7 @@ class FileSource:
             if self.on_progress:
                 self.on_progress(self.stats)
         if file_id in self._read_to:
-            self.checkpoints.save(file_id, path, self._read_to.pop(file_id))
+            self._checkpoint(file_id, path, self._read_to.pop(file_id), len(cdrs))
 
     def _read_chunk(self, fh: BinaryIO, path: Path, file_id: str, offset: int, parser: LineParser,
                     ends_at: int | None) -> int:
@@ -183,19 +198,50 @@ class FileSource:
                 self._read_to.pop(file_id, None)
         self.publisher.send_cdrs(self.source, cdrs)
         self.publisher.flush()                      # acknowledged by the broker …
-        self.checkpoints.save(file_id, path, checkpoint)   # … and only then checkpointed
+        self._checkpoint(file_id, path, checkpoint, len(cdrs))     # … and only then checkpointed
         self.stats.cdrs += len(cdrs)
         self.stats.bytes += end
         if self.on_progress:
             self.on_progress(self.stats)
         return end
 
+    def _checkpoint(self, file_id: str, path: Path, position: int, cdrs: int) -> None:
+        """After the broker acknowledged everything up to position (and where it landed, when the
+        worker's confirmation moves the stored position)."""
+        self.checkpoints.save(file_id, path, position)
+        if self.confirmations:
+            self.confirmations.record(file_id, position, self.publisher.take_marks(), cdrs)
+            self.confirmations.confirm(self.checkpoints, throttle=True)
+
+    def settle(self, stop: Callable[[], bool] = lambda: False, interval_s: float = 0.3,
+               on_wait: Callable[[int], None] | None = None) -> int:
+        """Waits until the worker stored every CDR published (or stop()); returns those still not
+        confirmed. Without confirmations (a broker that keeps its log) there is nothing to wait for."""
+        if not self.confirmations:
+            return 0
+        while True:
+            self.confirmations.confirm(self.checkpoints)
+            left = self.confirmations.unconfirmed_cdrs
+            if not self.confirmations.pending or stop():
+                return left
+            if on_wait:
+                on_wait(left)
+            time.sleep(interval_s)
+
     def _dead_letter(self, reason: str, path: Path, offset: int, raw: bytes) -> None:
         send_dead_letter(self.publisher, self.stats, self.source, self.parser.format_name,
                          f"{path}:{offset}", reason, raw)
 
     def run(self, follow: bool, interval_s: float = 0.5, stop: Callable[[], bool] = lambda: False) -> SourceStats:
-        """follow=False reads what is there and returns; follow=True keeps tailing until stop()."""
+        """follow=False reads what is there and returns; follow=True keeps tailing until stop(),
+        which is also asked between chunks of a file."""
+        self._stop = stop
+        try:
+            return self._run(follow, interval_s, stop)
+        finally:
+            self._stop = lambda: False
+
+    def _run(self, follow: bool, interval_s: float, stop: Callable[[], bool]) -> SourceStats:
         while True:
             self.poll(final=not follow)
             if self.heartbeat:

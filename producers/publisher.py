@@ -7,6 +7,7 @@ from confluent_kafka import KafkaException, Producer
 
 from cdrflow.infra.config import Settings
 from cdrflow.infra.kafka_security import confluent_config
+from cdrflow.infra.runtime import record_published
 from cdrflow.schemas.envelope import DeadLetter, encode_batch, encode_dead_letter
 
 
@@ -16,7 +17,13 @@ class DeliveryFailed(RuntimeError):
 
 class Publisher:
     """Sends CDR batches and dead letters; `flush()` returns only when the broker acknowledged
-    everything sent so far, and raises if anything was refused — callers checkpoint after it."""
+    everything sent so far, and raises if anything was refused — callers checkpoint after it.
+
+    It also keeps where each acknowledged message landed: `take_marks()` gives the CDR topic's
+    partition → last offset since the previous call (what a file source waits to see committed
+    by the worker group, producers/stored_checkpoint.py), and `ends` the offset after the last
+    message per topic and partition, which `cdrflow up` reads to show the lag: Tansu's high
+    watermark is its last record batch's base offset + 1, so the broker cannot tell it."""
 
     def __init__(self, bootstrap: str, settings: Settings):
         self.settings = settings
@@ -32,12 +39,26 @@ class Publisher:
             **confluent_config(settings),
         })
         self._errors: list[str] = []
+        self._marks: dict[int, int] = {}
+        self.ends: dict[str, dict[int, int]] = {}
+        self._reported_ends: dict[str, dict[int, int]] = {}
         self.sent_cdrs = 0
         self.sent_dead_letters = 0
 
     def _on_delivery(self, err, msg) -> None:
         if err is not None:
             self._errors.append(f"{msg.topic()}: {err}")
+            return
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        ends = self.ends.setdefault(topic, {})
+        ends[partition] = max(ends.get(partition, 0), offset + 1)
+        if topic == self.settings.topic_cdr_batches:
+            self._marks[partition] = max(self._marks.get(partition, -1), offset)
+
+    def take_marks(self) -> dict[int, int]:
+        """CDR topic partition → highest offset acknowledged since the previous call (after a flush)."""
+        marks, self._marks = self._marks, {}
+        return marks
 
     def _produce(self, topic: str, value: bytes) -> None:
         while True:
@@ -64,9 +85,14 @@ class Publisher:
         if self._errors:
             errors, self._errors = self._errors, []
             raise DeliveryFailed(f"{len(errors)} message(s) refused, first: {errors[0]}")
+        if self.settings.embedded_broker and self.ends != self._reported_ends:
+            record_published(self.settings, self.ends)
+            self._reported_ends = {topic: dict(ends) for topic, ends in self.ends.items()}
 
     def close(self) -> None:
         try:
             self.flush()
         except (DeliveryFailed, KafkaException):
             pass
+        if self.settings.embedded_broker:
+            record_published(self.settings, self.ends)

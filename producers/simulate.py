@@ -643,4 +643,5 @@ def default_config(settings, seed: int = 1, calls_per_second: float = 20.0, star
         interconnects=dict(settings.interconnects),
         home_region=settings.home_region,
         faults=tuple(faults),
+        diurnal=settings.simulator_diurnal,
     )

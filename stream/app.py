@@ -20,7 +20,7 @@ from faust.types import TP
 
 from cdrflow.clickhouse.sql import query
 from cdrflow.infra.config import Settings
-from cdrflow.infra.kafka_admin import consumer_lag
+from cdrflow.infra.kafka_admin import WORKER_GROUP, consumer_lag
 from cdrflow.infra.kafka_security import faust_credentials
 from cdrflow.numbering.inventory import build_checkpoint
 from cdrflow.schemas.envelope import encode_dead_letter
@@ -33,6 +33,7 @@ from cdrflow.stream.metrics import prometheus_text
 from cdrflow.stream.query_page import add_query_page
 from cdrflow.numbering.hits import DisconnectedHits, InventoryWatch, flush_every_s
 from cdrflow.incidents.partials import partial_steps
+from cdrflow.stream.retention import split_by_retention
 from cdrflow.stream.sink import CdrWriter
 from cdrflow.stream.watermark import PartitionClock
 
@@ -78,7 +79,7 @@ def peak_rss_mb() -> float | None:
 
 def create_app(settings: Settings, bootstrap: str) -> faust.App:
     app = faust.App(
-        "cdrflow",
+        WORKER_GROUP,
         broker=f"kafka://{bootstrap}",
         broker_credentials=faust_credentials(settings),
         datadir=str(settings.resolved_data_dir / "faust"),
@@ -151,8 +152,9 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             dead_letters += decoded.dead_letters
             if decoded.cdrs:
                 newest[partition] = max(c["end_ms"] for c in decoded.cdrs)
+        cdrs, expired = split_by_retention(cdrs, settings.retention_days, int(time.time() * 1000))
         enriched = enrich(cdrs)
-        return enriched, dead_letters, newest, partial_steps(enriched)
+        return enriched, dead_letters + expired, newest, partial_steps(enriched)
 
     def write(cdrs: list[dict]) -> list[dict]:
         inventory.refresh(clickhouse(), number_hits)     # reloads the disconnected set when it changed
@@ -180,6 +182,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             t0 = time.perf_counter()
             cdrs, dead_letters, newest, partials = await asyncio.get_running_loop().run_in_executor(
                 decode_thread, prepare, messages, [e.message.partition for e in events])
+            stats.cdrs_in += len(cdrs)     # taken in; cdrs_stored counts them once written
             offsets = {e.message.partition: e.message.offset for e in events}    # a partition's events are in order
             newest = {p: (end_ms, offsets[p]) for p, end_ms in newest.items()}
             if writing is not None:
@@ -210,7 +213,6 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             await stream.ack(event)
         stats.last_write_s = time.perf_counter() - t0
         stats.messages += len(events)
-        stats.cdrs_in += len(cdrs)
         stats.cdrs_stored += len(fresh)
         stats.duplicates_skipped += len(cdrs) - len(fresh)
         stats.dead_letters += len(dead_letters)

@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 import orjson
+import pytest
 from cdrflow.producers.checkpoint import CheckpointStore
 
-from support.files import SAMPLES, write_asterisk_file
+from support.files import SAMPLES, asterisk_line, write_asterisk_file
 from support.kafka import read_topic
 from support.worker import query
 
@@ -105,3 +107,23 @@ def test_worker_killed_mid_stream_then_restarted_gives_exactly_n(settings, worke
     assert stored(settings) == (n, n)
     # what the restarted worker stored is exactly what the killed one had not
     assert after["cdrs_stored"] <= n - before["cdrs_stored"]
+
+
+@pytest.mark.parametrize("settings", [{"CDRFLOW_RETENTION_DAYS": "400"}], indirect=True)
+def test_a_cdr_older_than_the_retention_window_is_a_dead_letter_not_a_stored_row(settings, worker, tmp_path):
+    """Stored, it would be counted and then dropped by the table's TTL at the next merge, unseen."""
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d").encode()
+    source_file = tmp_path / "Master.csv"
+    source_file.write_bytes(asterisk_line(1).replace(b"2026-11-20", b"2017-06-20")
+                            + asterisk_line(2).replace(b"2026-11-20", yesterday))
+    worker.start()
+    ingest(str(source_file), "--source", "pbx-old")
+    worker.wait_for(lambda s: s["cdrs_in"] + s["dead_letters"] >= 2)
+    stats = worker.settle()
+    assert stored(settings) == (1, 1)
+    assert query(settings, "SELECT call_id FROM cdrflow.cdr")[0][0] == "1795000000.2"
+    assert stats["cdrs_stored"] == 1 and stats["dead_letters"] == 1
+    letters = [orjson.loads(v) for v in read_topic(settings.kafka_bootstrap, settings.topic_dead_letter, expect=1)]
+    assert [(letter["stage"], letter["reason"], letter["source"]) for letter in letters] == [
+        ("retention", "starts before the retention window of 400 days", "pbx-old")]
+    assert letters[0]["position"] == f"{source_file}:0"

@@ -97,13 +97,14 @@ def ingest(
     follow: bool = typer.Option(False, help="Keep tailing files and directories for new records"),
 ) -> None:
     """Publish CDR files to Kafka, resuming from checkpoints; malformed lines go to the dead-letter topic."""
-    from cdrflow.producers.checkpoint import CheckpointStore
+    from cdrflow.producers.checkpoint import CheckpointError, CheckpointStore
     from cdrflow.producers.dbf_source import DbfSource
     from cdrflow.producers.file_source import FileSource
     from cdrflow.producers.formats import parser_for
     from cdrflow.producers.heartbeat import Heartbeat
     from cdrflow.producers.parsing import RecordParser
     from cdrflow.producers.publisher import Publisher
+    from cdrflow.producers.stored_checkpoint import StoredConfirmations
     from cdrflow.infra.runtime import bootstrap_servers
 
     from cdrflow.cli.check import resolve_format
@@ -114,22 +115,60 @@ def ingest(
         parser = parser_for(format)
     except ValueError as exc:
         fail(str(exc))
-    publisher = Publisher(bootstrap_servers(settings), settings)
+    bootstrap = bootstrap_servers(settings)
+    # a file source resumes from what the worker stored on the local (memory-only) broker
+    durable = settings.embedded_broker and not isinstance(parser, RecordParser)
+    try:
+        checkpoints = CheckpointStore(settings.resolved_data_dir / "checkpoints" / f"{source}.json",
+                                      resume_from_stored=durable)
+    except CheckpointError as exc:
+        fail(str(exc))
+    publisher = Publisher(bootstrap, settings)
     common = dict(source=source, paths=paths, parser=parser, publisher=publisher, pattern=pattern,
-                  checkpoints=CheckpointStore(settings.resolved_data_dir / "checkpoints" / f"{source}.json"),
-                  timezone=ZoneInfo(settings.source_timezone),
+                  checkpoints=checkpoints, timezone=ZoneInfo(settings.source_timezone),
                   heartbeat=Heartbeat(settings.resolved_data_dir / "heartbeat" / source))
     # tables of records (DBF) have their own source; every other format is read by lines
     file_source = (DbfSource(**common, settle_after_s=settings.dbf_settle_s) if isinstance(parser, RecordParser)
-                   else FileSource(**common))
+                   else FileSource(**common,
+                                   confirmations=StoredConfirmations(bootstrap, settings) if durable else None))
+    stops = StopSignals()
     try:
-        stats = file_source.run(follow=follow)
-    except KeyboardInterrupt:
-        stats = file_source.stats
+        stats = file_source.run(follow=follow, stop=stops.requested)
+        if isinstance(file_source, FileSource):
+            # when following, a stop waits for the worker to store what was published, so a restart
+            # re-reads nothing; a one-shot run notes what is stored already and leaves
+            left = file_source.settle(stop=lambda: stops.count > 1 or not follow, on_wait=stops.report_wait)
+            if left:
+                console.print(f"stopped with {left:,} published CDRs not yet confirmed stored: "
+                              "the next run publishes them again")
     finally:
         publisher.close()
     console.print(f"{stats.lines} lines → {stats.cdrs} CDRs published, {stats.dead_letters} dead letters"
                   + (f" {stats.reasons}" if stats.reasons else ""))
+
+
+class StopSignals:
+    """SIGINT, SIGTERM and SIGHUP ask a producer to stop after its current chunk; a second one
+    also stops the wait for the worker's confirmation."""
+
+    def __init__(self):
+        import signal
+
+        self.count, self._reported = 0, 0.0
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.count += 1
+
+    def requested(self) -> bool:
+        return self.count > 0
+
+    def report_wait(self, left: int) -> None:
+        if time.monotonic() - self._reported >= 5:
+            self._reported = time.monotonic()
+            console.print(f"stopping: waiting for the worker to store {left:,} published CDRs "
+                          "(signal again to stop now)")
 
 
 @app.command()

@@ -1,0 +1,127 @@
+"""`cdrflow up` as a user runs it, for the fault suite: started, signalled, killed, and what it
+stored counted afterwards by `cdrflow query` (a separate process: chdb allows one per path)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cdrflow.infra.local_broker import free_port
+
+CDRFLOW = str(Path(sys.executable).parent / "cdrflow")
+
+
+def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDRFLOW_")}
+    env.update(CDRFLOW_DATA_DIR=str(data_dir), CDRFLOW_WORKER_WEB_PORT=str(free_port()),
+               CDRFLOW_RETENTION_DAYS="5000", COLUMNS="120", **extra)
+    return env
+
+
+class Up:
+    """One `cdrflow up --ingest DIR` run."""
+
+    started_here: list["Up"] = []
+
+    def __init__(self, data_dir: Path, ingest: Path, log: Path, **env: str):
+        self.data_dir, self.log = data_dir, log
+        self.env = stack_env(data_dir, **env)
+        self.started = time.monotonic()
+        self.process = subprocess.Popen([CDRFLOW, "up", "--ingest", str(ingest)], env=self.env,
+                                        stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+        Up.started_here.append(self)
+
+    def state(self, name: str) -> dict | None:
+        try:
+            return json.loads((self.data_dir / f"{name}.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def child_pid(self, name: str) -> int | None:
+        """pid of up's child running `cdrflow <command>` (worker, ingest) or of the broker."""
+        import psutil
+
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                cmd = " ".join(child.cmdline())
+            except psutil.NoSuchProcess:
+                continue
+            if (name == "broker" and "tansu" in cmd) or f" -m cdrflow {name}" in cmd:
+                return child.pid
+        return None
+
+    def worker_stats(self) -> dict | None:
+        """The running worker's /stats (None until it answers)."""
+        from cdrflow.infra.runtime import QueryError, worker_request
+        from cdrflow.infra.config import Settings
+
+        settings = Settings(data_dir=self.data_dir, worker_web_port=int(self.env["CDRFLOW_WORKER_WEB_PORT"]))
+        try:
+            return worker_request(settings, "/stats", timeout_s=2)
+        except QueryError:
+            return None
+
+    def stored(self) -> int:
+        """CDRs the running worker reports stored since it started (0 until it answers)."""
+        return (self.worker_stats() or {}).get("cdrs_stored", 0)
+
+    def wait_until(self, predicate, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"up exited: {self.log.read_text()[-3000:]}"
+            if predicate():
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"{what}: {self.log.read_text()[-3000:]}")
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout_s: float) -> int:
+        return self.process.wait(timeout_s)
+
+    def stop(self, timeout_s: float = 300) -> float:
+        """Ctrl-C and the wait for the orderly stop; seconds it took."""
+        t0 = time.monotonic()
+        self.signal(signal.SIGINT)
+        assert self.wait(timeout_s) == 0, self.log.read_text()[-3000:]
+        return time.monotonic() - t0
+
+
+def stored_counts(data_dir: Path) -> tuple[int, int]:
+    """(rows, distinct cdr_ids) in the cdr table, read by `cdrflow query` with nothing running."""
+    env = stack_env(data_dir)
+    run = subprocess.run([CDRFLOW, "query", "SELECT count(), uniqExact(cdr_id) FROM cdrflow.cdr FINAL", "-o", "csv"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows, unique = run.stdout.strip().splitlines()[-1].split(",")
+    return int(rows), int(unique)
+
+
+def raw_counts(data_dir: Path) -> tuple[int, int]:
+    """(rows before ReplacingMergeTree collapses duplicates, distinct cdr_ids)."""
+    env = stack_env(data_dir)
+    run = subprocess.run([CDRFLOW, "query", "SELECT count(), uniqExact(cdr_id) FROM cdrflow.cdr", "-o", "csv"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows, unique = run.stdout.strip().splitlines()[-1].split(",")
+    return int(rows), int(unique)
+
+
+def leftovers(data_dir: Path) -> list[str]:
+    """Processes still running with this data dir in their environment: what up started (broker,
+    worker, producer) inherits it."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if process.environ().get("CDRFLOW_DATA_DIR") == str(data_dir) and process.pid != os.getpid():
+                found.append(f"{process.pid} {' '.join(process.info['cmdline'] or [])}")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
