@@ -40,7 +40,7 @@ class Stack:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self, ingest: Path | None, format: str, rate: float) -> None:
+    def start(self, ingest: Path | None, format: str, rate: float, layout: Path | None = None) -> None:
         if self.settings.embedded_clickhouse and read_state(self.settings, "worker"):
             raise SystemExit("a cdrflow worker already owns this data dir's embedded ClickHouse; stop it first")
         bootstrap = self.settings.kafka_bootstrap
@@ -52,7 +52,9 @@ class Stack:
         self.env["CDRFLOW_KAFKA_BOOTSTRAP"] = bootstrap
         self._spawn("worker", ["worker"])
         if ingest:
-            self._spawn("producer", ["ingest", str(ingest), "--format", format, "--follow", "--source", ingest.name])
+            given = ["--layout", str(layout)] if layout else []
+            self._spawn("producer", ["ingest", str(ingest), "--format", format, *given, "--follow",
+                                     "--source", ingest.name])
         else:
             # ten minutes of history first: the live view (settled minutes) has figures at once
             self._spawn("producer", ["simulate", "--rate", str(rate), "--history-minutes", "10"])

@@ -191,6 +191,8 @@ class LayoutFile(CsvLineParser):
         end = text.get("end_ms", "")
         if end:
             end_ms = self._time("end_ms", end, tz, start_ms)
+            if end_ms < start_ms:
+                raise RecordError("end_ms is before start_ms")
         elif duration is not None:
             end_ms = start_ms + duration
         else:

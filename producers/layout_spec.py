@@ -280,17 +280,26 @@ def parse_layout_data(data: dict[str, Any], origin: str = "layout") -> Layout:
         raise LayoutError(f"layout {origin} is not usable:\n" + "\n".join(_problems(e))) from None
 
 
+# what a key whose type is a union takes, for the one line that says a value fits none of it
+_UNION_EXPECTS = {"column": "a column: its header name (text), its 1-based position, or (text fields) a list of them",
+                  "value": "text or a whole number"}
+
+
 def _problems(error: ValidationError) -> list[str]:
+    """pydantic's errors as "  key: problem" lines, every key once for each problem."""
     lines = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"] if not _is_union_branch(part))
+        loc = item["loc"]
+        names = [str(part) for part in loc if not _is_union_branch(part)]
+        key = ".".join(names)
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             message = "missing"
         elif item["type"] == "extra_forbidden":
             message = "unknown key"
-        for line in message.split("\n"):
-            lines.append(f"  {key}: {line}" if key else f"  {line}")
+        elif len(names) < len(loc) and names[-1] in _UNION_EXPECTS:
+            message = f"{item['input']!r} is not {_UNION_EXPECTS[names[-1]]}"
+        lines += [f"  {key}: {line}" if key else f"  {line}" for line in message.split("\n")]
     return list(dict.fromkeys(lines))
 
 
