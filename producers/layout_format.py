@@ -30,12 +30,11 @@ from .layout_spec import (CHOICE_FIELDS, DURATION_FIELDS, FILLABLE, NUMBER_FIELD
                           load_layout)
 from .layout_times import ISO_PATTERN, TimeFormat, duration_ms
 from .parsing import (CDRRecord, CsvLineParser, RecordError, SourceContext, UnreadableFile, check_times, csv_pick,
-                      csv_row, lenient_csv_row, whole_number)
+                      csv_row, lenient_csv_row)
 
 FORMAT_NAME = "layout"
 # filled for every row whatever the layout maps
 ALWAYS_FILLED = ("call_id", "start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms")
-_OPTIONAL_TEXT = frozenset({"correlation_id", "ingress_trunk", "egress_trunk", "tenant", "extension"})
 _MAX_CACHED = 10_000
 
 
@@ -227,9 +226,11 @@ class LayoutFile(CsvLineParser):
         if mapping is not None:
             return mapping.get(text, default) if text else default
         if not text:
-            return None if name in _OPTIONAL_TEXT or name in NUMBER_FIELDS else default
+            return default   # the CDR's: None, "" for the numbers, record_kind "stop"
         if name in NUMBER_FIELDS:
-            return whole_number(text, name, "code", 3)
+            if not (text.isascii() and text.isdigit()) or len(text) > 3:
+                raise RecordError(f"{name}: {text[:20]!r} is not a whole number of at most 3 digits")
+            return int(text)
         choices = CHOICE_FIELDS.get(name)
         if choices is not None and text not in choices:
             raise RecordError(f"{name}: {text[:40]!r} is not one of {', '.join(choices)} (map it with maps)")

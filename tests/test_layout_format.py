@@ -8,6 +8,7 @@ layout asterisk_cdrdb is held to the dedicated asterisk_export parser on that fo
 from __future__ import annotations
 
 import json
+import tomllib
 from collections import Counter
 from itertools import accumulate
 from pathlib import Path
@@ -20,7 +21,9 @@ from cdrflow.producers.asterisk_export import parse_asterisk_export
 from cdrflow.producers.check import check_files
 from cdrflow.producers.formats import parser_for
 from cdrflow.producers.layout_format import LayoutFile, LayoutFormat, parse_layout
-from cdrflow.producers.layout_spec import LayoutError, load_layout, parse_layout_data, shipped_layouts
+from cdrflow.producers.layout_spec import (FILLABLE, NOT_FILLABLE, LayoutError, load_layout, parse_layout_data,
+                                           shipped_layouts)
+from cdrflow.schemas.cdr import CDR
 from cdrflow.producers.layout_times import TimeFormat, duration_ms
 from cdrflow.producers.parsing import FileParser, RecordError, SourceContext, UnreadableFile, parse_lines
 from hypothesis import HealthCheck, given, settings
@@ -59,6 +62,8 @@ def write_layout(tmp_path: Path, text: str) -> Path:
 
 
 def test_registered_and_shipped_layouts_validate():
+    # every CDR field is one a layout fills, or one it refuses saying why
+    assert sorted(FILLABLE + tuple(NOT_FILLABLE)) == sorted(CDR.model_fields)
     assert parser_for("layout") is parse_layout and isinstance(parse_layout, FileParser)
     assert shipped_layouts() == ["asterisk_cdrdb", "asteriskcdrdb_headerless", "generic_start_end"]
     for name in shipped_layouts():
@@ -449,3 +454,12 @@ def test_fuzz_mutated_semicolon_rows(at, insert):
     assert_line_contract(parser, line, 0, CTX)
     cdrs, failed = parse_lines(parser, [line + b"\n"], 0, CTX)
     assert len(cdrs) + len(failed) == (1 if line.strip() else 0)
+
+
+def test_the_documented_example_layout_validates():
+    # docs/formats.md's commented example is a layout a user may copy: it must load as it stands
+    text = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text()
+    example = text.split("## Declared layouts")[1].split("```toml\n")[1].split("```")[0]
+    layout = parse_layout_data(tomllib.loads(example), "docs/formats.md")
+    assert layout.answered.values == ["ANSWERED"] and layout.timezone == "Europe/Berlin"
+    assert layout.null == ["", "NULL", "\\N"] and layout.fields["direction"].value == "out"
