@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from hashlib import blake2b
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cdrflow.infra.config import Settings

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 from cdrflow.schemas.cdr import Direction, Initiator, RecordKind
 
-from .layout_times import DURATION_UNITS, EPOCHS, ISO_PATTERN, TimeFormat
+from .layout_times import ISO_PATTERN, TimeFormat
 
 LAYOUTS_DIR = Path(__file__).with_name("layouts")
 

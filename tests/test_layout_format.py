@@ -8,12 +8,16 @@ layout asterisk_cdrdb is held to the dedicated asterisk_export parser on that fo
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tomllib
 from collections import Counter
 from itertools import accumulate
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from cdrflow.cli.app import app
 from cdrflow.infra.config import Settings
@@ -24,6 +28,7 @@ from cdrflow.producers.layout_format import LayoutFile, LayoutFormat, parse_layo
 from cdrflow.producers.layout_spec import (FILLABLE, NOT_FILLABLE, LayoutError, load_layout, parse_layout_data,
                                            shipped_layouts)
 from cdrflow.schemas.cdr import CDR
+from cdrflow.schemas.envelope import decode_batch
 from cdrflow.producers.layout_times import TimeFormat, duration_ms
 from cdrflow.producers.parsing import FileParser, RecordError, SourceContext, UnreadableFile, parse_lines
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +36,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from support.files import lines_of
+from support.kafka import read_all
 from support.wire import assert_line_contract, assert_wire
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -463,3 +469,22 @@ def test_the_documented_example_layout_validates():
     layout = parse_layout_data(tomllib.loads(example), "docs/formats.md")
     assert layout.answered.values == ["ANSWERED"] and layout.timezone == "Europe/Berlin"
     assert layout.null == ["", "NULL", "\\N"] and layout.fields["direction"].value == "out"
+
+
+def test_ingest_with_layout_publishes_to_the_broker(settings, tmp_path):
+    # `cdrflow ingest FILE --layout NAME` on the real (Tansu) broker: generic_calls.csv's 9 CDRs
+    # (3 answered) and one dead letter for the appended 4-column row at its byte offset
+    path = tmp_path / "calls.csv"
+    good = GENERIC.read_bytes()
+    path.write_bytes(good + b"2024-05-02 09:40:00,2024-05-02 09:41:00,1,2\n")
+    run = subprocess.run([sys.executable, "-m", "cdrflow", "ingest", str(path), "--layout", "generic_start_end",
+                          "--source", "pbx-1"], env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "9 CDRs published, 1 dead letters" in run.stdout
+    cdrs = [cdr for value in read_all(settings.kafka_bootstrap, settings.topic_cdr_batches, expect=1)
+            for cdr in decode_batch(value)]
+    assert len(cdrs) == 9 and sum(c["answer_ms"] is not None for c in cdrs) == 3
+    assert {c["source_format"] for c in cdrs} == {"layout"} and {c["source"] for c in cdrs} == {"pbx-1"}
+    [letter] = [orjson.loads(v) for v in read_all(settings.kafka_bootstrap, settings.topic_dead_letter, expect=1)]
+    assert letter["position"] == f"{path}:{len(good)}" and letter["source_format"] == "layout"
+    assert letter["reason"] == "expected 5 columns as in the header, got 4"
