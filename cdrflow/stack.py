@@ -107,7 +107,7 @@ class Stack:
 
     # --- starting and supervising -------------------------------------------------------------
 
-    def start(self, ingest: Path | None, format: str, rate: float) -> None:
+    def start(self, ingest: Path | None, format: str, rate: float, layout: Path | None = None) -> None:
         if self.settings.embedded_clickhouse and read_state(self.settings, "worker"):
             raise SystemExit("a cdrflow worker already owns this data dir's embedded ClickHouse; stop it first")
         if self.settings.embedded_broker:
@@ -116,8 +116,9 @@ class Stack:
             ensure_topics(self.bootstrap, pipeline_topics(self.settings))
         self.children["worker"] = Child("worker", ["worker"])
         if ingest:
+            given = ["--layout", str(layout)] if layout else []
             self.children["producer"] = Child(
-                "producer", ["ingest", str(ingest), "--format", format, "--follow", "--source", ingest.name])
+                "producer", ["ingest", str(ingest), "--format", format, *given, "--follow", "--source", ingest.name])
         else:
             # ten minutes of history first: the live view (settled minutes) has figures at once
             self.children["producer"] = Child("producer", ["simulate", "--rate", str(rate), "--history-minutes", "10"])

@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     asterisk_export_date_order: Literal["dmy", "mdy"] = Field(
         "dmy", description="Order of a slashed date in an Asterisk CDR export (1/9/2017 16:33:01): day first "
                            "(dmy) or month first (mdy); YYYY-MM-DD dates are always read as such")
+    layout: Path | None = Field(
+        None, description="Declared layout of a delimited CDR export (format layout): a TOML file, or the name of "
+                          "a layout shipped in producers/layouts/ (docs/formats.md)")
     cucm_release: Literal["auto", "10", "11", "12", "12.5", "14", "15"] = Field(
         "auto", description="CUCM release of CDR files without their header rows (format cisco_cucm); auto: "
                             "told by the column count, 129 (10.x-12.0) or 133 (12.5-15)")

@@ -43,7 +43,7 @@ class _NoCheckpoints(CheckpointStore):
     """Offsets in memory only: a check starts every file at 0 and leaves no state behind."""
 
     def __init__(self) -> None:
-        self.entries = {}
+        self.entries, self.resume_from_stored = {}, False
 
     def _write(self) -> None:
         pass

@@ -2,6 +2,8 @@
 state (a header row, records grouped into calls; see parsing.py)."""
 from __future__ import annotations
 
+from cdrflow.infra.config import Settings
+
 from .acme_sbc import parse_acme_sbc
 from .asterisk_csv import parse_asterisk_csv
 from .asterisk_custom import parse_asterisk_custom
@@ -10,6 +12,7 @@ from .audiocodes_syslog import parse_audiocodes_syslog
 from .cisco_cucm import parse_cisco_cucm
 from .freeswitch import parse_freeswitch_csv, parse_freeswitch_json
 from .kamailio_acc import parse_kamailio_acc
+from .layout_format import parse_layout
 from .parsing import FileParser, LineParser, RecordParser
 from .ribbon_sbc import parse_ribbon_sbc
 from .wintariff_dbf import parse_wintariff_dbf
@@ -24,16 +27,21 @@ FORMATS: dict[str, LineParser | FileParser | RecordParser] = {
     "freeswitch_csv": parse_freeswitch_csv,
     "freeswitch_json": parse_freeswitch_json,
     "kamailio_acc": parse_kamailio_acc,
+    "layout": parse_layout,
     "ribbon_sbc": parse_ribbon_sbc,
     "wintariff_dbf": parse_wintariff_dbf,
 }
 
 
-def parser_for(name: str) -> LineParser | FileParser | RecordParser:
+def parser_for(name: str, settings: Settings | None = None) -> LineParser | FileParser | RecordParser:
+    """The format's parser; with settings, a format that reads its own configuration file (layout)
+    loads and checks it now (a ValueError says what is wrong) instead of at every file."""
     try:
-        return FORMATS[name]
+        parser = FORMATS[name]
     except KeyError:
         raise ValueError(f"unknown format {name!r}; known: {', '.join(sorted(FORMATS))}") from None
+    configured = getattr(parser, "configured", None)
+    return configured(settings) if configured is not None and settings is not None else parser
 
 
 def describe_formats() -> list[tuple[str, str, tuple[str, ...]]]:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from cdrflow.cli.check import check
+from cdrflow.cli.check import LAYOUT_HELP, check
 from cdrflow.cli.dashboards import dashboards_app
 from cdrflow.cli.incidents import incidents_app
 from cdrflow.cli.listen import listen_app
@@ -27,18 +27,20 @@ app = typer.Typer(help="Streaming analytics for carrier CDRs: Kafka â†’ Faust â†
 @app.command()
 def up(
     ingest: Optional[Path] = typer.Option(None, help="Watch this directory of CDR files instead of simulating"),
-    format: str = typer.Option("asterisk_csv", help="Format of the files in --ingest, or auto"),
+    format: Optional[str] = typer.Option(None, help="Format of the files in --ingest, or auto (default asterisk_csv)"),
+    layout: Optional[Path] = typer.Option(None, help=LAYOUT_HELP),
     rate: float = typer.Option(300.0, help="Simulated calls per second"),
     duration: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)"),
 ) -> None:
     """Start the whole pipeline locally (broker, worker, producer) with a live view; Ctrl-C stops it."""
-    from cdrflow.cli.check import resolve_format
+    from cdrflow.cli.check import resolve_parser
     from cdrflow.stack import Stack
 
     if ingest is not None:
-        format = resolve_format(format, [ingest])
+        _, parser = resolve_parser(format, layout, [ingest], default="asterisk_csv")   # a bad layout stops here
+        format = parser.format_name
     with Stack(Settings()) as stack:
-        stack.start(ingest=ingest, format=format, rate=rate)
+        stack.start(ingest=ingest, format=format, rate=rate, layout=layout)
         stack.watch(duration)
 
 
@@ -91,7 +93,9 @@ def worker(loglevel: str = typer.Option("warning")) -> None:
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="CDR files or directories"),
-    format: str = typer.Option("asterisk_csv", help="CDR format (see `cdrflow formats`), or auto"),
+    format: Optional[str] = typer.Option(None,
+                                         help="CDR format (see `cdrflow formats`), or auto (default asterisk_csv)"),
+    layout: Optional[Path] = typer.Option(None, help=LAYOUT_HELP),
     source: str = typer.Option("switch-1", help="Id of the switch/SBC that wrote the files"),
     pattern: str = typer.Option("*", help="File name pattern inside directories"),
     follow: bool = typer.Option(False, help="Keep tailing files and directories for new records"),
@@ -100,21 +104,15 @@ def ingest(
     from cdrflow.producers.checkpoint import CheckpointError, CheckpointStore
     from cdrflow.producers.dbf_source import DbfSource
     from cdrflow.producers.file_source import FileSource
-    from cdrflow.producers.formats import parser_for
     from cdrflow.producers.heartbeat import Heartbeat
     from cdrflow.producers.parsing import RecordParser
     from cdrflow.producers.publisher import Publisher
     from cdrflow.producers.stored_checkpoint import StoredConfirmations
     from cdrflow.infra.runtime import bootstrap_servers
 
-    from cdrflow.cli.check import resolve_format
+    from cdrflow.cli.check import resolve_parser
 
-    settings = Settings()
-    format = resolve_format(format, paths, pattern)
-    try:
-        parser = parser_for(format)
-    except ValueError as exc:
-        fail(str(exc))
+    settings, parser = resolve_parser(format, layout, paths, pattern, default="asterisk_csv")
     bootstrap = bootstrap_servers(settings)
     # a file source resumes from what the worker stored on the local (memory-only) broker
     durable = settings.embedded_broker and not isinstance(parser, RecordParser)

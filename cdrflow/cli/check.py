@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 import typer
@@ -27,23 +28,43 @@ def resolve_format(format: str, paths: list[Path], pattern: str = "*") -> str:
     return chosen
 
 
+LAYOUT_HELP = "Declared layout (TOML, or a shipped layout's name) of a delimited export: implies --format layout"
+
+
+def resolve_parser(format: str | None, layout: Path | None, paths: list[Path], pattern: str = "*",
+                   default: str | None = None):
+    """(settings, parser) for --format and --layout: --layout is the setting `layout` and means
+    format layout; a layout that does not validate, or an unknown format, fails the command."""
+    from cdrflow.cli.output import fail
+    from cdrflow.producers.formats import parser_for
+
+    if layout is not None:
+        if format not in (None, "layout"):
+            fail(f"--layout reads files with format layout, not {format}: drop --format or give --format layout")
+        format = "layout"
+    settings = Settings(layout=layout) if layout is not None else Settings()
+    if format is None:
+        if default is None:
+            fail("give --format F (see `cdrflow formats`, or auto) or --layout FILE.toml")
+        format = default
+    format = resolve_format(format, paths, pattern)
+    try:
+        return settings, parser_for(format, settings)
+    except ValueError as exc:
+        fail(str(exc))
+
+
 def check(
     paths: list[Path] = typer.Argument(..., help="CDR files or directories"),
-    format: str = typer.Option(..., help="CDR format (see `cdrflow formats`), or auto"),
+    format: Optional[str] = typer.Option(None, help="CDR format (see `cdrflow formats`), or auto"),
+    layout: Optional[Path] = typer.Option(None, help=LAYOUT_HELP),
     pattern: str = typer.Option("*", help="File name pattern inside directories"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
 ) -> None:
     """Read CDR files as `ingest` does and publish nothing: what would be stored, dead-lettered, skipped."""
-    from cdrflow.cli.output import fail
     from cdrflow.producers.check import check_files
-    from cdrflow.producers.formats import parser_for
 
-    settings = Settings()
-    format = resolve_format(format, paths, pattern)
-    try:
-        parser = parser_for(format)
-    except ValueError as exc:
-        fail(str(exc))
+    settings, parser = resolve_parser(format, layout, paths, pattern)
     report = check_files(paths, parser, settings.retention_days, ZoneInfo(settings.source_timezone), pattern)
     if as_json:
         print(json.dumps(report.as_json()))
