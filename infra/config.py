@@ -24,6 +24,18 @@ DEMO_INTERCONNECTS: dict[str, str] = {
     "TG-BW-01": "bandwidth",
 }
 
+# The demo world (tenants, number inventory, numbers the simulator keeps calling), used only when
+# the user configured nothing: no CDRFLOW_CONFIG and no tenants or interconnects of their own.
+DEMO_WORLD = Path(__file__).with_name("demo_world.toml")
+DEMO_INVENTORY = Path(__file__).with_name("demo_inventory.csv")
+OWN_WORLD = ("tenants", "interconnects")   # settings that make a configuration the user's own
+
+
+def configured_by_user(init_kwargs: dict) -> bool:
+    if os.environ.get("CDRFLOW_CONFIG") or any(key in init_kwargs for key in OWN_WORLD):
+        return True
+    return any(name.upper().startswith(f"CDRFLOW_{key.upper()}") for name in os.environ for key in OWN_WORLD)
+
 
 # Asterisk's cdr_custom.conf.sample [mappings] Master.csv line, the CDR() variables in column order.
 ASTERISK_CUSTOM_SAMPLE_COLUMNS = (
@@ -154,6 +166,10 @@ class Settings(BaseSettings):
                                           description="trunk (or 'source/trunk') → interconnect")
     # ≤ 10000: TTL arithmetic is in DateTime, which ends in 2106 and wraps silently past it.
     retention_days: int = Field(400, ge=1, le=10_000, description="TTL of raw CDRs in ClickHouse, days")
+    simulator_spare_numbers: list[str] = Field(
+        default_factory=list, description="E.164 numbers nobody owns that simulated callers keep dialling "
+                                          "(default: 500 random ones)")
+    demo_world: bool = Field(False, description="Set by the shipped demo world (infra/demo_world.toml) only")
     simulator_diurnal: bool = Field(True, description="The simulator's rate follows a day's curve (false: the "
                                     "constant --rate, the same figures at any hour)")
 
@@ -215,6 +231,8 @@ class Settings(BaseSettings):
         config_file = os.environ.get("CDRFLOW_CONFIG")
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        elif not configured_by_user(getattr(init_settings, "init_kwargs", {})):
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=DEMO_WORLD))
         return tuple(sources)
 
     @cached_property

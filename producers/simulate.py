@@ -30,7 +30,7 @@ import math
 import time
 from bisect import bisect_left
 from heapq import heappop, heappush
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from random import Random
 from statistics import NormalDist
@@ -84,6 +84,10 @@ class SimConfig:
     home_region: str = "US"
     faults: tuple[Fault, ...] = ()
     diurnal: bool = True
+    # customer trunk → its DIDs (E.164, home region), in place of random ones (a tenant's numbers)
+    dids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # numbers nobody owns that callers keep dialling (404s), in place of 500 random ones
+    spare_numbers: tuple[str, ...] = ()
 
 
 class Profile(NamedTuple):
@@ -158,6 +162,18 @@ def _numbers(rng: Random, plan: _Plan, home: _Plan, n: int, taken: set[str]) -> 
         else:
             dialled = f"{home.idd}{plan.cc}{nsn}"
             out += (e164, dialled, dialled)
+    return out
+
+
+def _presentations(e164s: Iterable[str], home: _Plan) -> list[str]:
+    """Configured home numbers in E.164, flattened as _numbers presents home numbers."""
+    out: list[str] = []
+    for e164 in e164s:
+        if not e164.startswith(f"+{home.cc}"):
+            raise ValueError(f"configured number {e164!r} is not an E.164 number of the home region (+{home.cc})")
+        nsn = e164[1 + len(home.cc):]
+        national = home.trunk_prefix + nsn
+        out += (e164, national, "1" + nsn if home.cc == "1" else national)
     return out
 
 
@@ -341,11 +357,20 @@ class _Traffic:
             local += _numbers(rng, home, home, size, taken)
         self.spare_at = (len(local) // 3, 500)
         local += _numbers(rng, home, home, 500, taken)
+        trunks = [f"CUST-{_CUSTOMERS[c]}" if c < len(_CUSTOMERS) else f"CUST-{c:03d}" for c in range(n_cust)]
+        # Configured numbers replace random ones after those were drawn, so every other number and
+        # call is the same as without them.
+        for c, trunk in enumerate(trunks):
+            if cfg.dids.get(trunk):
+                cust_at[c] = (len(local) // 3, len(cfg.dids[trunk]))
+                local += _presentations(cfg.dids[trunk], home)
+        if cfg.spare_numbers:
+            self.spare_at = (len(local) // 3, len(cfg.spare_numbers))
+            local += _presentations(cfg.spare_numbers, home)
         self.local = np.array(local, dtype=object)
         self.cust_off = np.array([o for o, _ in cust_at])
         self.cust_len = np.array([n for _, n in cust_at])
-        self.cust_trunk = np.array([f"CUST-{_CUSTOMERS[c]}" if c < len(_CUSTOMERS) else f"CUST-{c:03d}"
-                                    for c in range(n_cust)], dtype=object)
+        self.cust_trunk = np.array(trunks, dtype=object)
         self.cust_of_source = np.array([_pick_table(((c, 1 / (c + 1) ** 0.8) for c in range(n_cust)
                                                      if c % len(sources) == s), 1000) for s in range(len(sources))])
         # Number presentation is a switch habit: each source has a dominant format (E.164,
@@ -635,7 +660,8 @@ def paced(records: Iterable[dict], speed: float = 1.0, now=time.time, sleep=time
 
 def default_config(settings, seed: int = 1, calls_per_second: float = 20.0, start_ms: int | None = None,
                    faults: Iterable[Fault] = ()) -> SimConfig:
-    """The demo traffic for a cdrflow.infra.config.Settings: its trunk map and home region, starting now."""
+    """The demo traffic for a cdrflow.infra.config.Settings: its trunk map, home region, tenants' DIDs
+    and spare numbers, starting now."""
     return SimConfig(
         seed=seed,
         start_ms=int(time.time() * 1000) if start_ms is None else start_ms,
@@ -644,4 +670,7 @@ def default_config(settings, seed: int = 1, calls_per_second: float = 20.0, star
         home_region=settings.home_region,
         faults=tuple(faults),
         diurnal=settings.simulator_diurnal,
+        dids={tenant.trunks[0]: dids for tenant in settings.tenants.values()
+              if tenant.trunks and (dids := tuple(n for n in tenant.numbers if not n.endswith("*")))},
+        spare_numbers=tuple(settings.simulator_spare_numbers),
     )
