@@ -12,6 +12,10 @@ stops reading and waits until the worker stored what it published, the worker dr
 topic to zero lag ("draining …" shows it), then the worker and the broker stop. A second signal
 stops everything at once — nothing is lost by that either, the next `up` publishes the rest again.
 Children die with `up` even when it is killed (PR_SET_PDEATHSIG), so none outlives it.
+
+On the demo world (nothing configured: infra/demo_world.toml) `up` also imports the demo number
+inventory once the worker answers, and the simulator scripts a fault (DEMO_FAULT): att's answers
+collapse a few minutes in and recover, so the detector opens an incident and resolves it.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cdrflow.clickhouse.sql import query as named_query
-from cdrflow.infra.config import Settings
+from cdrflow.infra.config import DEMO_INVENTORY, Settings
 from cdrflow.infra.kafka_admin import TopicProgress, ensure_topics, pipeline_topics
 from cdrflow.infra.local_broker import LocalBroker
 from cdrflow.infra.runtime import (QueryError, clear_state, die_with_parent, publish_state, read_published,
@@ -42,6 +47,19 @@ MAX_BACKOFF_S = 30.0
 # resumes from the committed offset.
 STALL_S = 60.0
 WORKER_STOP_S = 20.0
+HISTORY_MINUTES = 40.0     # published at once: detector baselines need 20 minutes of traffic before a minute
+# The demo world's scripted fault (interconnect, kind, minutes long); `up --demo-fault-at` says
+# when it starts. Over by 4 minutes in, it resolves after the detector's 5 quiet minutes.
+DEMO_FAULT = ("att", "answer_collapse", 2.0)
+PANEL_EVERY_S = 10.0       # incidents and disconnected-number hits are asked this often
+RATE_WINDOW_S = 10.0       # the input rate is averaged over this long: the worker takes in bursts
+TRY_NEXT = ("cdrflow incidents show ID  ·  cdrflow report TENANT  ·  cdrflow numbers release-candidates  ·  "
+            "cdrflow dashboards preview  ·  cdrflow query SQL   (in another shell, while this runs)")
+
+def _clock(moment) -> str:
+    """HH:MM of a DateTime the worker's /query sent as ISO text."""
+    return str(moment)[11:16] if moment else "–"
+
 
 def backoff_s(restarts: int) -> float:
     return min(MAX_BACKOFF_S, 2.0 ** restarts)
@@ -91,7 +109,10 @@ class Stack:
         self.env = dict(os.environ, CDRFLOW_DATA_DIR=str(settings.resolved_data_dir))
         self.bootstrap = settings.kafka_bootstrap
         self._progress: TopicProgress | None = None
-        self._last_in: tuple[float, int] | None = None
+        self._inputs: deque[tuple[float, int]] = deque()     # (monotonic time, worker's cdrs_in)
+        self._panels: dict[str, tuple[float, list]] = {}      # panel → (asked at, rows)
+        self.inventory_pending = settings.demo_world
+        self.fault_window: tuple[float, float] | None = None   # the scripted fault, wall-clock epoch s
         self._stall: tuple[int, float] | None = None     # (committed messages, since when)
         self.live: Live | None = None
 
@@ -107,7 +128,10 @@ class Stack:
 
     # --- starting and supervising -------------------------------------------------------------
 
-    def start(self, ingest: Path | None, format: str, rate: float, layout: Path | None = None) -> None:
+    def start(self, ingest: Path | None, format: str, rate: float, layout: Path | None = None,
+              history_minutes: float = HISTORY_MINUTES, demo_fault_at: float | None = None) -> None:
+        """demo_fault_at: minutes from now the demo world's scripted fault starts (negative: inside
+        the history); None: no fault. Only the demo world has one."""
         if self.settings.embedded_clickhouse and read_state(self.settings, "worker"):
             raise SystemExit("a cdrflow worker already owns this data dir's embedded ClickHouse; stop it first")
         if self.settings.embedded_broker:
@@ -120,8 +144,14 @@ class Stack:
             self.children["producer"] = Child(
                 "producer", ["ingest", str(ingest), "--format", format, *given, "--follow", "--source", ingest.name])
         else:
-            # ten minutes of history first: the live view (settled minutes) has figures at once
-            self.children["producer"] = Child("producer", ["simulate", "--rate", str(rate), "--history-minutes", "10"])
+            # history first: the live view (settled minutes) has figures at once, the detector baselines
+            args = ["simulate", "--rate", str(rate), "--history-minutes", str(history_minutes)]
+            if self.settings.demo_world and demo_fault_at is not None:
+                interconnect, kind, minutes = DEMO_FAULT
+                args += ["--fault", f"{interconnect}:{kind}:{demo_fault_at}:{minutes}"]
+                begin = time.time() + demo_fault_at * 60
+                self.fault_window = (begin, begin + minutes * 60)
+            self.children["producer"] = Child("producer", args)
         for child in self.children.values():
             self._spawn(child)
 
@@ -295,12 +325,8 @@ class Stack:
             parts.append(topics)
         if not stats:
             return Group(*parts, Text("waiting for the worker to join its consumer group …", style="yellow"))
-        rate = 0.0
-        now = time.monotonic()
-        if self._last_in and stats["cdrs_in"] >= self._last_in[1]:
-            rate = (stats["cdrs_in"] - self._last_in[1]) / max(now - self._last_in[0], 1e-6)
-        self._last_in = (now, stats["cdrs_in"])
-        head = Text.assemble(("CDRs/s in ", "bold"), f"{rate:,.0f}   ",
+        self._import_demo_inventory()
+        head = Text.assemble(("CDRs/s in ", "bold"), f"{self._input_rate(stats['cdrs_in']):,.0f}   ",
                              ("stored ", "bold"), f"{stats['cdrs_stored']:,}   ",
                              ("duplicates skipped ", "bold"), f"{stats['duplicates_skipped']:,}   ",
                              ("dead letters ", "bold"), f"{stats['dead_letters']:,}")
@@ -316,4 +342,86 @@ class Stack:
             ic, direction, seizures, answered, asr, ner = row
             style = "red" if asr < 0.3 else None
             table.add_row(ic, str(direction), f"{seizures:,}", f"{answered:,}", f"{asr:.1%}", f"{ner:.1%}", style=style)
-        return Group(*parts, head, table)
+        return Group(self._world(), *parts, head, table, *self._panels_view(),
+                     Text.assemble(("try next: ", "bold"), TRY_NEXT))
+
+    # --- what the live view shows beyond the pipeline ------------------------------------------
+
+    def _world(self) -> Text:
+        """Which world the view shows: the shipped demo, or the user's own configuration."""
+        settings = self.settings
+        carriers = len(set(settings.interconnects.values()))
+        if not settings.demo_world:
+            return Text(f"your configuration: {len(settings.tenants)} tenant(s), {carriers} interconnects",
+                        style="bold cyan")
+        fault = "no scripted fault"
+        if self.fault_window:
+            interconnect, kind, _ = DEMO_FAULT
+            begin, end = (time.strftime("%H:%M", time.gmtime(t)) for t in self.fault_window)
+            fault = f"scripted fault: {interconnect} {kind.replace('_', ' ')} {begin}–{end} UTC"
+        return Text(f"demo world: tenants {', '.join(settings.tenants)}; {carriers} demo carriers; demo number "
+                    f"inventory; {fault} (set CDRFLOW_CONFIG for your own)", style="bold cyan")
+
+    def _input_rate(self, cdrs_in: int) -> float:
+        """CDRs/s the worker took in over the last RATE_WINDOW_S (it takes them in bursts)."""
+        now = time.monotonic()
+        if self._inputs and cdrs_in < self._inputs[-1][1]:
+            self._inputs.clear()        # a restarted worker counts from 0
+        self._inputs.append((now, cdrs_in))
+        while len(self._inputs) > 2 and now - self._inputs[1][0] >= RATE_WINDOW_S:
+            self._inputs.popleft()
+        (t0, n0), (t1, n1) = self._inputs[0], self._inputs[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def _import_demo_inventory(self) -> None:
+        """The demo world's number inventory, once the worker (owner of an embedded chdb) answers."""
+        if not self.inventory_pending:
+            return
+        from cdrflow.numbering.inventory import import_inventory
+
+        try:
+            blocks, numbers = import_inventory(self._ask_worker, self.settings, DEMO_INVENTORY)
+        except QueryError:
+            return          # asked again at the next refresh
+        self.inventory_pending = False
+        self._event(f"imported the demo number inventory: {blocks} rows, {numbers} numbers")
+
+    def _ask_worker(self, sql: str, parameters: dict) -> tuple[list, list]:
+        """Only ever through the worker: opened here, the embedded chdb would lock the worker out."""
+        answer = worker_request(self.settings, "/query", {"sql": sql, "parameters": parameters}, timeout_s=5)
+        return answer["columns"], answer["rows"]
+
+    def _panel(self, name: str, parameters: dict) -> list | None:
+        """Rows of a live-view query, asked at most every PANEL_EVERY_S (None: not answered yet)."""
+        asked = self._panels.get(name)
+        if asked and time.monotonic() - asked[0] < PANEL_EVERY_S:
+            return asked[1]
+        try:
+            _, rows = self._ask_worker(named_query(name, self.settings), parameters)
+        except QueryError:
+            return asked[1] if asked else None
+        self._panels[name] = (time.monotonic(), rows)
+        return self._panels[name][1]
+
+    def _panels_view(self) -> list:
+        parts: list = []
+        incidents = self._panel("incidents_recent", {"hours": 1})
+        if incidents is not None:
+            table = Table("incident", "status", "interconnect", "dir", "kinds", "since", "ended", "lost calls",
+                          title="interconnect incidents: open, and those of the last hour (UTC)")
+            for id_, status, ic, direction, kinds, _severity, start, end, lost in incidents[:6]:
+                table.add_row(id_[:8], status, ic, direction, kinds, _clock(start), _clock(end), f"{lost:,.0f}",
+                              style="bold red" if status == "open" else None)
+            if not incidents:
+                table.add_row("none yet", "", "", "", "", "", "", "")
+            parts.append(table)
+        hits = self._panel("live_disconnected_hits", {"top": 5})
+        if hits is not None:
+            table = Table("number", "calls", "answered", "last call",
+                          title="dirty numbers: disconnected, still called (last hour)")
+            for number, calls, answered, last in hits:
+                table.add_row(number, f"{calls:,}", f"{answered:,}", _clock(last))
+            if not hits:
+                table.add_row("none", "", "", "")
+            parts.append(table)
+        return parts

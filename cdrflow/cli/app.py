@@ -31,8 +31,15 @@ def up(
     layout: Optional[Path] = typer.Option(None, help=LAYOUT_HELP),
     rate: float = typer.Option(300.0, help="Simulated calls per second"),
     duration: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)"),
+    history_minutes: float = typer.Option(40.0, help="Minutes of simulated history published at once (detector "
+                                          "baselines need 20)"),
+    demo_fault: bool = typer.Option(True, help="On the demo world, script a fault: att's answers collapse "
+                                    "a few minutes in, then recover"),
+    demo_fault_at: float = typer.Option(2.0, help="Minutes from now the scripted fault starts (negative: inside "
+                                        "the history)"),
 ) -> None:
-    """Start the whole pipeline locally (broker, worker, producer) with a live view; Ctrl-C stops it."""
+    """Start the whole pipeline locally (broker, worker, producer) with a live view; Ctrl-C stops it.
+    With nothing configured it shows the demo world (tenants, number inventory, a scripted fault)."""
     from cdrflow.cli.check import resolve_parser
     from cdrflow.stack import Stack
 
@@ -40,7 +47,8 @@ def up(
         _, parser = resolve_parser(format, layout, [ingest], default="asterisk_csv")   # a bad layout stops here
         format = parser.format_name
     with Stack(Settings()) as stack:
-        stack.start(ingest=ingest, format=format, rate=rate, layout=layout)
+        stack.start(ingest=ingest, format=format, rate=rate, layout=layout, history_minutes=history_minutes,
+                    demo_fault_at=demo_fault_at if demo_fault else None)
         stack.watch(duration)
 
 
