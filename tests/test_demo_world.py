@@ -2,6 +2,7 @@
 that agree with the simulator's traffic, and replaced entirely by any configuration of one's own."""
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -50,3 +51,33 @@ def test_the_simulator_calls_the_demo_tenants_dids_and_the_disconnected_numbers(
     assert all(status[n] == ("disconnected", "acme") and called[n] >= 3 for n in spare)
     never_called = [n for n, (s, _) in status.items() if s == "disconnected" and n not in spare]
     assert never_called and not any(called[n] for n in never_called)      # release candidates
+
+
+def test_the_live_views_dirty_numbers_are_the_disconnected_numbers_still_called(nothing_configured, clickhouse):
+    from cdrflow.clickhouse.sql import query
+    from cdrflow.numbering.inventory import import_inventory, release_candidates_query
+    from cdrflow.stream.enrich import Enricher
+    from cdrflow.stream.sink import CdrWriter
+
+    settings, client = clickhouse
+    assert settings.demo_world
+
+    def run(sql, parameters):
+        result = client.query(sql, parameters=parameters)
+        return result.column_names, result.result_rows
+
+    import_inventory(run, settings, DEMO_INVENTORY)
+    start = int(time.time() * 1000) - 90 * 60_000          # 90 minutes up to now: the last hour is counted
+    records = [r for r in generate(default_config(settings, start_ms=start, calls_per_second=10.0),
+                                   until_ms=start + 90 * 60_000)]
+    stored = CdrWriter(client, settings).write(
+        Enricher(settings.home_region, settings.interconnects, settings.tenants)(records))
+    newest = max(r["start_ms"] for r in stored) // 60_000 * 60_000 + 60_000
+    in_last_hour = Counter(r["called_e164"] for r in stored if newest - 3_600_000 <= r["start_ms"] < newest)
+    _, rows = run(query("live_disconnected_hits", settings), {"top": 10})
+    spare = settings.simulator_spare_numbers
+    assert {number: calls for number, calls, _, _ in rows} == {n: in_last_hour[n] for n in spare}
+    columns, rows = run(*release_candidates_query(settings))
+    verdicts = {row[0]: row[columns.index("verdict")] for row in rows}
+    assert {n for n, v in verdicts.items() if v == "dirty"} == set(settings.simulator_spare_numbers)
+    assert {n for n, v in verdicts.items() if v == "release"} == {f"+1212555018{k}" for k in range(3)}
