@@ -111,7 +111,8 @@ class Stack:
         self._progress: TopicProgress | None = None
         self._inputs: deque[tuple[float, int]] = deque()     # (monotonic time, worker's cdrs_in)
         self._panels: dict[str, tuple[float, list]] = {}      # panel → (asked at, rows)
-        self.inventory_pending = settings.demo_world
+        self.inventory_pending = False       # the demo world's inventory, imported once the worker answers
+        self.ingesting = False
         self.fault_window: tuple[float, float] | None = None   # the scripted fault, wall-clock epoch s
         self._stall: tuple[int, float] | None = None     # (committed messages, since when)
         self.live: Live | None = None
@@ -139,6 +140,7 @@ class Stack:
         else:
             ensure_topics(self.bootstrap, pipeline_topics(self.settings))
         self.children["worker"] = Child("worker", ["worker"])
+        self.ingesting = ingest is not None
         if ingest:
             given = ["--layout", str(layout)] if layout else []
             self.children["producer"] = Child(
@@ -146,6 +148,7 @@ class Stack:
         else:
             # history first: the live view (settled minutes) has figures at once, the detector baselines
             args = ["simulate", "--rate", str(rate), "--history-minutes", str(history_minutes)]
+            self.inventory_pending = self.settings.demo_world
             if self.settings.demo_world and demo_fault_at is not None:
                 interconnect, kind, minutes = DEMO_FAULT
                 args += ["--fault", f"{interconnect}:{kind}:{demo_fault_at}:{minutes}"]
@@ -354,6 +357,9 @@ class Stack:
         if not settings.demo_world:
             return Text(f"your configuration: {len(settings.tenants)} tenant(s), {carriers} interconnects",
                         style="bold cyan")
+        if self.ingesting:
+            return Text("nothing configured: the demo world's carriers and tenants apply to these files "
+                        "(set CDRFLOW_CONFIG for your own)", style="bold cyan")
         fault = "no scripted fault"
         if self.fault_window:
             interconnect, kind, _ = DEMO_FAULT
