@@ -116,6 +116,7 @@ class Stack:
         self.fault_window: tuple[float, float] | None = None   # the scripted fault, wall-clock epoch s
         self._stall: tuple[int, float] | None = None     # (committed messages, since when)
         self.live: Live | None = None
+        self.last_frame: Group | None = None     # the live view as it last showed, before any stop
 
     def __enter__(self) -> "Stack":
         self.stops.install()
@@ -232,7 +233,8 @@ class Stack:
         with self.live:
             while not self.stops.count and (deadline is None or time.monotonic() < deadline):
                 self.supervise()
-                self.live.update(self._view())
+                self.last_frame = self._view()
+                self.live.update(self.last_frame)
                 self._sleep(1.0)
             self.stop()
 
@@ -424,7 +426,7 @@ class Stack:
         hits = self._panel("live_disconnected_hits", {"top": 5})
         if hits is not None:
             table = Table("number", "calls", "answered", "last call",
-                          title="dirty numbers: disconnected, still called (last hour)")
+                          title="dirty numbers (last hour)")
             for number, calls, answered, last in hits:
                 table.add_row(number, f"{calls:,}", f"{answered:,}", _clock(last))
             if not hits:

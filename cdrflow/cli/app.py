@@ -37,6 +37,7 @@ def up(
                                     "a few minutes in, then recover"),
     demo_fault_at: float = typer.Option(2.0, help="Minutes from now the scripted fault starts (negative: inside "
                                         "the history)"),
+    screenshot: Optional[Path] = typer.Option(None, help="On stopping, draw the live view's last frame to this PNG"),
 ) -> None:
     """Start the whole pipeline locally (broker, worker, producer) with a live view; Ctrl-C stops it.
     With nothing configured it shows the demo world (tenants, number inventory, a scripted fault)."""
@@ -50,6 +51,10 @@ def up(
         stack.start(ingest=ingest, format=format, rate=rate, layout=layout, history_minutes=history_minutes,
                     demo_fault_at=demo_fault_at if demo_fault else None)
         stack.watch(duration)
+    if screenshot and stack.last_frame is not None:
+        from cdrflow.screenshot import screenshot_png
+
+        screenshot_png(stack.last_frame, screenshot)
 
 
 @app.command()
