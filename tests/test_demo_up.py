@@ -26,7 +26,7 @@ def test_up_on_the_demo_world_shows_an_incident_a_tenant_report_and_release_cand
     log = tmp_path / "up.log"
     started_s = time.time()
     up = subprocess.Popen([CDRFLOW, "up", "--rate", "20", "--history-minutes", "50",
-                           "--demo-fault-at", str(FAULT_AT_MIN)], env=env, cwd=tmp_path,
+                           "--demo-fault-at", str(FAULT_AT_MIN), "--screenshot", "up.png"], env=env, cwd=tmp_path,
                           stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 
     def cli(*args: str) -> str:
@@ -79,3 +79,4 @@ def test_up_on_the_demo_world_shows_an_incident_a_tenant_report_and_release_cand
     assert "demo world" in view and "scripted fault: att answer collapse" in view
     assert "interconnect incidents" in view and "dirty numbers" in view and "try next" in view
     assert leftovers(data) == []
+    assert (tmp_path / "up.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
