@@ -56,6 +56,7 @@ RATE_WINDOW_S = 10.0       # the input rate is averaged over this long: the work
 TRY_NEXT = ("cdrflow incidents show ID  ·  cdrflow report TENANT  ·  cdrflow numbers release-candidates  ·  "
             "cdrflow dashboards preview  ·  cdrflow query SQL   (in another shell, while this runs)")
 
+
 def _clock(moment) -> str:
     """HH:MM of a DateTime the worker's /query sent as ISO text."""
     return str(moment)[11:16] if moment else "–"
@@ -311,7 +312,7 @@ class Stack:
             return None
 
     def _view(self, draining: str | None = None) -> Group:
-        parts = []
+        parts: list = [self._world()]
         if draining:
             parts.append(Text(draining, style="bold yellow"))
         parts += [Text(event, style="yellow") for event in self.events]
@@ -347,7 +348,7 @@ class Stack:
             ic, direction, seizures, answered, asr, ner = row
             style = "red" if asr < 0.3 else None
             table.add_row(ic, str(direction), f"{seizures:,}", f"{answered:,}", f"{asr:.1%}", f"{ner:.1%}", style=style)
-        return Group(self._world(), *parts, head, table, *self._panels_view(),
+        return Group(*parts, head, table, *self._panels_view(),
                      Text.assemble(("try next: ", "bold"), TRY_NEXT))
 
     # --- what the live view shows beyond the pipeline ------------------------------------------
