@@ -398,6 +398,8 @@ class Stack:
     def _ask_worker(self, sql: str, parameters: dict) -> tuple[list, list]:
         """Only ever through the worker: opened here, the embedded chdb would lock the worker out."""
         answer = worker_request(self.settings, "/query", {"sql": sql, "parameters": parameters}, timeout_s=5)
+        if answer is None:
+            raise QueryError("no worker is running")
         return answer["columns"], answer["rows"]
 
     def _panel(self, name: str, parameters: dict) -> list | None:

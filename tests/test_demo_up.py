@@ -40,7 +40,7 @@ def test_up_on_the_demo_world_shows_an_incident_a_tenant_report_and_release_cand
                                                          "parameters": {"hours": 2}}, timeout_s=5)
         except QueryError:
             return []
-        return [dict(zip(answer["columns"], row)) for row in answer["rows"]]
+        return [dict(zip(answer["columns"], row)) for row in answer["rows"]] if answer else []
 
     try:
         deadline = time.monotonic() + 75
@@ -50,7 +50,8 @@ def test_up_on_the_demo_world_shows_an_incident_a_tenant_report_and_release_cand
         found = incidents()
         # the scripted fault's incident(s) and no other: att, dated inside the fault's minutes
         fault_start = started_s + FAULT_AT_MIN * 60
-        assert found and {i["interconnect"] for i in found} == {"att"}, found
+        assert found and {i["interconnect"] for i in found} == {"att"}, [
+            (i["interconnect"], i["direction"], i["kinds"], i["start_time"], i["end_time"], fault_start) for i in found]
         for incident in found:
             start = datetime.fromisoformat(str(incident["start_time"])[:19]).replace(tzinfo=timezone.utc).timestamp()
             assert fault_start - 120 <= start <= fault_start + 3 * 60, (incident, fault_start)
