@@ -241,6 +241,10 @@ class Stack:
     def _until(self, done, doing: str) -> None:
         """Keeps supervising (a dead worker or broker is started again: the drain needs them) and
         showing the view until done() or a second stop signal."""
+        if self.live and self.stops.count <= 1 and not done():
+            # a line of its own too: where output is no terminal (systemd, a log file) the live view
+            # is drawn only once, when it ends
+            self.live.console.print(f"draining … {doing} (Ctrl-C again to stop now)")
         while self.stops.count <= 1 and not done():
             self.supervise()
             if self.live:

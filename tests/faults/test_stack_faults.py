@@ -101,7 +101,8 @@ def test_a_stop_of_up_mid_ingest_loses_nothing(tmp_path, cdr_dir, signals):
     assert up.wait(300) == 0, up.log.read_text()[-3000:]
     stop_s = time.monotonic() - stopped_at
     assert leftovers(data) == []
-    assert "draining" in up.log.read_text()
+    if len(signals) == 1:     # a second signal may come before the drain began: then there is none
+        assert "draining" in up.log.read_text()
     stored_at_stop = checkpoint(data, cdr_dir.name)["stored"]
     recovered = restart_and_settle(tmp_path, cdr_dir, "up-again")
     names = " + ".join(signal.Signals(sig).name for sig in signals)
