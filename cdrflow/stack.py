@@ -93,6 +93,7 @@ class Stack:
         self._progress: TopicProgress | None = None
         self._last_in: tuple[float, int] | None = None
         self._stall: tuple[int, float] | None = None     # (committed messages, since when)
+        self._write_error: str | None = None             # the worker's failing write, as /stats says
         self.live: Live | None = None
 
     def __enter__(self) -> "Stack":
@@ -147,7 +148,14 @@ class Stack:
         child.restart_at = None
 
     def _event(self, text: str) -> None:
-        self.events = (self.events + [f"{time.strftime('%H:%M:%S')} {text}"])[-4:]
+        """Shown in the live view (the last four) and kept in logs/up.log."""
+        line = f"{time.strftime('%H:%M:%S')} {text}"
+        self.events = (self.events + [line])[-4:]
+        try:
+            with open(self.logs / "up.log", "a") as log:
+                log.write(line + "\n")
+        except OSError:  # a full disk must not stop the supervisor
+            pass
 
     def supervise(self) -> None:
         """Starts again what died: a child after its backoff; a dead broker at once, with a fresh
@@ -162,6 +170,7 @@ class Stack:
                 self._spawn(child)
             self._event(f"broker exited with {code}: restarted it, the worker and the producer")
             return
+        self._watch_writes()
         self._restart_a_stalled_worker(now)
         for child in self.children.values():
             if child.running or child.process is None:
@@ -182,14 +191,30 @@ class Stack:
             self._stall = None
             return
         published, committed = progress[self.settings.topic_cdr_batches]
-        if published <= committed or self._stall is None or self._stall[0] != committed:
-            self._stall = (committed, now)
+        if published <= committed or self._stall is None or self._stall[0] != committed or self._write_error:
+            self._stall = (committed, now)      # moving, idle, or failing writes a restart would not mend
         elif now - self._stall[1] >= STALL_S:
             self._event(f"the worker stored nothing for {STALL_S:.0f} s while {published - committed:,} messages "
                         "waited: restarting it")
             self._kill(worker)
             worker.restart_at = now
             self._stall = None
+
+    def _watch_writes(self) -> None:
+        """Says when the worker's writes start failing (it retries them, acknowledging nothing) and
+        when they succeed again."""
+        worker = self.children.get("worker")
+        try:
+            stats = worker_request(self.settings, "/stats", timeout_s=2) if worker and worker.running else None
+        except QueryError:
+            stats = None
+        error = (stats or {}).get("write_error")
+        if error and not self._write_error:
+            self._event(f"the worker's writes fail, retried with backoff, nothing acknowledged: {error}")
+        elif stats and not error and self._write_error:
+            self._event(f"the worker's writes succeed again ({stats['write_failures']:,} failures in all)")
+        if stats is not None or not (worker and worker.running):
+            self._write_error = error
 
     # --- watching and stopping ----------------------------------------------------------------
 
@@ -300,6 +325,10 @@ class Stack:
         if self._last_in and stats["cdrs_in"] >= self._last_in[1]:
             rate = (stats["cdrs_in"] - self._last_in[1]) / max(now - self._last_in[0], 1e-6)
         self._last_in = (now, stats["cdrs_in"])
+        if stats.get("write_error"):
+            since = time.time() - (stats.get("write_failing_since") or time.time())
+            parts.append(Text(f"the worker's writes fail for {since:.0f} s ({stats['write_failures']:,} failures), "
+                              f"retried, nothing acknowledged: {stats['write_error']}", style="bold red"))
         head = Text.assemble(("CDRs/s in ", "bold"), f"{rate:,.0f}   ",
                              ("stored ", "bold"), f"{stats['cdrs_stored']:,}   ",
                              ("duplicates skipped ", "bold"), f"{stats['duplicates_skipped']:,}   ",
