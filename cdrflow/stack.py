@@ -12,6 +12,9 @@ stops reading and waits until the worker stored what it published, the worker dr
 topic to zero lag ("draining …" shows it), then the worker and the broker stop. A second signal
 stops everything at once — nothing is lost by that either, the next `up` publishes the rest again.
 Children die with `up` even when it is killed (PR_SET_PDEATHSIG), so none outlives it.
+A worker that hangs (commits nothing for STALL_S while messages wait) is started again; one whose
+writes fail says so in /stats and retries them itself, so it is left alone. Events (restarts,
+failing writes) are shown in the live view and kept in logs/up.log.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The Faust app: ingest agent (decode → enrich → write → acknowledge) and its local endpoints.
 
 Kafka offsets are committed only for events Faust has acked, and the ingest agent acks a take
-(`noack_take`) only after ClickHouse stored it — so a crash before that redelivers the take, and
-CdrWriter skips the cdr_ids already stored: at-least-once delivery, exactly-once rows.
+(`noack_take`) only after ClickHouse stored it: a write that fails is retried with backoff, a crash
+before the ack redelivers the take, and CdrWriter skips the cdr_ids already stored: at-least-once
+delivery, exactly-once rows.
 """
 from __future__ import annotations
 
@@ -197,7 +198,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             offsets = {e.message.partition: e.message.offset for e in events}    # a partition's events are in order
             newest = {p: (end_ms, offsets[p]) for p, end_ms in newest.items()}
             if writing is not None:
-                await writing       # re-raises a failed write: the agent restarts, its take unacknowledged
+                await writing       # a failed write is retried inside; anything else re-raises, the take unacked
             writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, newest, partials, t0))
             writing.add_done_callback(report_failed_write)
 
