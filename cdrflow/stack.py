@@ -97,6 +97,7 @@ class Stack:
         self._last_in: tuple[float, int] | None = None
         self._stall: tuple[int, float] | None = None     # (committed messages, since when)
         self._write_error: str | None = None             # the worker's failing write, as /stats says
+        self._stats: dict | None = None                  # the worker's /stats, read by supervise()
         self.live: Live | None = None
 
     def __enter__(self) -> "Stack":
@@ -211,6 +212,7 @@ class Stack:
             stats = worker_request(self.settings, "/stats", timeout_s=2) if worker and worker.running else None
         except QueryError:
             stats = None
+        self._stats = stats
         error = (stats or {}).get("write_error")
         if error and not self._write_error:
             self._event(f"the worker's writes fail, retried with backoff, nothing acknowledged: {error}")
@@ -308,10 +310,7 @@ class Stack:
         if draining:
             parts.append(Text(draining, style="bold yellow"))
         parts += [Text(event, style="yellow") for event in self.events]
-        try:
-            stats = worker_request(self.settings, "/stats", timeout_s=2)
-        except QueryError:
-            stats = None
+        stats = self._stats         # as supervise() read it just before
         progress = self.topic_progress()
         if progress:
             topics = Table("topic", "published", "stored", "lag",
