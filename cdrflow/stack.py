@@ -19,6 +19,7 @@ failing writes) are shown in the live view and kept in logs/up.log.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,6 +46,7 @@ MAX_BACKOFF_S = 30.0
 # resumes from the committed offset.
 STALL_S = 60.0
 WORKER_STOP_S = 20.0
+LOW_DISK_BYTES = 16 * 1024 * 1024   # below this the live view and exit events name a full disk
 
 def backoff_s(restarts: int) -> float:
     return min(MAX_BACKOFF_S, 2.0 ** restarts)
@@ -181,8 +183,8 @@ class Stack:
                 continue
             if child.restart_at is None:
                 child.restart_at = now + backoff_s(child.restarts)
-                self._event(f"{child.name} exited with {child.process.returncode} (see {self.logs / child.name}.log); "
-                            f"restarting in {backoff_s(child.restarts):.0f} s")
+                self._event(f"{child.name} exited with {child.process.returncode} (see {self.logs / child.name}.log"
+                            f"{self._disk_full_note()}); restarting in {backoff_s(child.restarts):.0f} s")
             elif now >= child.restart_at:
                 child.restarts += 1
                 self._spawn(child)
@@ -203,6 +205,11 @@ class Stack:
             self._kill(worker)
             worker.restart_at = now
             self._stall = None
+
+    def _disk_full_note(self) -> str:
+        """Why a child may have died without a word: on a full disk even its log could not be written."""
+        free = shutil.disk_usage(self.settings.resolved_data_dir).free
+        return f"; the data dir's disk is full: {free // 1024:,} KiB free" if free < LOW_DISK_BYTES else ""
 
     def _watch_writes(self) -> None:
         """Says when the worker's writes start failing (it retries them, acknowledging nothing) and
@@ -310,6 +317,8 @@ class Stack:
         if draining:
             parts.append(Text(draining, style="bold yellow"))
         parts += [Text(event, style="yellow") for event in self.events]
+        if disk := self._disk_full_note():
+            parts.append(Text(disk.removeprefix("; "), style="bold red"))
         stats = self._stats         # as supervise() read it just before
         progress = self.topic_progress()
         if progress:

@@ -158,6 +158,8 @@ def test_a_full_disk_under_the_data_dir_gives_a_clear_error_and_loses_nothing(tm
     assert "space" in outage["error"].lower(), outage            # the error names the cause
     print(f"\nfull disk: {outage['failures']} tries in 30 s, nothing acked; error {outage['error']!r}")
     settle_stop_and_count(up, cdr_dir, "the data dir's disk full for 30 s", recovered)
+    # the live view (printed when it ends; logs/up.log was on the full disk) said why the writes failed
+    assert "the worker's writes fail" in words(up.log) and "space" in words(up.log).lower()
 
 
 def test_a_hung_worker_is_restarted_and_loses_nothing(tmp_path, cdr_dir):
