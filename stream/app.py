@@ -127,14 +127,22 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     state: dict = {}
 
     def clickhouse():
-        # Opened lazily inside the worker process: an embedded chdb path belongs to one process.
+        # Opened lazily inside the worker process, on the writer thread only (on_writer_thread):
+        # an embedded chdb path belongs to one process, and a second open of it fails.
+        # Kept only once migrated: a migration that failed (a full disk, a server gone) runs again
+        # on the next use (migrations are safe to repeat), instead of writes into missing tables.
         if "client" not in state:
             from cdrflow.clickhouse.client import connect
             from cdrflow.clickhouse.migrate import migrate
 
-            state["client"] = connect(settings)
-            migrate(state["client"], settings)
-            state["writer"] = CdrWriter(state["client"], settings)
+            client = connect(settings)
+            try:
+                migrate(client, settings)
+            except Exception:
+                client.close()
+                raise
+            state["writer"] = CdrWriter(client, settings)
+            state["client"] = client
         return state["client"]
 
     writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
@@ -312,7 +320,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             lag = None
         row = health.sample(stats, lag)
         try:
-            await on_writer_thread(write_samples, clickhouse(), settings, [row])
+            await on_writer_thread(lambda: write_samples(clickhouse(), settings, [row]))
         except Exception as exc:  # noqa: BLE001 - a lost health sample must not stop the worker
             log.warning("health sample not stored: %s", first_line(exc))
 
