@@ -54,16 +54,25 @@ class Up:
                 return child.pid
         return None
 
+    def settings(self):
+        from cdrflow.infra.config import Settings
+
+        return Settings(data_dir=self.data_dir, worker_web_port=int(self.env["CDRFLOW_WORKER_WEB_PORT"]))
+
     def worker_stats(self) -> dict | None:
         """The running worker's /stats (None until it answers)."""
         from cdrflow.infra.runtime import QueryError, worker_request
-        from cdrflow.infra.config import Settings
 
-        settings = Settings(data_dir=self.data_dir, worker_web_port=int(self.env["CDRFLOW_WORKER_WEB_PORT"]))
         try:
-            return worker_request(settings, "/stats", timeout_s=2)
+            return worker_request(self.settings(), "/stats", timeout_s=2)
         except QueryError:
             return None
+
+    def query(self, sql: str) -> dict:
+        """SQL run by the worker on the embedded chdb it owns (its /query page)."""
+        from cdrflow.infra.runtime import worker_request
+
+        return worker_request(self.settings(), "/query", {"sql": sql}, timeout_s=30)
 
     def stored(self) -> int:
         """CDRs the running worker reports stored since it started (0 until it answers)."""
