@@ -14,23 +14,11 @@ from pathlib import Path
 import pytest
 
 from support.files import write_asterisk_file
-from support.stack import Up, leftovers, raw_counts, stored_counts
+from support.stack import Up, leftovers, raw_counts, stored_counts, words
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 LINES = 600_000
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_running():
-    """A failed scenario must not leave its stack eating the next one's CPU: `up` is killed, and
-    its children die with it (PR_SET_PDEATHSIG)."""
-    yield
-    for up in Up.started_here:
-        if up.process.poll() is None:
-            up.process.kill()
-            up.process.wait()
-    Up.started_here.clear()
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +28,6 @@ def cdr_dir(tmp_path_factory) -> Path:
     directory.mkdir()
     write_asterisk_file(directory / "Master.csv", LINES)
     return directory
-
-
-def words(path: Path) -> str:
-    """A log's text with the console's line wrapping undone."""
-    return " ".join(path.read_text(errors="replace").split())
 
 
 def checkpoint(data_dir: Path, source: str) -> dict:

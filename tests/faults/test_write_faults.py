@@ -16,7 +16,7 @@ import pytest
 
 from cdrflow.stack import STALL_S
 from support.files import write_asterisk_file
-from support.stack import Up, leftovers, raw_counts, stored_counts
+from support.stack import Up, leftovers, raw_counts, stored_counts, words
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
@@ -26,27 +26,12 @@ OUTAGE_S = 60.0
 SMALL_TAKES = {"CDRFLOW_WORKER_TAKE": "20"}
 
 
-@pytest.fixture(autouse=True)
-def nothing_left_running():
-    yield
-    for up in Up.started_here:
-        if up.process.poll() is None:
-            up.process.kill()
-            up.process.wait()
-    Up.started_here.clear()
-
-
 @pytest.fixture(scope="module")
 def cdr_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("switch") / "pbx"
     directory.mkdir()
     write_asterisk_file(directory / "Master.csv", LINES)
     return directory
-
-
-def words(path: Path) -> str:
-    """A log's text with the console's line wrapping undone."""
-    return " ".join(path.read_text(errors="replace").split()) if path.exists() else ""
 
 
 def stored_to_end(up: Up, cdr_dir: Path) -> bool:

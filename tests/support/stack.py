@@ -134,3 +134,8 @@ def leftovers(data_dir: Path) -> list[str]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found
+
+
+def words(path: Path) -> str:
+    """A log's text with the console's line wrapping undone ("" before the log exists)."""
+    return " ".join(path.read_text(errors="replace").split()) if path.exists() else ""
