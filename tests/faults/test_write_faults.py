@@ -70,8 +70,10 @@ def hold_outage(up: Up, seconds: float, error_part: str) -> dict:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         now = up.worker_stats()
-        if now is not None:       # acked messages and stored CDRs do not move while writes fail
-            assert (now["messages"], now["cdrs_stored"]) == (first["messages"], first["cdrs_stored"])
+        # stored CDRs do not move while writes fail; the take after the failing one may still be
+        # read in (the decode stage runs one take ahead), but nothing is acknowledged before it is stored
+        if now is not None:
+            assert now["cdrs_stored"] == first["cdrs_stored"]
             assert error_part in now["write_error"]
         time.sleep(2)
     last = up.worker_stats()
