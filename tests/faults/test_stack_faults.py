@@ -5,7 +5,6 @@ nothing running. Heavy (minutes each): marked `faults`, which the plain `pytest`
 `.ci/run` runs them with `pytest -m faults tests/faults`. Each test prints its matrix row."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -13,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support.files import write_asterisk_file
-from support.stack import Up, leftovers, raw_counts, stored_counts, words
+from support.stack import Up, checkpoint, leftovers, raw_counts, stored_counts, stored_to_end, switch_dir, words
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
@@ -24,22 +22,7 @@ LINES = 600_000
 @pytest.fixture(scope="module")
 def cdr_dir(tmp_path_factory) -> Path:
     """One Master.csv of LINES lines, shared read-only by the scenarios (each has its own data dir)."""
-    directory = tmp_path_factory.mktemp("switch") / "pbx"
-    directory.mkdir()
-    write_asterisk_file(directory / "Master.csv", LINES)
-    return directory
-
-
-def checkpoint(data_dir: Path, source: str) -> dict:
-    try:
-        return next(iter(json.loads((data_dir / "checkpoints" / f"{source}.json").read_text()).values()))
-    except (FileNotFoundError, StopIteration, ValueError):
-        return {}
-
-
-def stored_to_end(data_dir: Path, cdr_dir: Path) -> bool:
-    """The producer's stored position (what the worker confirmed) reached the end of the file."""
-    return checkpoint(data_dir, cdr_dir.name).get("stored") == (cdr_dir / "Master.csv").stat().st_size
+    return switch_dir(tmp_path_factory, LINES)
 
 
 def mid_ingest(up: Up, timeout_s: float = 240) -> None:

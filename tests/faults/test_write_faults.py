@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from cdrflow.stack import STALL_S
-from support.files import write_asterisk_file
-from support.stack import Up, leftovers, raw_counts, stored_counts, words
+from support.stack import Up, leftovers, raw_counts, stored_counts, stored_to_end, switch_dir, words
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
@@ -28,21 +27,7 @@ SMALL_TAKES = {"CDRFLOW_WORKER_TAKE": "20"}
 
 @pytest.fixture(scope="module")
 def cdr_dir(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("switch") / "pbx"
-    directory.mkdir()
-    write_asterisk_file(directory / "Master.csv", LINES)
-    return directory
-
-
-def stored_to_end(up: Up, cdr_dir: Path) -> bool:
-    """The producer's stored position (what the worker confirmed) reached the end of the file."""
-    import json
-
-    try:
-        entries = json.loads((up.data_dir / "checkpoints" / f"{cdr_dir.name}.json").read_text())
-    except (FileNotFoundError, ValueError):
-        return False
-    return any(e.get("stored") == (cdr_dir / "Master.csv").stat().st_size for e in entries.values())
+    return switch_dir(tmp_path_factory, LINES)
 
 
 def settle_stop_and_count(up: Up, cdr_dir: Path, scenario: str, recovered_s: float) -> None:
@@ -91,7 +76,7 @@ def test_clickhouse_refusing_writes_for_60_s_loses_nothing(tmp_path, cdr_dir):
     outage = hold_outage(up, OUTAGE_S, "UNKNOWN_TABLE")
     up.query("ATTACH TABLE cdrflow.cdr")
     attached = time.monotonic()
-    up.wait_until(lambda: stored_to_end(up, cdr_dir), 300, "the file was never stored whole after the outage")
+    up.wait_until(lambda: stored_to_end(up.data_dir, cdr_dir), 300, "the file was never stored whole after the outage")
     recovered = time.monotonic() - attached
     # backoff 1, 2, 4 … 30 s: a handful of tries in a minute, not one a second
     assert 3 <= outage["failures"] <= 10, outage
@@ -140,7 +125,8 @@ def test_a_full_disk_under_the_data_dir_gives_a_clear_error_and_loses_nothing(tm
     finally:
         ballast.unlink()
         freed = time.monotonic()
-    up.wait_until(lambda: stored_to_end(up, cdr_dir), 300, "the file was never stored whole after space was freed")
+    up.wait_until(lambda: stored_to_end(up.data_dir, cdr_dir), 300,
+                  "the file was never stored whole after space was freed")
     recovered = time.monotonic() - freed
     assert "space" in outage["error"].lower(), outage            # the error names the cause
     print(f"\nfull disk: {outage['failures']} tries in 30 s, nothing acked; error {outage['error']!r}")
@@ -178,7 +164,8 @@ def test_a_disk_full_before_the_file_arrives_stops_the_producer_too_and_loses_no
     finally:
         ballast.unlink()
         freed = time.monotonic()
-    up.wait_until(lambda: stored_to_end(up, watched), 300, "the file was never stored whole after space was freed")
+    up.wait_until(lambda: stored_to_end(up.data_dir, watched), 300,
+                  "the file was never stored whole after space was freed")
     recovered = time.monotonic() - freed
     print(f"\nfull disk before the file: {outage['failures']} write tries in 30 s; error {outage['error']!r}")
     settle_stop_and_count(up, watched, "the data dir's disk full for 30 s as the file arrives", recovered)
@@ -196,7 +183,7 @@ def test_a_hung_worker_is_restarted_and_loses_nothing(tmp_path, cdr_dir):
     stopped = time.monotonic()
     up.wait_until(lambda: up.child_pid("worker") not in (None, pid), 180, "up never restarted the hung worker")
     restarted_after = time.monotonic() - stopped
-    up.wait_until(lambda: stored_to_end(up, cdr_dir), 300, "the file was never stored whole after the restart")
+    up.wait_until(lambda: stored_to_end(up.data_dir, cdr_dir), 300, "the file was never stored whole after the restart")
     recovered = time.monotonic() - stopped
     # the watch starts at the last commit `up` saw, which may be a second or two before the SIGSTOP
     assert STALL_S - 10 <= restarted_after <= STALL_S + 60, restarted_after
