@@ -12,6 +12,9 @@ stops reading and waits until the worker stored what it published, the worker dr
 topic to zero lag ("draining …" shows it), then the worker and the broker stop. A second signal
 stops everything at once — nothing is lost by that either, the next `up` publishes the rest again.
 Children die with `up` even when it is killed (PR_SET_PDEATHSIG), so none outlives it.
+A worker that hangs (commits nothing for STALL_S while messages wait) is started again; one whose
+writes fail says so in /stats and retries them itself, so it is left alone. Events (restarts,
+failing writes) are shown in the live view and kept in logs/up.log.
 
 On the demo world (nothing configured: infra/demo_world.toml) `up` also imports the demo number
 inventory once the worker answers, and the simulator scripts a fault (DEMO_FAULT): att's answers
@@ -20,6 +23,7 @@ collapse a few minutes in and recover, so the detector opens an incident and res
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +51,7 @@ MAX_BACKOFF_S = 30.0
 # resumes from the committed offset.
 STALL_S = 60.0
 WORKER_STOP_S = 20.0
+LOW_DISK_BYTES = 16 * 1024 * 1024   # below this the live view and exit events name a full disk
 HISTORY_MINUTES = 40.0     # published at once: detector baselines need 20 minutes of traffic before a minute
 # The demo world's scripted fault (interconnect, kind, minutes long); `up --demo-fault-at` says
 # when it starts. Over by 4 minutes in, it resolves after the detector's 5 quiet minutes.
@@ -116,6 +121,8 @@ class Stack:
         self.ingesting = False
         self.fault_window: tuple[float, float] | None = None   # the scripted fault, wall-clock epoch s
         self._stall: tuple[int, float] | None = None     # (committed messages, since when)
+        self._write_error: str | None = None             # the worker's failing write, as /stats says
+        self._stats: dict | None = None                  # the worker's /stats, read by supervise()
         self.live: Live | None = None
         self.last_frame: Group | None = None     # the live view as it last showed, before any stop
 
@@ -182,7 +189,14 @@ class Stack:
         child.restart_at = None
 
     def _event(self, text: str) -> None:
-        self.events = (self.events + [f"{time.strftime('%H:%M:%S')} {text}"])[-4:]
+        """Shown in the live view (the last four) and kept in logs/up.log."""
+        line = f"{time.strftime('%H:%M:%S')} {text}"
+        self.events = (self.events + [line])[-4:]
+        try:
+            with open(self.logs / "up.log", "a") as log:
+                log.write(line + "\n")
+        except OSError:  # a full disk must not stop the supervisor
+            pass
 
     def supervise(self) -> None:
         """Starts again what died: a child after its backoff; a dead broker at once, with a fresh
@@ -197,14 +211,15 @@ class Stack:
                 self._spawn(child)
             self._event(f"broker exited with {code}: restarted it, the worker and the producer")
             return
+        self._watch_writes()
         self._restart_a_stalled_worker(now)
         for child in self.children.values():
             if child.running or child.process is None:
                 continue
             if child.restart_at is None:
                 child.restart_at = now + backoff_s(child.restarts)
-                self._event(f"{child.name} exited with {child.process.returncode} (see {self.logs / child.name}.log); "
-                            f"restarting in {backoff_s(child.restarts):.0f} s")
+                self._event(f"{child.name} exited with {child.process.returncode} (see {self.logs / child.name}.log"
+                            f"{self._disk_full_note()}); restarting in {backoff_s(child.restarts):.0f} s")
             elif now >= child.restart_at:
                 child.restarts += 1
                 self._spawn(child)
@@ -217,14 +232,36 @@ class Stack:
             self._stall = None
             return
         published, committed = progress[self.settings.topic_cdr_batches]
-        if published <= committed or self._stall is None or self._stall[0] != committed:
-            self._stall = (committed, now)
+        if published <= committed or self._stall is None or self._stall[0] != committed or self._write_error:
+            self._stall = (committed, now)      # moving, idle, or failing writes a restart would not mend
         elif now - self._stall[1] >= STALL_S:
             self._event(f"the worker stored nothing for {STALL_S:.0f} s while {published - committed:,} messages "
                         "waited: restarting it")
             self._kill(worker)
             worker.restart_at = now
             self._stall = None
+
+    def _disk_full_note(self) -> str:
+        """Why a child may have died without a word: on a full disk even its log could not be written."""
+        free = shutil.disk_usage(self.settings.resolved_data_dir).free
+        return f"; the data dir's disk is full: {free // 1024:,} KiB free" if free < LOW_DISK_BYTES else ""
+
+    def _watch_writes(self) -> None:
+        """Says when the worker's writes start failing (it retries them, acknowledging nothing) and
+        when they succeed again."""
+        worker = self.children.get("worker")
+        try:
+            stats = worker_request(self.settings, "/stats", timeout_s=2) if worker and worker.running else None
+        except QueryError:
+            stats = None
+        self._stats = stats
+        error = (stats or {}).get("write_error")
+        if error and not self._write_error:
+            self._event(f"the worker's writes fail, retried with backoff, nothing acknowledged: {error}")
+        elif stats and not error and self._write_error:
+            self._event(f"the worker's writes succeed again ({stats['write_failures']:,} failures in all)")
+        if stats is not None or not (worker and worker.running):
+            self._write_error = error
 
     # --- watching and stopping ----------------------------------------------------------------
 
@@ -277,6 +314,10 @@ class Stack:
     def _until(self, done, doing: str) -> None:
         """Keeps supervising (a dead worker or broker is started again: the drain needs them) and
         showing the view until done() or a second stop signal."""
+        if self.live and self.stops.count <= 1 and not done():
+            # a line of its own too: where output is no terminal (systemd, a log file) the live view
+            # is drawn only once, when it ends
+            self.live.console.print(f"draining … {doing} (Ctrl-C again to stop now)")
         while self.stops.count <= 1 and not done():
             self.supervise()
             if self.live:
@@ -316,10 +357,9 @@ class Stack:
         if draining:
             parts.append(Text(draining, style="bold yellow"))
         parts += [Text(event, style="yellow") for event in self.events]
-        try:
-            stats = worker_request(self.settings, "/stats", timeout_s=2)
-        except QueryError:
-            stats = None
+        if disk := self._disk_full_note():
+            parts.append(Text(disk.removeprefix("; "), style="bold red"))
+        stats = self._stats         # as supervise() read it just before
         progress = self.topic_progress()
         if progress:
             topics = Table("topic", "published", "stored", "lag",
@@ -332,6 +372,10 @@ class Stack:
         if not stats:
             return Group(*parts, Text("waiting for the worker to join its consumer group …", style="yellow"))
         self._import_demo_inventory()
+        if stats.get("write_error"):
+            since = time.time() - (stats.get("write_failing_since") or time.time())
+            parts.append(Text(f"the worker's writes fail for {since:.0f} s ({stats['write_failures']:,} failures), "
+                              f"retried, nothing acknowledged: {stats['write_error']}", style="bold red"))
         head = Text.assemble(("CDRs/s in ", "bold"), f"{self._input_rate(stats['cdrs_in']):,.0f}   ",
                              ("stored ", "bold"), f"{stats['cdrs_stored']:,}   ",
                              ("duplicates skipped ", "bold"), f"{stats['duplicates_skipped']:,}   ",

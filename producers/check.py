@@ -39,16 +39,6 @@ def reason_kind(reason: str) -> str:
     return _QUOTED.sub("'…'", reason)
 
 
-class _NoCheckpoints(CheckpointStore):
-    """Offsets in memory only: a check starts every file at 0 and leaves no state behind."""
-
-    def __init__(self) -> None:
-        self.entries, self.resume_from_stored = {}, False
-
-    def _write(self) -> None:
-        pass
-
-
 @dataclass
 class Tally:
     """The publisher of a check: counts the CDRs and keeps the dead letters it is handed."""
@@ -153,7 +143,7 @@ def check_files(paths: list[Path], parser: LineParser | FileParser | RecordParse
     """Reads `paths` as `ingest` does, publishing nothing, and reports what it found."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     tally = Tally(retention_cutoff_ms=now_ms - retention_days * 86_400_000)
-    common = dict(source="check", paths=paths, parser=parser, publisher=tally, checkpoints=_NoCheckpoints(),
+    common = dict(source="check", paths=paths, parser=parser, publisher=tally, checkpoints=CheckpointStore(None),
                   timezone=tz, pattern=pattern)
     source = DbfSource(**common) if isinstance(parser, RecordParser) else FileSource(**common)
     stats = source.run(follow=False)

@@ -23,10 +23,16 @@ class CheckpointError(RuntimeError):
 class CheckpointStore:
     """file identity (device:inode) → {"path", "offset", "stored"}; one JSON file per source."""
 
-    def __init__(self, path: Path, resume_from_stored: bool = False):
+    def __init__(self, path: Path | None, resume_from_stored: bool = False):
+        """path None keeps the positions in memory only: every file from 0, no state left behind
+        (what `cdrflow check` reads with)."""
         self.path, self.resume_from_stored = path, resume_from_stored
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.entries: dict[str, dict] = self._load() if path.exists() else {}
+        self.entries: dict[str, dict] = {}
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            self.entries = self._load()
         if resume_from_stored:
             for entry in self.entries.values():
                 entry["offset"] = entry.get("stored", entry["offset"])
@@ -77,6 +83,8 @@ class CheckpointStore:
             self._write()
 
     def _write(self) -> None:
+        if self.path is None:
+            return
         tmp = self.path.with_suffix(".tmp")
         with open(tmp, "w") as fh:
             json.dump(self.entries, fh)

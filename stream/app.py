@@ -1,8 +1,9 @@
 """The Faust app: ingest agent (decode → enrich → write → acknowledge) and its local endpoints.
 
 Kafka offsets are committed only for events Faust has acked, and the ingest agent acks a take
-(`noack_take`) only after ClickHouse stored it — so a crash before that redelivers the take, and
-CdrWriter skips the cdr_ids already stored: at-least-once delivery, exactly-once rows.
+(`noack_take`) only after ClickHouse stored it: a write that fails is retried with backoff, a crash
+before the ack redelivers the take, and CdrWriter skips the cdr_ids already stored: at-least-once
+delivery, exactly-once rows.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from cdrflow.stream.watermark import PartitionClock
 
 log = logging.getLogger("cdrflow.stream")
 CHECKPOINT_CHECK_S = 600.0  # a new day's quarantine checkpoint is built within 10 minutes of midnight
+WRITE_RETRY_MAX_S = 30.0
 
 
 @dataclass
@@ -54,6 +56,10 @@ class WorkerStats:
     incident_events: int = 0
     watermark_ms: int = 0           # detector's event time judged: newest CDR end time less the lateness
     last_write_s: float = 0.0
+    # failed writes of CDRs, retried until stored (write_until_stored); the error while they fail
+    write_failures: int = 0
+    write_error: str | None = None
+    write_failing_since: float | None = None
     # produce → stored latency of recent messages (Kafka CreateTime to the end of the write), ms
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=2_000))
 
@@ -64,6 +70,12 @@ class WorkerStats:
             figures[name] = ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
         figures["peak_rss_mb"] = peak_rss_mb()
         return figures
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line, short enough for the live view (chdb's messages run to pages)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
 
 
 def peak_rss_mb() -> float | None:
@@ -115,14 +127,22 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     state: dict = {}
 
     def clickhouse():
-        # Opened lazily inside the worker process: an embedded chdb path belongs to one process.
+        # Opened lazily inside the worker process, on the writer thread only (on_writer_thread):
+        # an embedded chdb path belongs to one process, and a second open of it fails.
+        # Kept only once migrated: a migration that failed (a full disk, a server gone) runs again
+        # on the next use (migrations are safe to repeat), instead of writes into missing tables.
         if "client" not in state:
             from cdrflow.clickhouse.client import connect
             from cdrflow.clickhouse.migrate import migrate
 
-            state["client"] = connect(settings)
-            migrate(state["client"], settings)
-            state["writer"] = CdrWriter(state["client"], settings)
+            client = connect(settings)
+            try:
+                migrate(client, settings)
+            except Exception:
+                client.close()
+                raise
+            state["writer"] = CdrWriter(client, settings)
+            state["client"] = client
         return state["client"]
 
     writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
@@ -186,7 +206,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             offsets = {e.message.partition: e.message.offset for e in events}    # a partition's events are in order
             newest = {p: (end_ms, offsets[p]) for p, end_ms in newest.items()}
             if writing is not None:
-                await writing       # re-raises a failed write: the agent restarts, its take unacknowledged
+                await writing       # a failed write is retried inside; anything else re-raises, the take unacked
             writing = asyncio.ensure_future(finish(stream, events, cdrs, dead_letters, newest, partials, t0))
             writing.add_done_callback(report_failed_write)
 
@@ -199,7 +219,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                      newest: dict[int, tuple[int, int]], partials: list, t0: float) -> None:
         """write → dead letters, partials, disconnected hits → acknowledge. newest: partition →
         (newest CDR end, offset) read in this take; partials: partial_steps(cdrs)."""
-        fresh = await on_writer_thread(write, cdrs)
+        fresh = await write_until_stored(cdrs)
         for letter in dead_letters:
             await (await dead_letter_topic.send(value=encode_dead_letter(letter)))
         for partition, (end_ms, offset) in newest.items():
@@ -219,6 +239,30 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         health.count_dead_letters(dead_letters)
         now_ms = time.time() * 1000
         stats.latencies_ms.extend(now_ms - e.message.timestamp * 1000 for e in events)
+
+    async def write_until_stored(cdrs: list[dict]) -> list[dict]:
+        """The take's write, retried after 1, 2, 4 … 30 s while it fails (ClickHouse down, its disk
+        full, a table gone), its take unacknowledged meanwhile: nothing is acked before it is
+        stored, and the consumer does not read on past it (a failed take abandoned by a restarted
+        agent would hold the group's commits back until the worker restarts). /stats shows the error."""
+        failures = 0
+        while True:
+            try:
+                fresh = await on_writer_thread(write, cdrs)
+            except Exception as exc:  # noqa: BLE001 - any failure: the write is retried, the take kept
+                failures += 1
+                stats.write_failures += 1
+                stats.write_error = f"{type(exc).__name__}: {first_line(exc)}"
+                stats.write_failing_since = stats.write_failing_since or time.time()
+                delay = min(WRITE_RETRY_MAX_S, 2.0 ** (failures - 1))
+                log.warning("writing %d CDRs failed (%s); nothing acknowledged, retrying in %.0f s",
+                            len(cdrs), stats.write_error, delay)
+                await asyncio.sleep(delay)
+                continue
+            if failures:
+                log.warning("writing %d CDRs succeeded after %d failures", len(cdrs), failures)
+            stats.write_error = stats.write_failing_since = None
+            return fresh
 
     async def send_partials(steps: list, watermark: int | None) -> None:
         """Per-minute partials of the CDRs this take stored, keyed by interconnect, step by step
@@ -275,7 +319,10 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         except Exception:  # noqa: BLE001 - a sample without lag beats no sample
             lag = None
         row = health.sample(stats, lag)
-        await on_writer_thread(write_samples, clickhouse(), settings, [row])
+        try:
+            await on_writer_thread(lambda: write_samples(clickhouse(), settings, [row]))
+        except Exception as exc:  # noqa: BLE001 - a lost health sample must not stop the worker
+            log.warning("health sample not stored: %s", first_line(exc))
 
     @app.page("/stats")
     async def stats_view(web, request):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
+from cdrflow.infra.kafka_admin import consumer_lag
 from cdrflow.producers.checkpoint import CheckpointStore
 
 from support.files import SAMPLES, asterisk_line, write_asterisk_file
@@ -108,6 +109,28 @@ def test_worker_killed_mid_stream_then_restarted_gives_exactly_n(settings, worke
     assert stored(settings) == (n, n)
     # what the restarted worker stored is exactly what the killed one had not
     assert after["cdrs_stored"] <= n - before["cdrs_stored"]
+
+
+def test_a_failing_write_is_retried_with_backoff_and_nothing_is_acknowledged_before_it_succeeds(
+        settings, worker, tmp_path):
+    """The cdr table detached (every write of CDRs fails, as with a ClickHouse that is gone): the
+    worker keeps its take, retries after 1, 2, 4 … s, and stores it once the table is back.
+    tests/faults/test_write_faults.py holds the 60 s version under `cdrflow up`."""
+    worker.start()
+    query(settings, "DETACH TABLE cdrflow.cdr")
+    shutil.copy(SAMPLE, tmp_path / "Master.csv")
+    ingest(str(tmp_path / "Master.csv"), "--source", "pbx-outage")
+    failing = worker.wait_for(lambda s: s["write_failures"] >= 3, timeout_s=60)
+    assert "UNKNOWN_TABLE" in failing["write_error"]
+    assert failing["messages"] == failing["cdrs_stored"] == 0         # nothing acknowledged
+    assert consumer_lag(settings.kafka_bootstrap, "cdrflow", settings.topic_cdr_batches) > 0
+    time.sleep(2)   # retries now wait 4 s or more: at most one more failure in 2 s (without backoff: dozens)
+    assert worker.stats()["write_failures"] - failing["write_failures"] <= 1
+    query(settings, "ATTACH TABLE cdrflow.cdr")
+    stats = worker.settle()
+    assert stored(settings) == (SAMPLE_RECORDS, SAMPLE_RECORDS)
+    assert stats["write_error"] is None and stats["cdrs_stored"] == SAMPLE_RECORDS
+    assert "retrying in 4 s" in worker.log.read_text()
 
 
 @pytest.mark.parametrize("settings", [{"CDRFLOW_RETENTION_DAYS": "400"}], indirect=True)

@@ -5,7 +5,6 @@ nothing running. Heavy (minutes each): marked `faults`, which the plain `pytest`
 `.ci/run` runs them with `pytest -m faults tests/faults`. Each test prints its matrix row."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -13,50 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from support.files import write_asterisk_file
-from support.stack import Up, leftovers, raw_counts, stored_counts
+from support.stack import Up, checkpoint, leftovers, raw_counts, stored_counts, stored_to_end, switch_dir, words
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 LINES = 600_000
 
 
-@pytest.fixture(autouse=True)
-def nothing_left_running():
-    """A failed scenario must not leave its stack eating the next one's CPU: `up` is killed, and
-    its children die with it (PR_SET_PDEATHSIG)."""
-    yield
-    for up in Up.started_here:
-        if up.process.poll() is None:
-            up.process.kill()
-            up.process.wait()
-    Up.started_here.clear()
-
-
 @pytest.fixture(scope="module")
 def cdr_dir(tmp_path_factory) -> Path:
     """One Master.csv of LINES lines, shared read-only by the scenarios (each has its own data dir)."""
-    directory = tmp_path_factory.mktemp("switch") / "pbx"
-    directory.mkdir()
-    write_asterisk_file(directory / "Master.csv", LINES)
-    return directory
-
-
-def words(path: Path) -> str:
-    """A log's text with the console's line wrapping undone."""
-    return " ".join(path.read_text(errors="replace").split())
-
-
-def checkpoint(data_dir: Path, source: str) -> dict:
-    try:
-        return next(iter(json.loads((data_dir / "checkpoints" / f"{source}.json").read_text()).values()))
-    except (FileNotFoundError, StopIteration, ValueError):
-        return {}
-
-
-def stored_to_end(data_dir: Path, cdr_dir: Path) -> bool:
-    """The producer's stored position (what the worker confirmed) reached the end of the file."""
-    return checkpoint(data_dir, cdr_dir.name).get("stored") == (cdr_dir / "Master.csv").stat().st_size
+    return switch_dir(tmp_path_factory, LINES)
 
 
 def mid_ingest(up: Up, timeout_s: float = 240) -> None:
@@ -101,7 +67,8 @@ def test_a_stop_of_up_mid_ingest_loses_nothing(tmp_path, cdr_dir, signals):
     assert up.wait(300) == 0, up.log.read_text()[-3000:]
     stop_s = time.monotonic() - stopped_at
     assert leftovers(data) == []
-    assert "draining" in up.log.read_text()
+    if len(signals) == 1:     # a second signal may come before the drain began: then there is none
+        assert "draining" in up.log.read_text()
     stored_at_stop = checkpoint(data, cdr_dir.name)["stored"]
     recovered = restart_and_settle(tmp_path, cdr_dir, "up-again")
     names = " + ".join(signal.Signals(sig).name for sig in signals)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from cdrflow.infra.local_broker import free_port
+from support.files import write_asterisk_file
 
 CDRFLOW = str(Path(sys.executable).parent / "cdrflow")
 
@@ -54,16 +55,25 @@ class Up:
                 return child.pid
         return None
 
+    def settings(self):
+        from cdrflow.infra.config import Settings
+
+        return Settings(data_dir=self.data_dir, worker_web_port=int(self.env["CDRFLOW_WORKER_WEB_PORT"]))
+
     def worker_stats(self) -> dict | None:
         """The running worker's /stats (None until it answers)."""
         from cdrflow.infra.runtime import QueryError, worker_request
-        from cdrflow.infra.config import Settings
 
-        settings = Settings(data_dir=self.data_dir, worker_web_port=int(self.env["CDRFLOW_WORKER_WEB_PORT"]))
         try:
-            return worker_request(settings, "/stats", timeout_s=2)
+            return worker_request(self.settings(), "/stats", timeout_s=2)
         except QueryError:
             return None
+
+    def query(self, sql: str) -> dict:
+        """SQL run by the worker on the embedded chdb it owns (its /query page)."""
+        from cdrflow.infra.runtime import worker_request
+
+        return worker_request(self.settings(), "/query", {"sql": sql}, timeout_s=30)
 
     def stored(self) -> int:
         """CDRs the running worker reports stored since it started (0 until it answers)."""
@@ -92,24 +102,44 @@ class Up:
         return time.monotonic() - t0
 
 
-def stored_counts(data_dir: Path) -> tuple[int, int]:
-    """(rows, distinct cdr_ids) in the cdr table, read by `cdrflow query` with nothing running."""
-    env = stack_env(data_dir)
-    run = subprocess.run([CDRFLOW, "query", "SELECT count(), uniqExact(cdr_id) FROM cdrflow.cdr FINAL", "-o", "csv"],
-                         env=env, capture_output=True, text=True, timeout=300)
+def _counts(data_dir: Path, table: str) -> tuple[int, int]:
+    """(rows, distinct cdr_ids) of `table`, read by `cdrflow query` with nothing running."""
+    run = subprocess.run([CDRFLOW, "query", f"SELECT count(), uniqExact(cdr_id) FROM {table}", "-o", "csv"],
+                         env=stack_env(data_dir), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     rows, unique = run.stdout.strip().splitlines()[-1].split(",")
     return int(rows), int(unique)
+
+
+def stored_counts(data_dir: Path) -> tuple[int, int]:
+    """(rows, distinct cdr_ids) in the cdr table."""
+    return _counts(data_dir, "cdrflow.cdr FINAL")
 
 
 def raw_counts(data_dir: Path) -> tuple[int, int]:
     """(rows before ReplacingMergeTree collapses duplicates, distinct cdr_ids)."""
-    env = stack_env(data_dir)
-    run = subprocess.run([CDRFLOW, "query", "SELECT count(), uniqExact(cdr_id) FROM cdrflow.cdr", "-o", "csv"],
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout + run.stderr
-    rows, unique = run.stdout.strip().splitlines()[-1].split(",")
-    return int(rows), int(unique)
+    return _counts(data_dir, "cdrflow.cdr")
+
+
+def switch_dir(tmp_path_factory, lines: int) -> Path:
+    """A switch's CDR directory holding one Master.csv of `lines` lines."""
+    directory = tmp_path_factory.mktemp("switch") / "pbx"
+    directory.mkdir()
+    write_asterisk_file(directory / "Master.csv", lines)
+    return directory
+
+
+def checkpoint(data_dir: Path, source: str) -> dict:
+    """The first file entry of a source's checkpoint ({} before there is one)."""
+    try:
+        return next(iter(json.loads((data_dir / "checkpoints" / f"{source}.json").read_text()).values()))
+    except (FileNotFoundError, StopIteration, ValueError):
+        return {}
+
+
+def stored_to_end(data_dir: Path, cdr_dir: Path) -> bool:
+    """The producer's stored position (what the worker confirmed) reached the end of the file."""
+    return checkpoint(data_dir, cdr_dir.name).get("stored") == (cdr_dir / "Master.csv").stat().st_size
 
 
 def leftovers(data_dir: Path) -> list[str]:
@@ -125,3 +155,8 @@ def leftovers(data_dir: Path) -> list[str]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found
+
+
+def words(path: Path) -> str:
+    """A log's text with the console's line wrapping undone ("" before the log exists)."""
+    return " ".join(path.read_text(errors="replace").split()) if path.exists() else ""

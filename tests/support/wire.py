@@ -30,3 +30,13 @@ def assert_line_contract(parser, line: bytes, offset: int, ctx) -> None:
     assert cdr["start_ms"] <= cdr["end_ms"] and cdr["source_offset"] == offset
     assert cdr["answer_ms"] is None or cdr["start_ms"] <= cdr["answer_ms"] <= cdr["end_ms"]
     assert cdr["answer_ms"] is not None or cdr["billable_ms"] == 0
+
+
+def parsed_alone(parser, line: bytes, offset: int, ctx) -> list:
+    """What a line parser makes of one line on its own: [its CDR], or [] for a line it skips or
+    refuses; a chunk parse (parse_lines) must give the same CDRs."""
+    try:
+        cdr = parser(line, offset, ctx)
+    except RecordError:
+        return []
+    return [cdr] if cdr else []
