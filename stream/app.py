@@ -189,6 +189,15 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         except Exception:  # noqa: BLE001 - not assigned (any more) or not fetched yet
             return None
 
+    def cdr_watermark() -> int | None:
+        """cdr_clock's watermark over the CDR partitions this worker is assigned."""
+        topic = settings.topic_cdr_batches
+        assigned = [tp.partition for tp in app.consumer.assignment() if tp.topic == topic]
+        # Faust's read offset: where a partition was sought to (its committed offset) or last read
+        read_from = app.consumer._read_offset  # noqa: SLF001 - Faust offers no public position that is not async
+        return cdr_clock.watermark(time.monotonic(), lambda p: highwater(topic, p), assigned,
+                                   lambda p: read_from.get(TP(topic, p)))
+
     @app.agent(cdr_topic)
     async def ingest(stream):
         """Takes are prepared and written in a two-stage pipeline: while take N is written (chdb and
@@ -226,8 +235,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             cdr_clock.read(partition, end_ms, offset, time.monotonic())
         if len(fresh) < len(cdrs):      # some were stored before: partials of the fresh ones only
             partials = partial_steps(fresh)
-        await send_partials(partials, cdr_clock.watermark(time.monotonic(),
-                                                       lambda p: highwater(settings.topic_cdr_batches, p)))
+        await send_partials(partials, cdr_watermark())
         await send_disconnected_hits(number_hits.observe(fresh, time.time()))
         for event in events:
             await stream.ack(event)
@@ -272,13 +280,14 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         partition's next seconds before another's. Ticks name this worker: a partials partition's
         time is the oldest of its senders' (stream/detector_agent.py).
         Sent after the insert and before the ack: a crash in between loses these partials for
-        detection only (ClickHouse has the rows; a redelivery finds them stored and sends nothing)."""
-        if watermark is None:
-            return
+        detection only (ClickHouse has the rows; a redelivery finds them stored and sends nothing).
+        watermark None: event time unknown (stream/watermark.py), partials go without ticks."""
         sent = []
         for messages, step_end in steps:
             sent += [await partials_topic.send(key=key.encode(), value=orjson.dumps(message))
                      for key, message in messages.items()]
+            if watermark is None:       # a partition not read yet holds event time: partials only
+                continue
             tick = orjson.dumps({"watermark_ms": min(step_end, watermark), "from": worker_id})
             sent += [await partials_topic.send(value=tick, partition=p) for p in range(settings.partitions)]
         await asyncio.gather(*sent)
