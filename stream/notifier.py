@@ -72,7 +72,7 @@ class ChannelLoop:
         return consumer
 
     def run(self) -> None:
-        ledger = DeliveredLedger(self.settings.resolved_data_dir / "notify" / "delivered.sqlite")
+        ledger = DeliveredLedger(self.settings.resolved_data_dir / "notify", self.channel.name)
         consumer = self._consumer()
         dead_letters = Producer({"bootstrap.servers": self.bootstrap, **confluent_config(self.settings)})
         try:
@@ -96,7 +96,7 @@ class ChannelLoop:
         except NotAnEvent as exc:
             self._dead_letter(dead_letters, str(exc), position, message.value())
             return True
-        if n.status not in self.channel.statuses or ledger.delivered(self.channel.name, n.key):
+        if n.status not in self.channel.statuses or ledger.delivered(n.key):
             return True
         if (message.topic(), message.partition()) in self.fresh:
             age_s = time.time() - message.timestamp()[1] / 1000
@@ -121,7 +121,7 @@ class ChannelLoop:
                             backoff, exc)
                 self.stop.wait(backoff)
                 continue
-            ledger.record(self.channel.name, n.key)
+            ledger.record(n.key)
             self.delivered += 1
             log.info("%s: sent %s %s (%s)", self.channel.name, n.source, n.key, n.status)
             return True
