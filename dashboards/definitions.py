@@ -68,6 +68,11 @@ NER_STEPS = ((None, "red"), (0.8, "orange"), (0.9, "green"))
 INCIDENT_COLUMNS = "toString(id) AS id, interconnect, toString(direction) AS direction, status, " \
                    "arrayStringConcat(kinds, ', ') AS kinds, severity, start_time, end_time, " \
                    "round(lost_calls) AS lost_calls"
+# who acknowledged an incident first, and its newest note (`cdrflow incidents ack` / `note`)
+INCIDENT_ACTIONS = "nullIf(a.acked_by, '') AS acked_by, nullIf(a.last_note, '') AS last_note"
+INCIDENT_ACTIONS_BY_ID = """(SELECT incident_id, argMinIf(by, at, action = 'ack') AS acked_by,
+        argMaxIf(text, at, action = 'note') AS last_note
+    FROM {database}.incident_actions GROUP BY incident_id)"""
 INCIDENT_ANNOTATIONS = f"""
 SELECT start_time AS time, ifNull(end_time, $__toTime) AS timeEnd,
        concat({SERIES}, ': ', arrayStringConcat(kinds, ', '), ' (', severity, ', ', toString(status),
@@ -108,10 +113,12 @@ NOC = Dashboard("cdrflow-noc", "NOC availability", variables=(INTERCONNECTS, DIR
 FROM {{database}}.interconnect_minute
 WHERE $__timeFilter(minute) AND {selected()}
 GROUP BY time ORDER BY time"""),
-    Panel("Open incidents", "table", format=TABLE, width=24, columns=("id", "interconnect", "direction", "kinds",
-                                                                    "severity", "start_time", "lost_calls"),
-          sql=f"""SELECT {INCIDENT_COLUMNS}
-FROM {{database}}.incidents FINAL
+    Panel("Open incidents", "table", format=TABLE, width=24, height=10,
+          columns=("id", "interconnect", "direction", "kinds", "severity", "start_time", "lost_calls", "acked_by",
+                   "last_note"),
+          sql=f"""SELECT {INCIDENT_COLUMNS}, {INCIDENT_ACTIONS}
+FROM {{database}}.incidents AS i FINAL
+LEFT JOIN {INCIDENT_ACTIONS_BY_ID} AS a ON a.incident_id = i.id
 WHERE status = 'open' AND start_time <= $__toTime AND {selected()}
 ORDER BY start_time DESC"""),
 ))
