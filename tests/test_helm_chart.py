@@ -140,6 +140,18 @@ def test_grafana_provisioning_configmaps_carry_the_built_dashboards(helm):
     assert source["secureJsonData"]["password"] == "${CDRFLOW_CLICKHOUSE_PASSWORD}"   # a reference, not a value
 
 
+def test_grafana_alerting_configmap_carries_the_built_alerting_files(helm):
+    # the chart's alerting/ is a link to what `cdrflow dashboards build` writes (dashboards/provisioning/alerting)
+    built = {f"cdrflow-{p.name}": yaml.safe_load(p.read_text())
+             for p in (CHART.parent.parent.parent / "dashboards" / "provisioning" / "alerting").glob("*.yaml")}
+    assert set(built) == {"cdrflow-rules.yaml", "cdrflow-templates.yaml", "cdrflow-contact-points.yaml",
+                          "cdrflow-policies.yaml"}
+    alerting = [m for m in render(helm, "values-grafana.yaml") if m["metadata"]["labels"].get("grafana_alert") == "1"]
+    assert [{name: yaml.safe_load(text) for name, text in m["data"].items()} for m in alerting] == [built]
+    assert not [m for m in render(helm, None, CHART, "--set", "grafanaProvisioning.alerting=false")
+                if m["metadata"]["labels"].get("grafana_alert")]
+
+
 def test_the_image_copies_every_package_directory():
     """The chart runs the Dockerfile's image; a package directory it does not copy would be a module
     missing in every pod (no Docker on this machine to build it, so the recipe is checked)."""
