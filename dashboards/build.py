@@ -66,6 +66,9 @@ def _panel(p: Panel, panel_id: int, settings: Settings) -> sdk.Panel:
         panel = panel.options(p.options)
     if p.custom:
         panel = panel.custom(p.custom)
+    for regexp, properties in p.overrides:
+        panel = panel.override_by_regexp(regexp, [model.DynamicConfigValue(id_val=k, value=v)
+                                                  for k, v in properties.items()])
     return panel
 
 
