@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Consumer, Producer, TopicPartition
 
 from cdrflow.infra.config import Settings
 from cdrflow.infra.kafka_admin import ensure_topics
@@ -57,7 +57,7 @@ class ChannelLoop:
 
     def __init__(self, settings: Settings, bootstrap: str, channel: Channel, stop: threading.Event):
         self.settings, self.bootstrap, self.channel, self.stop = settings, bootstrap, channel, stop
-        self.delivered = 0
+        self.fresh: set[tuple[str, int]] = set()     # partitions this channel had no position in
 
     def _consumer(self) -> Consumer:
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": GROUP_PREFIX + self.channel.name,
@@ -98,8 +98,9 @@ class ChannelLoop:
             return True
         if n.status not in self.channel.statuses or ledger.delivered(n.key):
             return True
-        if (message.topic(), message.partition()) in self.fresh:
-            age_s = time.time() - message.timestamp()[1] / 1000
+        kind, created_ms = message.timestamp()
+        if (message.topic(), message.partition()) in self.fresh and kind != TIMESTAMP_NOT_AVAILABLE:
+            age_s = time.time() - created_ms / 1000
             if age_s > self.settings.notify.first_start_lookback_s:
                 log.info("%s: first start, skipping %s %s from %.0f s ago", self.channel.name, n.source, n.key, age_s)
                 return True
@@ -122,7 +123,6 @@ class ChannelLoop:
                 self.stop.wait(backoff)
                 continue
             ledger.record(n.key)
-            self.delivered += 1
             log.info("%s: sent %s %s (%s)", self.channel.name, n.source, n.key, n.status)
             return True
         return False

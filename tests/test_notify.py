@@ -162,3 +162,31 @@ def test_each_version_arrives_once_per_channel_and_a_down_webhook_loses_nothing(
     letters = [json.loads(v) for v in read_all(bootstrap, settings.topic_dead_letter, expect=4)]
     assert {(d["stage"], d["reason"].split(":")[0]) for d in letters} == {("notify", "not JSON")}
     assert len(letters) == 4
+
+
+def test_a_first_start_skips_history_older_than_the_lookback(settings, tmp_path, monkeypatch):
+    import threading
+
+    from cdrflow.infra.config import Settings
+    from cdrflow.stream.notifier import run_notifier
+
+    port = free_port()
+    monkeypatch.setenv("CDRFLOW_NOTIFY__WEBHOOK_URL", f"http://127.0.0.1:{port}/hook")
+    monkeypatch.setenv("CDRFLOW_NOTIFY__FIRST_START_LOOKBACK_S", "3600")
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(settings.topic_incidents, incident_event(1, "open"), timestamp=NOW_MS - 2 * 3_600_000)
+    producer.produce(settings.topic_incidents, incident_event(2, "update"))
+    assert producer.flush(15) == 0
+    webhook, stop = WebhookReceiver(port), threading.Event()
+    notifier = threading.Thread(target=run_notifier, args=(Settings(), settings.kafka_bootstrap, stop))
+    notifier.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not webhook.calls and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+    finally:
+        stop.set()
+        notifier.join(30)
+        webhook.close()
+    assert webhook.keys() == [f"{INCIDENT['id']}:2"]      # the two-hour-old opening is not paged now
