@@ -63,7 +63,8 @@ def rules(settings: Settings) -> dict:
         _rule("cdrflow-incident-unacknowledged", f"Incident unacknowledged for {UNACKNOWLEDGED_MINUTES} minutes",
               UNACKNOWLEDGED_INCIDENTS, settings,
               "Nobody acknowledged the incident on {{ $labels.interconnect }}/{{ $labels.direction }}",
-              "Open {{ $values.A }} minutes. cdrflow incidents ack {{ $labels.incident }} --by NAME",
+              f"Open over {UNACKNOWLEDGED_MINUTES} minutes. "
+              "Take it: cdrflow incidents ack {{ $labels.incident }} --by NAME",
               {"kind": "incident", "severity": "critical", "escalation": "unacknowledged"}),
         _rule("cdrflow-alarm-open", "NOC alarm open", OPEN_ALARMS, settings,
               "{{ $labels.kind }} alarm on {{ $labels.subject }}", "Alarm {{ $labels.alarm }}", {"kind": "alarm"}),

@@ -110,6 +110,13 @@ def rule_rows(client, settings, uid: str) -> list[dict]:
     for row in rows:    # what Grafana makes an alert of: string labels and exactly one number, > 0 to fire
         numbers = [v for v in row.values() if not isinstance(v, str)]
         assert len(numbers) == 1 and numbers[0] > 0, row
+    # the annotations name only labels the alert has, in Go template braces
+    import re
+
+    text = " ".join(rule["annotations"].values())
+    referenced = set(re.findall(r"\{\{ \$labels\.(\w+) \}\}", text))
+    assert referenced <= set(result.column_names) | set(rule["labels"]), referenced
+    assert text.count("{{") == text.count("}}") == len(re.findall(r"\{\{ \$labels\.\w+ \}\}", text))
     return rows
 
 
