@@ -2,14 +2,14 @@
 contact point and the notification policy, as Grafana's file-provisioning YAML
 (provisioning/alerting/*.yaml; the Helm chart mounts them for Grafana's sidecar).
 
-Each rule's query is a table, one row per open incident or alarm: its string columns become the
-alert's labels and its one number the value, so every incident pages on its own and resolves when
-its row goes. Where Grafana alerting is not used, `cdrflow notify` (stream/notifier.py) sends the
-same events to a webhook and email itself.
+Each rule's query (clickhouse/queries/alert_*.sql) is a table, one row per open incident or alarm:
+its string columns become the alert's labels and its one number the value, so every incident pages
+on its own and resolves when its row goes. Where Grafana alerting is not used, `cdrflow notify`
+(stream/notifier.py) sends the same events to a webhook and email itself.
 """
 from __future__ import annotations
 
-from cdrflow.clickhouse.sql import fill
+from cdrflow.clickhouse.sql import query
 from cdrflow.infra.config import Settings
 
 from .build import DATASOURCE_UID, FOLDER, PLUGIN
@@ -19,35 +19,20 @@ ORG_ID = 1
 GROUP = "cdrflow-noc"
 CONTACT_POINT = "cdrflow-noc"
 TEMPLATE = "cdrflow"
-UNACKNOWLEDGED_MINUTES = 15     # an open incident nobody acknowledged this long escalates
-
-# Labels must stay put while an incident lives (a changed label is a new alert): id, where, severity
-# (a rise to critical pages anew); kinds and lost calls are in the report the description names.
-OPEN_INCIDENTS = """SELECT toString(id) AS incident, interconnect, toString(direction) AS direction, severity, 1 AS open
-FROM {database}.incidents FINAL
-WHERE status = 'open'"""
-UNACKNOWLEDGED_INCIDENTS = f"""SELECT toString(id) AS incident, interconnect, toString(direction) AS direction,
-       dateDiff('minute', start_time, now()) AS minutes_open
-FROM {{database}}.incidents FINAL
-WHERE status = 'open' AND start_time <= now() - INTERVAL {UNACKNOWLEDGED_MINUTES} MINUTE
-  AND id NOT IN (SELECT incident_id FROM {{database}}.incident_actions WHERE action = 'ack')"""
-# the lifecycle fields every alarm event and row carries (id, version, status, kind, subject)
-OPEN_ALARMS = """SELECT toString(id) AS alarm, kind, subject, 1 AS open
-FROM {database}.alarms FINAL
-WHERE toString(status) != 'resolved'"""
+UNACKNOWLEDGED_MINUTES = 15     # an open incident nobody acknowledged this long escalates (the rule's `for`)
 
 
-def _rule(uid: str, title: str, sql: str, settings: Settings, summary: str, description: str,
+def _rule(uid: str, title: str, query_name: str, settings: Settings, summary: str, description: str,
           labels: dict[str, str], pending: str = "0s") -> dict:
     """A rule whose query returns one row per firing subject; it fires while the row's number is > 0."""
-    query = {"refId": "A", "relativeTimeRange": {"from": 600, "to": 0}, "datasourceUid": DATASOURCE_UID,
+    table = {"refId": "A", "relativeTimeRange": {"from": 600, "to": 0}, "datasourceUid": DATASOURCE_UID,
              "model": {"refId": "A", "datasource": {"type": PLUGIN, "uid": DATASOURCE_UID}, "editorType": "sql",
-                       "queryType": "table", "format": TABLE, "rawSql": fill(sql, settings)}}
+                       "queryType": "table", "format": TABLE, "rawSql": query(query_name, settings)}}
     threshold = {"refId": "B", "relativeTimeRange": {"from": 0, "to": 0}, "datasourceUid": "__expr__",
                  "model": {"refId": "B", "type": "threshold", "expression": "A",
                            "datasource": {"type": "__expr__", "uid": "__expr__"},
                            "conditions": [{"evaluator": {"type": "gt", "params": [0]}}]}}
-    return {"uid": uid, "title": title, "condition": "B", "data": [query, threshold],
+    return {"uid": uid, "title": title, "condition": "B", "data": [table, threshold],
             # no rows = nothing open; a query that fails is an error, shown as such, not a page
             "noDataState": "OK", "execErrState": "Error", "for": pending,
             "annotations": {"summary": summary, "description": description},
@@ -56,17 +41,18 @@ def _rule(uid: str, title: str, sql: str, settings: Settings, summary: str, desc
 
 def rules(settings: Settings) -> dict:
     return {"apiVersion": 1, "groups": [{"orgId": ORG_ID, "name": GROUP, "folder": FOLDER, "interval": "1m", "rules": [
-        _rule("cdrflow-incident-open", "Interconnect incident open", OPEN_INCIDENTS, settings,
+        _rule("cdrflow-incident-open", "Interconnect incident open", "alert_incidents_open", settings,
               "{{ $labels.severity }} incident on {{ $labels.interconnect }}/{{ $labels.direction }}",
               "Report for the carrier: cdrflow incidents show {{ $labels.incident }}. "
               "Take it: cdrflow incidents ack {{ $labels.incident }} --by NAME", {"kind": "incident"}),
         _rule("cdrflow-incident-unacknowledged", f"Incident unacknowledged for {UNACKNOWLEDGED_MINUTES} minutes",
-              UNACKNOWLEDGED_INCIDENTS, settings,
+              "alert_incidents_unacknowledged", settings,
               "Nobody acknowledged the incident on {{ $labels.interconnect }}/{{ $labels.direction }}",
               f"Open over {UNACKNOWLEDGED_MINUTES} minutes. "
               "Take it: cdrflow incidents ack {{ $labels.incident }} --by NAME",
-              {"kind": "incident", "severity": "critical", "escalation": "unacknowledged"}),
-        _rule("cdrflow-alarm-open", "NOC alarm open", OPEN_ALARMS, settings,
+              {"kind": "incident", "severity": "critical", "escalation": "unacknowledged"},
+              pending=f"{UNACKNOWLEDGED_MINUTES}m"),
+        _rule("cdrflow-alarm-open", "NOC alarm open", "alert_alarms_open", settings,
               "{{ $labels.kind }} alarm on {{ $labels.subject }}", "Alarm {{ $labels.alarm }}", {"kind": "alarm"}),
     ]}]}
 

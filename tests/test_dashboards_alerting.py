@@ -127,7 +127,7 @@ def test_rules_fire_on_the_demo_incident_and_alarm(clickhouse):
     assert sorted(r["incident"] for r in rule_rows(client, settings, "cdrflow-incident-open")) == ids
     assert {(r["interconnect"], r["severity"]) for r in rule_rows(client, settings, "cdrflow-incident-open")} <= \
         {("att", "major"), ("att", "critical")}
-    # the demo's incidents opened long before now and nobody took them: both escalate, until acknowledged
+    # nobody took the demo's incidents: both escalate (after the rule's pending time), until acknowledged
     assert sorted(r["incident"] for r in rule_rows(client, settings, "cdrflow-incident-unacknowledged")) == ids
     add_action(settings, ids[0], "ack", "ann")
     assert [r["incident"] for r in rule_rows(client, settings, "cdrflow-incident-unacknowledged")] == ids[1:]
