@@ -149,6 +149,8 @@ class Stack:
         else:
             ensure_topics(self.bootstrap, pipeline_topics(self.settings))
         self.children["worker"] = Child("worker", ["worker"])
+        if self.settings.notify.channels:   # webhook / email of incidents and alarms (stream/notifier.py)
+            self.children["notifier"] = Child("notifier", ["notify"])
         self.ingesting = ingest is not None
         if ingest:
             given = ["--layout", str(layout)] if layout else []
@@ -303,6 +305,15 @@ class Stack:
                 pass
         if worker:
             self._kill(worker)
+        notifier = self.children.pop("notifier", None)
+        if notifier and notifier.running and orderly():
+            notifier.process.send_signal(signal.SIGTERM)   # it stops between deliveries
+            try:
+                notifier.process.wait(WORKER_STOP_S)
+            except subprocess.TimeoutExpired:
+                pass
+        if notifier:
+            self._kill(notifier)
         if self._progress:
             self._progress.close()
             self._progress = None

@@ -66,6 +66,9 @@ def _panel(p: Panel, panel_id: int, settings: Settings) -> sdk.Panel:
         panel = panel.options(p.options)
     if p.custom:
         panel = panel.custom(p.custom)
+    for regexp, properties in p.overrides:
+        panel = panel.override_by_regexp(regexp, [model.DynamicConfigValue(id_val=k, value=v)
+                                                  for k, v in properties.items()])
     return panel
 
 
@@ -105,7 +108,10 @@ def dashboard_provisioning(path: str) -> dict:
 def build(settings: Settings, out: Path = OUT, *, clickhouse_host: str = "clickhouse", clickhouse_port: int = 8123,
           protocol: str = "http", username: str = "default",
           dashboards_path: str = "/var/lib/grafana/dashboards/cdrflow") -> list[Path]:
-    """Writes json/<uid>.json and provisioning/{datasources,dashboards}/cdrflow.yaml under `out`."""
+    """Writes json/<uid>.json, provisioning/{datasources,dashboards}/cdrflow.yaml and the alerting
+    provisioning (provisioning/alerting/*.yaml: dashboards/alerting.py) under `out`."""
+    from .alerting import alerting_files     # here: alerting.py reads this module's datasource constants
+
     written = []
     for d in all_dashboards(settings):
         path = out / "json" / f"{d.uid}.json"
@@ -118,5 +124,10 @@ def build(settings: Settings, out: Path = OUT, *, clickhouse_host: str = "clickh
         path = out / "provisioning" / kind / "cdrflow.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(document, sort_keys=False))
+        written.append(path)
+    for name, document in alerting_files(settings).items():
+        path = out / "provisioning" / "alerting" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(document, sort_keys=False, width=120))
         written.append(path)
     return written

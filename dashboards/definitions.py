@@ -35,6 +35,7 @@ class Panel:
     thresholds: tuple[tuple[float | None, str], ...] = ()   # (from value, colour); first is the base
     options: dict = field(default_factory=dict)
     custom: dict = field(default_factory=dict)
+    overrides: tuple[tuple[str, dict], ...] = ()   # (regexp of series names, {property id: value})
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,20 @@ def quality(bucket: str) -> str:
 
 
 SERIES = "concat(interconnect, '/', toString(direction))"
+# Minutes this close to the newest stored one still fill as calls in progress end (as `up`'s live view)
+SETTLE_MINUTES = 5
+FILLING = r"/\(filling\)$/"
 # ASR below the usual levels of DOMAIN.md is red; NER is judged stricter (it excludes user causes).
 ASR_STEPS = ((None, "red"), (0.3, "orange"), (0.45, "green"))
 NER_STEPS = ((None, "red"), (0.8, "orange"), (0.9, "green"))
 INCIDENT_COLUMNS = "toString(id) AS id, interconnect, toString(direction) AS direction, status, " \
                    "arrayStringConcat(kinds, ', ') AS kinds, severity, start_time, end_time, " \
                    "round(lost_calls) AS lost_calls"
+# who acknowledged an incident first, and its newest note (`cdrflow incidents ack` / `note`)
+INCIDENT_ACTIONS = "nullIf(a.acked_by, '') AS acked_by, nullIf(a.last_note, '') AS last_note"
+INCIDENT_ACTIONS_BY_ID = """(SELECT incident_id, argMinIf(by, at, action = 'ack') AS acked_by,
+        argMaxIf(text, at, action = 'note') AS last_note
+    FROM {database}.incident_actions GROUP BY incident_id)"""
 INCIDENT_ANNOTATIONS = f"""
 SELECT start_time AS time, ifNull(end_time, $__toTime) AS timeEnd,
        concat({SERIES}, ': ', arrayStringConcat(kinds, ', '), ' (', severity, ', ', toString(status),
@@ -101,17 +110,29 @@ NOC = Dashboard("cdrflow-noc", "NOC availability", variables=(INTERCONNECTS, DIR
                 annotation_sql=INCIDENT_ANNOTATIONS, refresh="30s", panels=(
     _ratio_now("asr", ASR_STEPS), _ratio_now("ner", NER_STEPS),
     _ratio_heatmap("asr"), _ratio_heatmap("ner"),
-    Panel("Seizures and answered per minute", "timeseries", columns=("time", "seizures", "answered"), width=24,
-          sql=f"""SELECT $__timeInterval(minute) AS time,
-       sum(seizures) / greatest($__interval_s / 60, 1) AS seizures,
-       sum(answered) / greatest($__interval_s / 60, 1) AS answered
-FROM {{database}}.interconnect_minute
+    # Minutes are seizure minutes and a CDR arrives when its call ends, so the newest minutes still
+    # lack their calls in progress (the running one most): drawn as they were, they look like a
+    # traffic drop. Buckets with a minute within SETTLE_MINUTES of the newest stored one are their
+    # own dashed "(filling)" series; the settled series ends before them.
+    Panel("Seizures and answered per minute", "timeseries", width=24,
+          columns=("time", "seizures", "answered", "seizures (filling)", "answered (filling)"),
+          overrides=((FILLING, {"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}}),),
+          sql=f"""WITH (SELECT max(minute) FROM {{database}}.interconnect_minute)
+     - INTERVAL {SETTLE_MINUTES} MINUTE AS settled
+SELECT $__timeInterval(minute) AS time,
+       if((max(m.minute) <= settled) AS done, sum(m.seizures), NULL) / greatest($__interval_s / 60, 1) AS seizures,
+       if(done, sum(m.answered), NULL) / greatest($__interval_s / 60, 1) AS answered,
+       if(done, NULL, sum(m.seizures)) / greatest($__interval_s / 60, 1) AS `seizures (filling)`,
+       if(done, NULL, sum(m.answered)) / greatest($__interval_s / 60, 1) AS `answered (filling)`
+FROM {{database}}.interconnect_minute AS m
 WHERE $__timeFilter(minute) AND {selected()}
 GROUP BY time ORDER BY time"""),
-    Panel("Open incidents", "table", format=TABLE, width=24, columns=("id", "interconnect", "direction", "kinds",
-                                                                    "severity", "start_time", "lost_calls"),
-          sql=f"""SELECT {INCIDENT_COLUMNS}
-FROM {{database}}.incidents FINAL
+    Panel("Open incidents", "table", format=TABLE, width=24, height=10,
+          columns=("id", "interconnect", "direction", "kinds", "severity", "start_time", "lost_calls", "acked_by",
+                   "last_note"),
+          sql=f"""SELECT {INCIDENT_COLUMNS}, {INCIDENT_ACTIONS}
+FROM {{database}}.incidents AS i FINAL
+LEFT JOIN {INCIDENT_ACTIONS_BY_ID} AS a ON a.incident_id = i.id
 WHERE status = 'open' AND start_time <= $__toTime AND {selected()}
 ORDER BY start_time DESC"""),
 ))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -89,19 +90,22 @@ def _draw(ax, p: Panel, time: TimeRange, columns: list[str], rows: list[tuple]) 
         ax.set_xticks([0, len(times)], [f"{times[0]:%H:%M}", f"{times[-1]:%H:%M}"], fontsize=7)
         ax.figure.colorbar(image, ax=ax)
     elif p.kind in ("table",):
-        shown = [[str(v)[:19] for v in r] for r in rows[:10]]
-        ax.axis("off")
-        table = ax.table(cellText=shown, colLabels=columns, loc="upper center")
-        table.auto_set_font_size(False)
-        table.set_fontsize(6)
+        _table(ax, columns, rows)
     elif p.kind == "piechart":
         ax.pie([float(r[1]) for r in rows], labels=[str(r[0]) for r in rows], textprops={"fontsize": 7})
     elif p.kind == "barchart":
         ax.barh([str(r[0]) for r in rows][::-1], [float(r[1]) for r in rows][::-1])
         ax.tick_params(labelsize=7)
     else:   # timeseries
+        dashed = [re.compile(regexp.strip("/")) for regexp, properties in p.overrides
+                  if properties.get("custom.lineStyle", {}).get("fill") == "dash"]
+        colours: dict[str, str] = {}
         for name, (times, ys) in sorted(_series(columns, rows).items())[:12]:
-            ax.plot(times, ys, label=name, linewidth=1, marker="o" if len(times) < 3 else None)
+            is_dashed = any(r.search(name) for r in dashed)
+            base = name.rsplit(" (", 1)[0] if is_dashed else name     # "seizures (filling)" → seizures' colour
+            line, = ax.plot(times, ys, label=name, linewidth=1, marker="o" if len(times) < 3 else None,
+                            linestyle="--" if is_dashed else "-", color=colours.get(base))
+            colours.setdefault(base, line.get_color())
         ax.legend(fontsize=5, ncols=2)
         ax.tick_params(labelsize=7)
         if isinstance(rows[0][0], datetime):     # Grafana's x axis is the dashboard's time range
@@ -109,23 +113,71 @@ def _draw(ax, p: Panel, time: TimeRange, columns: list[str], rows: list[tuple]) 
             ax.figure.autofmt_xdate()
 
 
-def render(run: Runner, d: Dashboard, settings: Settings, time: TimeRange, out: Path) -> Path:
+TABLE_ROWS = 10
+CELL_CHARS = 28     # longer text is cut with "…"
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:%Y-%m-%d %H:%M}" if isinstance(value, datetime) else str(value)
+    if _UUID.match(text):
+        return text[:8]         # what `cdrflow incidents show/ack` take
+    return text if len(text) <= CELL_CHARS else text[:CELL_CHARS - 1] + "…"
+
+
+def _table(ax, columns: list[str], rows: list[tuple]) -> None:
+    """Columns as wide as their text, the font shrunk until the table fits the panel's width."""
+    ax.axis("off")
+    shown = [[_cell(v) for v in r] for r in rows[:TABLE_ROWS]]
+    table = ax.table(cellText=shown, colLabels=columns, loc="upper center", cellLoc="left")
+    table.auto_set_font_size(False)
+    table.auto_set_column_width(list(range(len(columns))))
+    renderer = ax.figure.canvas.get_renderer()
+    for size in (8, 7, 6, 5, 4):
+        table.set_fontsize(size)
+        table.auto_set_column_width(list(range(len(columns))))   # widths follow the font
+        if table.get_window_extent(renderer).width <= ax.get_window_extent(renderer).width:
+            break
+
+
+def _layout(panels: tuple[Panel, ...]) -> list[list[Panel]]:
+    """Grid rows as Grafana places them: a full-width panel (24) alone, the others two by two."""
+    rows: list[list[Panel]] = []
+    for p in panels:
+        if p.width >= 24 or not rows or len(rows[-1]) == 2 or rows[-1][0].width >= 24:
+            rows.append([p])
+        else:
+            rows[-1].append(p)
+    return rows
+
+
+def draw(run: Runner, d: Dashboard, settings: Settings, time: TimeRange):
+    """The dashboard as one matplotlib Figure (the caller closes it)."""
     import matplotlib
     matplotlib.use("Agg")      # files only: no display on servers and in CI
     import matplotlib.pyplot as plt
 
     selection = default_selection(d)
     options = option_values(run, d, settings, time)
-    columns_of_grid = 2
-    rows_of_grid = math.ceil(len(d.panels) / columns_of_grid)
-    figure, axes = plt.subplots(rows_of_grid, columns_of_grid, figsize=(14, 3.6 * rows_of_grid), squeeze=False)
-    for ax, p in zip(axes.flat, d.panels):
-        _draw(ax, p, time, *run(panel_sql(p.sql, settings, time, selection, options)))
-    for ax in list(axes.flat)[len(d.panels):]:
-        ax.axis("off")
+    layout = _layout(d.panels)
+    figure = plt.figure(figsize=(14, 3.6 * len(layout)))
+    grid = figure.add_gridspec(len(layout), 2)
+    for row, panels in enumerate(layout):
+        for column, p in enumerate(panels):
+            ax = figure.add_subplot(grid[row, :] if p.width >= 24 else grid[row, column])
+            _draw(ax, p, time, *run(panel_sql(p.sql, settings, time, selection, options)))
     figure.suptitle(f"{d.title}  ({datetime.utcfromtimestamp(time.from_ms / 1000):%Y-%m-%d %H:%M} – "
                     f"{datetime.utcfromtimestamp(time.to_ms / 1000):%H:%M} UTC)")
     figure.tight_layout()
+    return figure
+
+
+def render(run: Runner, d: Dashboard, settings: Settings, time: TimeRange, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    figure = draw(run, d, settings, time)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{d.uid}.png"
     figure.savefig(path, dpi=80)

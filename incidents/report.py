@@ -1,7 +1,8 @@
 """`cdrflow incidents show`: the escalation report ops send to an upstream carrier.
 
 The detector's incident (kinds, timing, lost calls, sample calls) plus exact figures from the
-stored aggregates for the hour before and for the incident window, as JSON and Markdown.
+stored aggregates for the hour before and for the incident window, and ops' acknowledgements and
+notes; as JSON, Markdown, or HTML (the Markdown rendered) to attach to the carrier's ticket.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from cdrflow.infra.config import Settings
 from cdrflow.clickhouse.client import run_query
 from cdrflow.infra.runtime import QueryError
 from cdrflow.schemas.causes import SIP_TO_Q850
+
+from cdrflow.incidents.actions import actions_of
 
 BEFORE_S = 3600
 
@@ -41,6 +44,7 @@ def build_report(settings: Settings, incident_id: str) -> dict[str, Any]:
         "before": _figures(settings, incident, start_s - BEFORE_S, start_s),
         "during": _figures(settings, incident, start_s, end_s),
         "sample_calls": incident["samples"],
+        "actions": actions_of(settings, incident["id"]),
     }
 
 
@@ -91,4 +95,36 @@ def to_markdown(report: dict[str, Any]) -> str:
         q850 = call["q850_cause"] if call["q850_cause"] is not None else SIP_TO_Q850.get(call["sip_code"] or 0, "–")
         started = datetime.fromtimestamp(call["start_ms"] / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         lines.append(f"| {started} | `{call['call_id']}` | {q850} | {call['sip_code'] or '–'} |")
+    lines += ["", "## Acknowledgements and notes", ""]
+    acks = [a for a in report["actions"] if a["action"] == "ack"]
+    lines.append(f"**Acknowledged** by {acks[0]['by']} at {acks[0]['time']}" if acks else "**Not acknowledged**")
+    if report["actions"]:
+        lines += ["", "| at | what | by | text |", "|---|---|---|---|"]
+        lines += [f"| {a['time']} | {a['action']} | {_cell(a['by'])} | {_cell(a['text'])} |" for a in report["actions"]]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Free text inside a Markdown table cell: a pipe or a line break would end the cell."""
+    return text.replace("|", "\\|").replace("\n", " ") or "–"
+
+
+def to_html(report: dict[str, Any]) -> str:
+    """The Markdown report as a standalone HTML page (escaped: notes are free text)."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(to_markdown(report))
+    return ("<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+            f"<title>Interconnect incident {report['incident']['id']}</title>"
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+            "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .5em}</style>"
+            f"</head><body>\n{body}</body></html>\n")
+
+
+def render(report: dict[str, Any], fmt: str) -> str:
+    """The report as `fmt`: md, html or json."""
+    if fmt == "html":
+        return to_html(report)
+    if fmt == "json":
+        return orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+    return to_markdown(report)

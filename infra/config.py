@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from cdrflow.infra.notify_settings import NotifySettings
+
 # A demo carrier topology: SBC trunk groups → the partner carrier (interconnect) behind them.
 # The simulator draws its traffic from this map, so the embedded demo resolves every trunk.
 DEMO_INTERCONNECTS: dict[str, str] = {
@@ -175,6 +177,9 @@ class Settings(BaseSettings):
 
     topic_partials: str = "interconnect.partials"
     topic_incidents: str = "interconnect.incidents"
+    topic_alarms: str = "noc.alarms"
+    notify: NotifySettings = Field(default_factory=NotifySettings, description="Webhook and email of incident and "
+                                   "alarm events (`cdrflow notify`)")
     detection: Thresholds = Field(default_factory=Thresholds, description="Incident thresholds (defaults)")
     detection_overrides: dict[str, dict] = Field(default_factory=dict,
                                                  description="interconnect → thresholds that differ from `detection`")

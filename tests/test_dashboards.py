@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+from cdrflow.dashboards.alerting import alerting_files
 from cdrflow.dashboards.build import DATASOURCE_UID, PLUGIN, build, dashboard_json
 from cdrflow.dashboards.definitions import TIME_SERIES, all_dashboards
 from cdrflow.dashboards.macros import ALL, TimeRange, expand
@@ -135,7 +136,8 @@ def test_build_writes_the_committed_files(tmp_path):
     written = build(Settings(), tmp_path)
     names = sorted(str(p.relative_to(tmp_path)) for p in written)
     assert names == sorted([f"json/{d.uid}.json" for d in all_dashboards(Settings())]
-                           + ["provisioning/dashboards/cdrflow.yaml", "provisioning/datasources/cdrflow.yaml"])
+                           + ["provisioning/dashboards/cdrflow.yaml", "provisioning/datasources/cdrflow.yaml"]
+                           + [f"provisioning/alerting/{name}" for name in alerting_files(Settings())])
     import yaml
     datasource = yaml.safe_load((tmp_path / "provisioning/datasources/cdrflow.yaml").read_text())["datasources"][0]
     assert (datasource["uid"], datasource["type"], datasource["jsonData"]["defaultDatabase"]) == \

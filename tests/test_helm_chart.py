@@ -140,6 +140,54 @@ def test_grafana_provisioning_configmaps_carry_the_built_dashboards(helm):
     assert source["secureJsonData"]["password"] == "${CDRFLOW_CLICKHOUSE_PASSWORD}"   # a reference, not a value
 
 
+def test_grafana_alerting_configmap_carries_the_built_alerting_files(helm):
+    # the chart's alerting/ is a link to what `cdrflow dashboards build` writes (dashboards/provisioning/alerting)
+    built = {f"cdrflow-{p.name}": yaml.safe_load(p.read_text())
+             for p in (CHART.parent.parent.parent / "dashboards" / "provisioning" / "alerting").glob("*.yaml")}
+    assert set(built) == {"cdrflow-rules.yaml", "cdrflow-templates.yaml", "cdrflow-contact-points.yaml",
+                          "cdrflow-policies.yaml"}
+    alerting = [m for m in render(helm, "values-grafana.yaml") if m["metadata"]["labels"].get("grafana_alert") == "1"]
+    assert [{name: yaml.safe_load(text) for name, text in m["data"].items()} for m in alerting] == [built]
+    assert not [m for m in render(helm, None, CHART, "--set", "grafanaProvisioning.alerting=false")
+                if m["metadata"]["labels"].get("grafana_alert")]
+
+
+NOTIFIER = ["--set", "notifier.enabled=true", "--set", "notifier.existingSecret=cdrflow-notify",
+            "--set", "config.notify.webhook_url=https://oncall.example.net/hook",
+            "--set", "config.notify.smtp_host=smtp.example.net", "--set", "config.notify.email_to={noc@example.net}"]
+
+
+def test_notifier_runs_once_with_its_ledger_on_a_volume_and_validates(helm, tmp_path, monkeypatch):
+    manifests = render(helm, "values-production.yaml", CHART, *NOTIFIER)
+    notifier = next(m for m in manifests if m["kind"] == "Deployment"
+                    and m["metadata"]["labels"]["app.kubernetes.io/component"] == "notifier")
+    spec = notifier["spec"]
+    assert (spec["replicas"], spec["strategy"]["type"]) == (1, "Recreate")     # never two sending at once
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["command"] == ["cdrflow", "notify"]
+    assert subprocess.run([str(BIN / "cdrflow"), "notify", "--help"], capture_output=True).returncode == 0
+    env = {e["name"]: e for e in container["env"]}
+    assert env["CDRFLOW_NOTIFY__SMTP_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "cdrflow-notify"
+    data = next(v for v in spec["template"]["spec"]["volumes"] if v["name"] == "data")
+    claim = next(m for m in manifests if m["kind"] == "PersistentVolumeClaim"
+                 and m["metadata"]["name"] == data["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    # the settings it reads from the ConfigMap's TOML
+    config = next(m for m in manifests if m["kind"] == "ConfigMap" and "config.toml" in m.get("data", {}))
+    (tmp_path / "config.toml").write_text(config["data"]["config.toml"])
+    monkeypatch.setenv("CDRFLOW_CONFIG", str(tmp_path / "config.toml"))
+    assert Settings().notify.channels == ["webhook", "email"]
+    files = []
+    for i, manifest in enumerate([notifier, claim]):
+        files.append(tmp_path / f"{i}.yaml")
+        files[-1].write_text(yaml.safe_dump(manifest))
+    result = subprocess.run([str(BIN / "kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION,
+                             *map(str, files)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not [m for m in render(helm, "values-production.yaml") if m["kind"] == "Deployment"
+                and m["metadata"]["labels"]["app.kubernetes.io/component"] == "notifier"]
+
+
 def test_the_image_copies_every_package_directory():
     """The chart runs the Dockerfile's image; a package directory it does not copy would be a module
     missing in every pod (no Docker on this machine to build it, so the recipe is checked)."""

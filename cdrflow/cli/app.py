@@ -15,6 +15,7 @@ from cdrflow.cli.check import LAYOUT_HELP, check
 from cdrflow.cli.dashboards import dashboards_app
 from cdrflow.cli.incidents import incidents_app
 from cdrflow.cli.listen import listen_app
+from cdrflow.cli.notify import notify
 from cdrflow.cli.numbers import numbers_app
 from cdrflow.cli.output import console, fail, fail_query
 from cdrflow.cli.tenants import report, tenants_app
@@ -319,5 +320,6 @@ app.add_typer(listen_app, name="listen")
 app.add_typer(numbers_app, name="numbers")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(tenants_app, name="tenants")
+app.command("notify")(notify)    # `cdrflow notify`: webhook and email of incidents and alarms
 app.command("check")(check)      # `cdrflow check PATH… --format F [--json]`
 app.command("report")(report)   # `cdrflow report TENANT --period …` (also `cdrflow tenants report`)

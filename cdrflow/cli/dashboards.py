@@ -22,7 +22,8 @@ def build(out: Optional[Path] = typer.Option(None,
           username: str = typer.Option("default"),
           dashboards_path: str = typer.Option("/var/lib/grafana/dashboards/cdrflow",
                                               help="Where Grafana's file provider finds the JSON files")) -> None:
-    """Write the dashboard JSON and the datasource + dashboard provisioning YAML."""
+    """Write the dashboard JSON, the datasource + dashboard provisioning YAML and the alerting provisioning
+    (alert rules on incidents and alarms, message template, contact point, notification policy)."""
     from cdrflow.dashboards.build import OUT, build as build_files
 
     for path in build_files(Settings(), out or OUT, clickhouse_host=clickhouse_host, clickhouse_port=clickhouse_port,
