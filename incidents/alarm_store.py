@@ -14,7 +14,7 @@ from cdrflow.infra.config import Settings
 from cdrflow.incidents.alarms import MINUTE_MS, AlarmBook, long_calls, premium_surges, utilisation
 
 ALARM_COLUMNS = ["id", "version", "status", "kind", "subject", "since", "updated_at", "detail"]
-MAX_CATCH_UP_MS = 60 * MINUTE_MS     # after downtime, minutes older than this are not judged again
+MAX_CATCH_UP_MS = 180 * MINUTE_MS    # after downtime, minutes older than this are not judged again
 
 
 def _at(ms: int) -> str:
@@ -64,14 +64,11 @@ def measurements(client: Client, settings: Settings, first_ms: int, at_ms: int) 
 
 def judge_minutes(book: AlarmBook, measured: dict[str, Any], settings: Settings, previous_ms: int,
                   at_ms: int) -> list[dict[str, Any]]:
-    """Alarm events of every minute boundary after previous_ms up to at_ms, in time order. Each
-    boundary sees only what had happened by then (a call's end after it is not known yet)."""
+    """Alarm events of every minute boundary after previous_ms up to at_ms, in time order (each
+    rule reads only the minutes before the boundary it judges)."""
     rules, events = settings.alarms, []
     for t in range(previous_ms + MINUTE_MS, at_ms + 1, MINUTE_MS):
-        trunks = {k: {m: v for m, v in by.items() if m < t} for k, by in measured["trunks"].items()}
-        spans = [s for s in measured["spans"] if s["start_ms"] < t]
-        premium = {k: {m: n for m, n in by.items() if m < t} for k, by in measured["premium"].items()}
-        events += book.judge("utilisation", utilisation(trunks, t, rules), t)
-        events += book.judge("long_call", long_calls(spans, t - MINUTE_MS, t, rules), t)
-        events += book.judge("premium_surge", premium_surges(premium, t, rules), t)
+        events += book.judge("utilisation", utilisation(measured["trunks"], t, rules), t)
+        events += book.judge("long_call", long_calls(measured["spans"], t - MINUTE_MS, t, rules), t)
+        events += book.judge("premium_surge", premium_surges(measured["premium"], t, rules), t)
     return events

@@ -1,4 +1,4 @@
--- Long-call alarms: calls overlapping [from, to] that were up at least {long_s} seconds by `to`
+-- Long-call alarms: calls overlapping [from, to] that were up at least long_s seconds by `to`
 -- (or by their end). Parameters: from, to (DateTime64(3)), long_s.
 SELECT source, call_id, start_ms, end_ms, open, ingress_trunk, egress_trunk, interconnect, called_e164
 FROM {database}.call_spans(from = {from:DateTime64(3, 'UTC')}, to = {to:DateTime64(3, 'UTC')})
