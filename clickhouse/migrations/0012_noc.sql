@@ -39,7 +39,9 @@ ORDER BY id;
 -- closes a START, so an earlier failed route attempt with the same call_id does not.
 -- Formats that write end records only (FreeSWITCH, Kamailio, Asterisk, …) show a call once it
 -- has ended: a count at t is complete only when every call up at t has ended (docs/noc.md).
--- Calls are read from `longest call` before `from`: a longer one is not telephony traffic.
+-- Calls are read from twice the longest call before `from`: a longer one is not telephony traffic,
+-- and STARTs closed as stale within the longest call before `from` are rows too (their STOPs,
+-- which carry the same start, are read with them).
 CREATE OR REPLACE VIEW {database}.call_spans
 SQL SECURITY INVOKER AS
 WITH
@@ -54,7 +56,7 @@ records AS (
            ingress_trunk, egress_trunk, interconnect, ifNull(toString(direction), '') AS direction, tenant,
            ifNull(called_e164, '') AS called_e164
     FROM {database}.cdr
-    WHERE start_time >= fromUnixTimestamp64Milli(from_ms - longest_ms) AND start_time <= {to:DateTime64(3, 'UTC')}
+    WHERE start_time >= fromUnixTimestamp64Milli(from_ms - 2 * longest_ms) AND start_time <= {to:DateTime64(3, 'UTC')}
 ),
 closed AS (
     SELECT source, call_id FROM records WHERE record_kind != 'start' AND answered
@@ -68,7 +70,7 @@ SELECT source, call_id, start_ms, start_ms + longest_ms AS end_ms, toUInt8(1) AS
        toUInt8(start_ms + longest_ms <= to_ms) AS closed_stale,
        ingress_trunk, egress_trunk, interconnect, direction, tenant, called_e164
 FROM records
-WHERE record_kind = 'start' AND start_ms + longest_ms >= from_ms AND (source, call_id) NOT IN closed;
+WHERE record_kind = 'start' AND start_ms + 2 * longest_ms >= from_ms AND (source, call_id) NOT IN closed;
 
 -- Calls in progress at one instant, per interconnect and direction, per trunk group (a call
 -- holds a channel on its ingress and its egress trunk group) and per tenant: `dimension` says
