@@ -103,10 +103,10 @@ _TRUNK_LOAD = "{{database}}.trunk_load(from = {start}, to = $__toTime, bucket_s 
 ALARM_COLUMNS = ("kind", "subject", "status", "since", "updated_at", "summary")
 CAPACITY_PANELS = (
     Panel("Calls in progress", "timeseries", columns=("time", "series", "calls"), width=24,
-          sql=f"""SELECT at AS time, concat(name, '/', direction) AS series, calls
-FROM {{database}}.calls_in_progress_series(from = $__fromTime, to = $__toTime, step_s = greatest($__interval_s, 60))
-WHERE dimension = 'interconnect' AND $__conditionalAll(name IN (${{interconnect}}), $interconnect)
-  AND $__conditionalAll(direction IN (${{direction}}), $direction)
+          sql="""SELECT at AS time, concat(name, '/', direction) AS series, calls
+FROM {database}.calls_in_progress_series(from = $__fromTime, to = $__toTime, step_s = greatest($__interval_s, 60))
+WHERE dimension = 'interconnect' AND $__conditionalAll(name IN (${interconnect}), $interconnect)
+  AND $__conditionalAll(direction IN (${direction}), $direction)
 ORDER BY time, series"""),
     Panel("Trunk group utilisation (peak of the interval)", "timeseries", unit="percentunit",
           columns=("time", "trunk", "utilisation"), thresholds=((None, "green"), (0.8, "orange"), (0.95, "red")),

@@ -23,8 +23,8 @@ def _at(ms: int) -> str:
 
 def store_noc_config(client: Client, settings: Settings, now_ms: int) -> None:
     """Trunk channels and the longest call as configured, for the views and Grafana."""
-    client.insert(table("noc_config", settings), [[datetime.fromtimestamp(now_ms / 1000, timezone.utc), settings.longest_call_s,
-                    settings.trunk_channels]],
+    row = [datetime.fromtimestamp(now_ms / 1000, timezone.utc), settings.longest_call_s, settings.trunk_channels]
+    client.insert(table("noc_config", settings), [row],
                   column_names=["configured_at", "longest_call_s", "trunk_channels"])
 
 

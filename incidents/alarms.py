@@ -61,23 +61,18 @@ def utilisation(minutes: dict[str, dict[int, tuple[int, int]]], at_ms: int, rule
         channels = max((c for _, c in by_minute.values()), default=0)
         if channels <= 0:
             continue
-
-        def share(minute: int) -> float:
-            return by_minute.get(minute, (0, channels))[0] / channels
-
-        def busy(minute: int) -> bool:
-            return share(minute) * 100 >= rules.utilisation_pct
-
-        if all(busy(last - i * MINUTE_MS) for i in range(rules.utilisation_minutes)):
+        share = {m: peak / channels for m, (peak, _) in by_minute.items()}    # absent minutes: 0
+        busy = {m for m, s in share.items() if s * 100 >= rules.utilisation_pct}
+        if all(last - i * MINUTE_MS in busy for i in range(rules.utilisation_minutes)):
             since = last
-            while busy(since - MINUTE_MS) and since - MINUTE_MS in by_minute:
+            while since - MINUTE_MS in busy:
                 since -= MINUTE_MS
             run = range(since, at_ms, MINUTE_MS)
-            worst = max(share(m) for m in run)
+            worst = max(share[m] for m in run)
             verdict.breaches[trunk] = Breach(since, int(worst * 10), {
-                "trunk": trunk, "channels": channels, "peak": by_minute[last][0], "utilisation": share(last),
+                "trunk": trunk, "channels": channels, "peak": by_minute[last][0], "utilisation": share[last],
                 "worst_utilisation": worst, "minutes": len(run), "threshold_pct": rules.utilisation_pct})
-        elif any(busy(last - i * MINUTE_MS) for i in range(rules.quiet_minutes)):
+        elif any(last - i * MINUTE_MS in busy for i in range(rules.quiet_minutes)):
             verdict.pending.add(trunk)
     return verdict
 

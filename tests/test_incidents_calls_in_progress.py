@@ -70,7 +70,8 @@ def test_trunk_load_utilisation_and_erlang_b(clickhouse):
                        record("z", "stop", T0, T0 + 90_000, trunk="TG-ATT-01")])     # no channels configured
     rows = client.query("SELECT trunk, toUnixTimestamp64Milli(bucket), peak_concurrent, erlangs, channels, "
                         "utilisation, blocking FROM cdrflow.trunk_load(from = fromUnixTimestamp64Milli({f:Int64}), "
-                        "to = fromUnixTimestamp64Milli({t:Int64}), bucket_s = 60) WHERE trunk LIKE 'TG-%' ORDER BY 1, 2",
+                        "to = fromUnixTimestamp64Milli({t:Int64}), bucket_s = 60) "
+                        "WHERE trunk LIKE 'TG-%' ORDER BY 1, 2",
                         parameters={"f": T0, "t": T0 + 2 * M}).result_rows
     rows = [list(r) for r in rows]
     (att0, att1, vz0, vz1) = rows
