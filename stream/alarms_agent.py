@@ -6,6 +6,10 @@ that ended before it is stored). The rules read ClickHouse (calls in progress, t
 to premium prefixes), so every worker's CDRs count. Alarm versions go to the `alarms` table, then
 to the alarms topic (Settings.topic_alarms), keyed by alarm id: stored before announced, in order.
 
+With several workers the leader's watermark is that of the partials partitions it reads; other
+workers' CDRs count as far as they are stored by then (the partitions' event times run close
+together), and a minute is not judged again for CDRs that arrive after its judgement.
+
 State lives in ClickHouse: a restarted or newly elected leader reads the open alarms and every
 id reported, and judges on from the newest judgement that reported one; a breach judged again
 finds its alarm by id instead of opening another.

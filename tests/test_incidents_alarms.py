@@ -104,7 +104,8 @@ def test_stored_alarms_come_back_as_the_book_a_restarted_agent_goes_on_with(clic
     settings, client = clickhouse
     book = AlarmBook()
     surge = book.judge("premium_surge", premium_surges({"882": {T - M: 10}}, T, RULES), T)
-    long_ = book.judge("long_call", long_calls([span("a", T - 3600_000, T + 11 * 3600_000, open_=1)], T - M, T, RULES), T)
+    running = span("a", T - 3600_000, T + 11 * 3600_000, open_=1)      # a START, up an hour at T
+    long_ = book.judge("long_call", long_calls([running], T - M, T, RULES), T)
     resolved = book.judge("premium_surge", Verdict(), T + 5 * M)
     store_alarms(client, settings, surge + long_ + resolved)
     restored, newest = load_book(client, settings)
@@ -112,6 +113,6 @@ def test_stored_alarms_come_back_as_the_book_a_restarted_agent_goes_on_with(clic
     assert list(restored.open) == [("long_call", "sbc/a")]
     assert restored.known == {surge[0]["id"], long_[0]["id"]}
     # the long call goes on: no second open, and its next version follows the stored one
-    later = long_calls([span("a", T - 3600_000, T + 11 * 3600_000, open_=1)], T + 59 * M, T + 60 * M, RULES)
+    later = long_calls([running], T + 59 * M, T + 60 * M, RULES)
     updated, = restored.judge("long_call", later, T + 60 * M)
     assert (updated["id"], updated["version"], updated["status"]) == (long_[0]["id"], 2, "update")
