@@ -58,7 +58,7 @@ def test_calls_in_progress_and_alarms_on_replayed_traffic(settings, worker):
     from cdrflow.producers.publisher import Publisher
     from cdrflow.producers.simulator_source import publish_stream
 
-    from support.kafka import read_topic
+    from support.kafka import read_all
     from support.worker import query
     publisher = Publisher(settings.kafka_bootstrap, settings)
     published = publish_stream(traffic(), publisher, settings.batch_max_cdrs)
@@ -98,7 +98,7 @@ def test_calls_in_progress_and_alarms_on_replayed_traffic(settings, worker):
         ["long_call", "sbc-1/call-201", "resolved", 2, T0 + 61 * M, T0 + 82 * M],
         ["long_call", "sbc-1/call-200", "open", 1, T0 + 65 * M, T0 + 65 * M],       # the START, no STOP
     ]
-    events = [orjson.loads(v) for v in read_topic(settings.kafka_bootstrap, settings.topic_alarms, expect=7)]
+    events = [orjson.loads(v) for v in read_all(settings.kafka_bootstrap, settings.topic_alarms, expect=7)]
     assert sorted((e["kind"], e["status"], e["updated_ms"]) for e in events) == sorted([
         ("utilisation", "open", T0 + 23 * M), ("utilisation", "resolved", T0 + 28 * M),
         ("premium_surge", "open", T0 + 41 * M), ("premium_surge", "resolved", T0 + 51 * M),
