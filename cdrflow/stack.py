@@ -391,8 +391,9 @@ class Stack:
                              ("stored ", "bold"), f"{stats['cdrs_stored']:,}   ",
                              ("duplicates skipped ", "bold"), f"{stats['duplicates_skipped']:,}   ",
                              ("dead letters ", "bold"), f"{stats['dead_letters']:,}")
-        table = Table("interconnect", "dir", "seizures", "answered", "ASR", "NER",
-                      title="5 minutes ending 5 minutes ago (event time: calls count once they end)")
+        table = Table("interconnect", "dir", "seizures", "answered", "ASR", "NER", "in progress",
+                      title="5 minutes ending 5 minutes ago (event time: calls count once they end; "
+                            "in progress: calls up at its end)")
         try:
             answer = worker_request(self.settings, "/query", {
                 "sql": named_query("live_interconnects", self.settings), "parameters": {"minutes": 5, "settle": 5}},
@@ -400,9 +401,10 @@ class Stack:
         except QueryError as exc:
             return Group(*parts, head, Text(f"query failed: {exc}", style="red"))
         for row in (answer or {}).get("rows", []):
-            ic, direction, seizures, answered, asr, ner = row
+            ic, direction, seizures, answered, asr, ner, in_progress = row
             style = "red" if asr < 0.3 else None
-            table.add_row(ic, str(direction), f"{seizures:,}", f"{answered:,}", f"{asr:.1%}", f"{ner:.1%}", style=style)
+            table.add_row(ic, str(direction), f"{seizures:,}", f"{answered:,}", f"{asr:.1%}", f"{ner:.1%}",
+                          f"{in_progress:,}", style=style)
         return Group(*parts, head, table, *self._panels_view(),
                      Text.assemble(("try next: ", "bold"), TRY_NEXT))
 

@@ -35,7 +35,7 @@ _CREATE_DATABASE = re.compile(r"^CREATE DATABASE IF NOT EXISTS (?P<db>\w+)$")
 LOCAL_SUFFIX = "_local"
 # Rows that replace or merge each other must meet on one shard: shard those tables by their key.
 SHARDING_KEYS = {"cdr": "cityHash64(cdr_id)", "incidents": "cityHash64(id)", "number_blocks": "first_number",
-                 "schema_migrations": "version"}
+                 "schema_migrations": "version", "alarms": "cityHash64(id)"}
 
 
 def replicated_tables(statements: list[str]) -> set[str]:

@@ -106,6 +106,39 @@ FROM {quality('greatest($__interval_s, 60)')}
 WHERE {selected()} ORDER BY time, series""")
 
 
+# Calls in progress, trunk capacity and NOC alarms (clickhouse/migrations/0013_noc.sql). Formats that
+# write end records only show a call once it ended: the series' right edge fills in as calls end.
+_TRUNK_LOAD = "{{database}}.trunk_load(from = {start}, to = $__toTime, bucket_s = {bucket})"
+ALARM_COLUMNS = ("kind", "subject", "status", "since", "updated_at", "summary")
+CAPACITY_PANELS = (
+    Panel("Calls in progress", "timeseries", columns=("time", "series", "calls"), width=24,
+          sql="""SELECT at AS time, concat(name, '/', direction) AS series, calls
+FROM {database}.calls_in_progress_series(from = $__fromTime, to = $__toTime, step_s = greatest($__interval_s, 60))
+WHERE dimension = 'interconnect' AND $__conditionalAll(name IN (${interconnect}), $interconnect)
+  AND $__conditionalAll(direction IN (${direction}), $direction)
+ORDER BY time, series"""),
+    Panel("Trunk group utilisation (peak of the interval)", "timeseries", unit="percentunit",
+          columns=("time", "trunk", "utilisation"), thresholds=((None, "green"), (0.8, "orange"), (0.95, "red")),
+          custom={"thresholdsStyle": {"mode": "line"}},
+          sql=f"""SELECT bucket AS time, trunk, utilisation
+FROM {_TRUNK_LOAD.format(start="$__fromTime", bucket="greatest($__interval_s, 60)")}
+WHERE channels > 0 ORDER BY time, trunk"""),
+    Panel("Busy hour per trunk group: offered Erlangs and Erlang B blocking", "table", format=TABLE,
+          columns=("day", "trunk", "busy_hour", "busy_hour_erlangs", "peak_calls", "trunk_channels", "blocking_pct"),
+          sql=f"""SELECT toDate(bucket) AS day, trunk, argMax(bucket, erlangs) AS busy_hour,
+       round(max(erlangs), 1) AS busy_hour_erlangs, argMax(peak_concurrent, erlangs) AS peak_calls,
+       any(channels) AS trunk_channels, round(100 * argMax(blocking, erlangs), 2) AS blocking_pct
+FROM {_TRUNK_LOAD.format(start="toStartOfHour($__fromTime)", bucket="3600")}
+WHERE channels > 0 GROUP BY day, trunk ORDER BY day DESC, blocking_pct DESC, trunk"""),
+    Panel("Alarms: open, and resolved in the range", "table", format=TABLE, width=24, columns=ALARM_COLUMNS,
+          sql="""SELECT kind, subject, toString(status) AS status, since, updated_at,
+       arrayStringConcat(arrayMap(kv -> concat(kv.1, '=', kv.2),
+           JSONExtractKeysAndValuesRaw(JSONExtractRaw(detail, 'detail'))), ' ') AS summary
+FROM {database}.alarms FINAL
+WHERE since <= $__toTime AND (status != 'resolved' OR updated_at >= $__fromTime)
+ORDER BY status = 'resolved', since DESC"""),
+)
+
 NOC = Dashboard("cdrflow-noc", "NOC availability", variables=(INTERCONNECTS, DIRECTIONS),
                 annotation_sql=INCIDENT_ANNOTATIONS, refresh="30s", panels=(
     _ratio_now("asr", ASR_STEPS), _ratio_now("ner", NER_STEPS),
@@ -135,6 +168,7 @@ FROM {{database}}.incidents AS i FINAL
 LEFT JOIN {INCIDENT_ACTIONS_BY_ID} AS a ON a.incident_id = i.id
 WHERE status = 'open' AND start_time <= $__toTime AND {selected()}
 ORDER BY start_time DESC"""),
+    *CAPACITY_PANELS,
 ))
 
 DRILL_DOWN = Dashboard("cdrflow-interconnect", "Interconnect drill-down", variables=(INTERCONNECTS, DIRECTIONS),

@@ -1,6 +1,6 @@
-"""Two simulated hours for the dashboards: traffic with an incident the real detector opens, a
-small number inventory and platform-health samples. Tests run every panel on it, and
-`cdrflow dashboards preview --demo` draws it without a running pipeline."""
+"""Two simulated hours for the dashboards: traffic with an incident the real detector opens, trunk
+capacity and the alarms judged on it, a small number inventory and platform-health samples. Tests
+run every panel on it, and `cdrflow dashboards preview --demo` draws it without a running pipeline."""
 from __future__ import annotations
 
 import time
@@ -18,6 +18,7 @@ from cdrflow.incidents.detector import absorb, evaluate
 from cdrflow.stream.health import HealthSampler, write_samples
 from cdrflow.stream.enrich import Enricher
 from cdrflow.incidents.store import load_baselines, store_incidents
+from cdrflow.incidents.alarm_store import judge_minutes, load_book, measurements, store_alarms, store_noc_config
 from cdrflow.incidents.partials import MINUTE_MS, partial_messages
 from cdrflow.stream.sink import CdrWriter
 
@@ -25,6 +26,9 @@ SIM_START = 1_794_999_600_000                 # 2026-11-18 11:00 UTC
 SIM_END = SIM_START + 120 * MINUTE_MS
 FAULT_START = SIM_START + 95 * MINUTE_MS      # att's answers collapse and stay collapsed: the incident is open
 DAY = 86_400_000
+# channels for the demo's 3 calls/s: att's trunk runs at about 85 % of them, the others below 60 %
+DEMO_TRUNK_CHANNELS = {"TG-VZ-01": 60, "TG-VZ-02": 60, "TG-ATT-01": 60, "TG-TMO-01": 90, "TG-LUMEN-01": 60,
+                       "TG-BT-01": 30, "TG-ORANGE-01": 30, "TG-DTAG-01": 30, "TG-BW-01": 70}
 
 
 def demo_range(dashboard_uid: str, interval_s: float = 120) -> TimeRange:
@@ -95,6 +99,15 @@ def _platform_health(client: Client, settings: Settings, now_ms: int) -> None:
     write_samples(client, settings, rows)
 
 
+def _alarms(client: Client, settings: Settings) -> None:
+    """The demo's capacity and the alarms judged over its hours, as the alarms agent would."""
+    store_noc_config(client, settings, SIM_START)
+    book, _ = load_book(client, settings)
+    last = SIM_END - MINUTE_MS
+    store_alarms(client, settings, judge_minutes(book, measurements(client, settings, SIM_START, last),
+                                                 settings, SIM_START, last))
+
+
 def load_demo(client: Client, settings: Settings, calls_per_second: float = 3.0) -> list[dict]:
     """Loads everything into a migrated ClickHouse; returns the incidents the detector left open."""
     fault = Fault("att", "answer_collapse", FAULT_START, SIM_END + 60 * MINUTE_MS)
@@ -105,5 +118,6 @@ def load_demo(client: Client, settings: Settings, calls_per_second: float = 3.0)
     stored = CdrWriter(client, settings).write(enrich(calls))
     incidents = _detect(client, settings, stored)
     _numbers(client, settings, stored)
+    _alarms(client, settings.model_copy(update={"trunk_channels": DEMO_TRUNK_CHANNELS}))
     _platform_health(client, settings, int(time.time() * 1000))
     return [i for i in incidents if i["status"] == "open"]

@@ -113,6 +113,22 @@ class CallTypeRules(BaseModel):
     target_gos: float = Field(0.01, gt=0, lt=1, description="Grade of service (blocking) channels are sized for")
 
 
+class AlarmRules(BaseModel):
+    """When a NOC alarm opens (see incidents/alarms.py): trunk congestion, long calls, premium-prefix surges."""
+
+    utilisation_pct: float = Field(80, gt=0, le=100, description="Trunk group busy at or above this share of its "
+                                   "channels (peak of a minute)…")
+    utilisation_minutes: int = Field(5, ge=1, description="…for this many minutes in a row opens an alarm")
+    long_call_s: int = Field(7200, ge=60, description="A call up this long opens an alarm (stuck channel or fraud)")
+    premium_prefixes: list[str] = Field(default_factory=list, description="E.164 prefixes (digits, no '+') of "
+                                        "premium or high-cost destinations watched for surges (IRSF)")
+    premium_window_minutes: int = Field(10, ge=1, description="Calls to a prefix are counted over this window…")
+    premium_baseline_hours: int = Field(24, ge=1, description="…against their rate over this many hours before it")
+    premium_factor: float = Field(3.0, gt=1, description="A window this many times its baseline is a surge…")
+    premium_min_calls: int = Field(10, ge=1, description="…with at least this many calls")
+    quiet_minutes: int = Field(5, ge=1, description="Minutes without a breach before an alarm resolves")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CDRFLOW_", env_nested_delimiter="__", extra="ignore")
 
@@ -212,6 +228,15 @@ class Settings(BaseSettings):
     def thresholds(self, interconnect: str) -> Thresholds:
         override = self.detection_overrides.get(interconnect)
         return Thresholds.model_validate({**self.detection.model_dump(), **override}) if override else self.detection
+
+    # NOC: calls in progress, trunk capacity and alarms (incidents/alarms.py, stream/alarms_agent.py)
+    trunk_channels: dict[str, int] = Field(default_factory=dict, description="trunk group → channels it has "
+                                           "(utilisation, Erlang B blocking, congestion alarms)")
+    longest_call_s: int = Field(43200, ge=60, description="A START without its STOP after this long is closed as "
+                                "stale (default: Kamailio's dialog timeout, 12 h)")
+    alarms: AlarmRules = Field(default_factory=AlarmRules, description="NOC alarm rules")
+    alarms_judge_every_s: float = Field(10, gt=0, description="How often (wall time) alarms are judged up to the "
+                                        "event time the worker has stored")
 
     tenants: dict[str, TenantConfig] = Field(default_factory=dict, description="tenant id → trunks, DIDs, tariffs")
     call_types: CallTypeRules = Field(default_factory=CallTypeRules, description="Tenant view rules (defaults)")

@@ -25,7 +25,7 @@ def pipeline_topics(settings: Settings) -> dict[str, int]:
     # partials are keyed by interconnect and co-partitioned with the detector's table
     return {settings.topic_cdr_batches: settings.partitions, settings.topic_dead_letter: 1,
             settings.topic_partials: settings.partitions, settings.topic_incidents: 1,
-            settings.topic_disconnected_hits: 1}
+            settings.topic_disconnected_hits: 1, settings.topic_alarms: 1}
 
 
 def consumer_lag(bootstrap: str, group: str, topic: str, timeout_s: float = 10.0) -> int:

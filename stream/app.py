@@ -27,6 +27,7 @@ from cdrflow.numbering.inventory import build_checkpoint
 from cdrflow.schemas.envelope import encode_dead_letter
 
 from cdrflow.stream.decode import decode_messages
+from cdrflow.stream.alarms_agent import add_alarms
 from cdrflow.stream.detector_agent import add_detector
 from cdrflow.stream.enrich import Enricher
 from cdrflow.stream.health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
@@ -54,6 +55,7 @@ class WorkerStats:
     duplicates_skipped: int = 0
     dead_letters: int = 0
     incident_events: int = 0
+    alarm_events: int = 0
     watermark_ms: int = 0           # detector's event time judged: newest CDR end time less the lateness
     last_write_s: float = 0.0
     # failed writes of CDRs, retried until stored (write_until_stored); the error while they fail
@@ -303,6 +305,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         await send_disconnected_hits(number_hits.flush(time.time()))
 
     add_detector(app, settings, stats, partials_topic, incidents_topic, on_writer_thread, clickhouse)
+    add_alarms(app, settings, stats, on_writer_thread, clickhouse)
 
     @app.timer(interval=CHECKPOINT_CHECK_S, on_leader=True)
     async def quarantine_checkpoint():

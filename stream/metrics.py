@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 # Monotonic since the worker started; everything else in /stats is a gauge.
-COUNTERS = {"messages", "cdrs_in", "cdrs_stored", "duplicates_skipped", "dead_letters", "incident_events"}
+COUNTERS = {"messages", "cdrs_in", "cdrs_stored", "duplicates_skipped", "dead_letters", "incident_events",
+            "alarm_events"}
 
 
 def prometheus_text(figures: dict) -> str:

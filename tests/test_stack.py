@@ -31,10 +31,12 @@ def test_up_shows_interconnect_figures_and_stops_everything_it_started(tmp_path)
     final = run.stdout[run.stdout.rfind("CDRs/s in"):]          # the live view's last frame
     stored = int(re.search(r"stored ([\d,]+)", final).group(1).replace(",", ""))
     assert stored >= 50 * 60 * 10 * 0.9                          # at least ten minutes of history at 50 calls/s
-    rows = re.findall(r"│ (\S+)\s+│ (in|out)\s+│ ([\d,]+)\s+│ ([\d,]+)\s+│ ([\d.]+)%", final)
+    rows = re.findall(r"│ (\S+)\s+│ (in|out)\s+│ ([\d,]+)\s+│ ([\d,]+)\s+│ ([\d.]+)%\s+│ ([\d.]+)%\s+│ ([\d,]+)",
+                      final)
     assert len(rows) >= 8, final
     assert all(0 < int(answered.replace(",", "")) < int(seizures.replace(",", ""))
-               for _, _, seizures, answered, _ in rows)
+               for _, _, seizures, answered, *_ in rows)
+    assert any(int(in_progress.replace(",", "")) > 0 for *_, in_progress in rows), final
     # nothing left behind: no worker, producer or broker process of this data dir
     assert leftovers(tmp_path / "data") == []
     # the stop drained the topic: every CDR the simulator published is stored, once
