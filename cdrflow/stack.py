@@ -56,7 +56,7 @@ HISTORY_MINUTES = 40.0     # published at once: detector baselines need 20 minut
 # The demo world's scripted fault (interconnect, kind, minutes long); `up --demo-fault-at` says
 # when it starts. Over by 4 minutes in, it resolves after the detector's 5 quiet minutes.
 DEMO_FAULT = ("att", "answer_collapse", 2.0)
-PANEL_EVERY_S = 10.0       # incidents and disconnected-number hits are asked this often
+PANEL_EVERY_S = 10.0       # incidents, alarms and disconnected-number hits are asked this often
 RATE_WINDOW_S = 10.0       # the input rate is averaged over this long: the worker takes in bursts
 TRY_NEXT = ("cdrflow incidents show ID  ·  cdrflow report TENANT  ·  cdrflow numbers release-candidates  ·  "
             "cdrflow dashboards preview  ·  cdrflow query SQL   (in another shell, while this runs)")
@@ -482,6 +482,16 @@ class Stack:
                               style="bold red" if status == "open" else None)
             if not incidents:
                 table.add_row("none yet", "", "", "", "", "", "", "")
+            parts.append(table)
+        alarms = self._panel("live_alarms", {"top": 5})
+        if alarms is not None:
+            table = Table("alarm", "status", "kind", "subject", "since", "updated",
+                          title="NOC alarms: open, and those of the last hour (UTC)")
+            for id_, status, kind, subject, since, updated in alarms:
+                table.add_row(id_[:8], status, kind, subject, _clock(since), _clock(updated),
+                              style="bold yellow" if status != "resolved" else None)
+            if not alarms:
+                table.add_row("none yet", "", "", "", "", "")
             parts.append(table)
         hits = self._panel("live_disconnected_hits", {"top": 5})
         if hits is not None:

@@ -78,6 +78,7 @@ def test_up_on_the_demo_world_shows_an_incident_a_tenant_report_and_release_cand
             up.wait()
     view = log.read_text()
     assert "demo world" in view and "scripted fault: att answer collapse" in view
-    assert "interconnect incidents" in view and "dirty numbers" in view and "try next" in view
+    assert "interconnect incidents" in view and "NOC alarms" in view and "dirty numbers" in view
+    assert "try next" in view
     assert leftovers(data) == []
     assert (tmp_path / "up.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
