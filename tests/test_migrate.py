@@ -1,15 +1,22 @@
 """The migration runner on a real chdb: an edited migration that ran is refused, a crash at any
 statement of 0009's backfill leaves one copy of each call after the re-run, a second migrate
-applies no numbered migration, and a statement that is not safe to re-run is refused up front."""
+applies no numbered migration, and a statement that is not safe to re-run is refused up front.
+A worker never migrates: it refuses a schema that is not this release's, saying what to run."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cdrflow.clickhouse.client import connect
-from cdrflow.clickhouse.migrate import Migration, MigrationError, check_rerunnable, load_migrations, migrate
+from cdrflow.clickhouse.migrate import (Migration, MigrationError, SchemaMismatch, check_rerunnable, check_schema,
+                                       load_migrations, migrate)
 from cdrflow.infra.config import Settings
+
+from support.worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,3 +182,40 @@ def test_the_runner_keeps_its_sql_in_sql_files():
     assert "{database}" not in code and "schema_migrations" not in code
     assert "CREATE TABLE IF NOT EXISTS {database}.schema_migrations" in (
         ROOT / "clickhouse" / "queries" / "migrations_bookkeeping.sql").read_text()
+
+
+def test_the_schema_check_names_what_differs_and_what_to_run(fresh):
+    settings, client = fresh
+    with pytest.raises(SchemaMismatch, match=r"^the schema is not migrated \(no migration has run\), this worker "
+                                             r"needs 0011: run `cdrflow migrate`$"):
+        check_schema(client, settings)
+    migrate(client, settings)
+    check_schema(client, settings)                  # this release's migrations, unedited: no complaint
+    rerecord(client, {"0003_numbers.sql": "0123456789abcdef"})
+    with pytest.raises(SchemaMismatch, match=r"^migrations/0003_numbers\.sql changed after it ran"):
+        check_schema(client, settings)
+    rerecord(client, {})
+    client.command("INSERT INTO cdrflow.schema_migrations (version, name, checksum) "
+                   "SELECT 12, '0012_from_a_newer_release.sql', '0123456789abcdef'")
+    with pytest.raises(SchemaMismatch, match=r"^the schema is at 0012, newer than this worker's 0011 \(migrations "
+                                             r"0012 are not in this release\): run the cdrflow release that "
+                                             r"migrated it$"):
+        check_schema(client, settings)
+
+
+def test_a_worker_refuses_to_start_on_an_older_schema_until_cdrflow_migrate_ran(settings, tmp_path):
+    """A database an older release migrated (up to 0009): `cdrflow worker` exits with the message
+    saying what to run; after `cdrflow migrate` (what WorkerProcess.start runs first) it starts."""
+    client = connect(settings)
+    with pytest.raises(Crash):
+        migrate(CrashingClient(client, r"^CREATE OR REPLACE VIEW cdrflow\.tenant_call_types\b", "before"), settings)
+    client.close()
+    refused = subprocess.run([sys.executable, "-m", "cdrflow", "worker"], env=dict(os.environ), capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode != 0
+    assert ("the schema is at 0009, this worker needs 0011 (not run: 0010_tenant_views_by_caller.sql, "
+            "0011_quarantine_checkpoint.sql): run `cdrflow migrate`") in refused.stdout + refused.stderr
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()      # migrates, then /health answers
+    worker.stop()
+    assert "applied: 0010_tenant_views_by_caller.sql, 0011_quarantine_checkpoint.sql" in " ".join(
+        worker.log.read_text().split())
