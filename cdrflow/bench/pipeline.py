@@ -444,7 +444,6 @@ def _pipeline_bench(cdrs: int, partitions: int, console: Console, rate: float, p
         finally:
             worker.terminate()
             worker.wait(30)
-            publisher.close()       # before the broker stops: its client would retry a broker gone
     return figures
 
 
