@@ -25,6 +25,7 @@ def test_bench_drains_a_prefilled_topic_and_takes_the_median_of_three_end_to_end
     runs = [float(r.replace(",", "")) for r in figures["end_to_end_runs_cdr_per_s"].split(" · ")]
     assert len(runs) == 3 and round(figures["end_to_end_cdr_per_s"]) == sorted(runs)[1]
     assert figures["worker_only_cdr_per_s"] > 0 and figures["worker_start_to_ready_s"] > 0
+    assert 0 < figures["worker_only_peak_rss_mb"] <= figures["worker_peak_rss_mb"]
     assert figures["traffic_distinct_numbers"].endswith("; 1,000 CDRs)")
     # per-step figures only when the worker reports them, each a positive µs per CDR
     steps = {k: v for k, v in figures.items() if k.startswith("worker_only_step_")}
