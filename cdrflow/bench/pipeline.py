@@ -496,7 +496,7 @@ def _worker_only(settings: Settings, worker: subprocess.Popen, cdrs: int) -> dic
     _wait(_stored(settings, cdrs), 1800, worker)
     drained = time.perf_counter()
     stats = _stats(settings) or {}
-    # draining a full topic the worker holds full takes and fetches: its memory peak, apart from the whole bench's
+    # the peak after the drain alone, told apart from the whole bench's (later stages may raise it)
     figures = {"worker_only_cdr_per_s": cdrs / (drained - ready), "worker_start_to_ready_s": ready - started,
                "worker_only_peak_rss_mb": stats.get("peak_rss_mb")}
     for step, us in (stats.get("steps_us_per_cdr") or {}).items():
