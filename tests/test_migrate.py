@@ -16,6 +16,7 @@ from cdrflow.clickhouse.migrate import (Migration, MigrationError, SchemaMismatc
                                        load_migrations, migrate)
 from cdrflow.infra.config import Settings
 
+from support.stack import CDRFLOW, stack_env
 from support.worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,3 +220,20 @@ def test_a_worker_refuses_to_start_on_an_older_schema_until_cdrflow_migrate_ran(
     worker.stop()
     assert "applied: 0010_tenant_views_by_caller.sql, 0011_quarantine_checkpoint.sql" in " ".join(
         worker.log.read_text().split())
+
+
+def test_up_runs_cdrflow_migrate_first_and_starts_nothing_when_it_fails(fresh, tmp_path):
+    """`cdrflow up` migrates in a process of its own before anything starts: a migration refused
+    (here: one edited after it ran) stops `up` with migrate's message, and no worker is started."""
+    settings, client = fresh
+    migrate(client, settings)
+    rerecord(client, {"0003_numbers.sql": "0123456789abcdef"})
+    client.close()          # the path is up's now
+    env = stack_env(settings.resolved_data_dir)
+    up = subprocess.run([CDRFLOW, "up", "--duration", "5"], env=env, capture_output=True, text=True, timeout=120)
+    said = " ".join((up.stdout + up.stderr).split())
+    assert up.returncode != 0, said
+    assert "`cdrflow migrate` failed (exit 1), so no worker was started" in said
+    assert "migrations/0003_numbers.sql changed after it ran" in said
+    logs = settings.resolved_data_dir / "logs"
+    assert "changed after it ran" in (logs / "migrate.log").read_text() and not (logs / "worker.log").exists()
