@@ -1,8 +1,9 @@
 """`cdrflow up`: the local stack as separate processes, so each piece runs as it would deployed.
 
-broker (Tansu, unless Kafka is configured) → producer process (simulator or file watcher) →
-Faust worker process (the only owner of an embedded chdb path) ← live view, which reads the
-worker's /stats and queries ClickHouse through the worker.
+`cdrflow migrate` first, run to its end in a process of its own; then broker (Tansu, unless Kafka
+is configured) → producer process (simulator or file watcher) → Faust worker process (the only
+owner of an embedded chdb path) ← live view, which reads the worker's /stats and queries
+ClickHouse through the worker.
 
 `up` supervises what it started: a child that dies is started again after a backoff (1, 2, 4 …
 30 s), and a broker that dies is started again with a fresh worker and producer (its memory log
@@ -69,6 +70,27 @@ def _clock(moment) -> str:
 
 def backoff_s(restarts: int) -> float:
     return min(MAX_BACKOFF_S, 2.0 ** restarts)
+
+
+class MigrateFailed(RuntimeError):
+    """`cdrflow migrate` exited with an error: no worker is started on that schema."""
+
+
+def run_migrate(env: dict[str, str], log: Path) -> str:
+    """`cdrflow migrate` as a process of its own, which has exited (and let go of an embedded chdb
+    path, owned by one process at a time) before a worker opens the path; workers only check the
+    schema version. Returns what it printed ("applied: …"), which is also appended to `log`."""
+    with open(log, "ab") as out:
+        start = out.tell()
+        run = subprocess.run([sys.executable, "-m", "cdrflow", "migrate"], env=env, stdout=out,
+                             stderr=subprocess.STDOUT)
+    with open(log, "rb") as out:
+        out.seek(start)
+        printed = out.read().decode(errors="replace").strip()
+    if run.returncode:
+        raise MigrateFailed(f"`cdrflow migrate` failed (exit {run.returncode}), so no worker was started "
+                            f"(output in {log}):\n{printed[-3000:]}")
+    return " ".join(printed.split())
 
 
 @dataclass
@@ -144,6 +166,10 @@ class Stack:
         the history); None: no fault. Only the demo world has one."""
         if self.settings.embedded_clickhouse and read_state(self.settings, "worker"):
             raise SystemExit("a cdrflow worker already owns this data dir's embedded ClickHouse; stop it first")
+        try:
+            self._event(f"cdrflow migrate: {run_migrate(self.env, self.logs / 'migrate.log')}")
+        except MigrateFailed as exc:
+            raise SystemExit(str(exc)) from None
         if self.settings.embedded_broker:
             self._start_broker()
         else:

@@ -45,6 +45,10 @@ class MigrationError(RuntimeError):
     """A migration that may not run: its file changed since it ran, or a statement is not re-runnable."""
 
 
+class SchemaMismatch(MigrationError):
+    """The database's migrations are not the ones this release ships: a worker refuses to start on it."""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int          # 0 for repeatable migrations
@@ -156,3 +160,50 @@ def migrate(client: Client, settings: Settings) -> list[str]:
                 "version": migration.version, "name": migration.name, "checksum": migration.checksum})
         applied.append(migration.name)
     return applied
+
+
+def check_schema(client: Client, settings: Settings) -> str | None:
+    """Raises SchemaMismatch unless the database ran every one of this release's numbered migrations,
+    unedited; returns a warning when it also ran newer ones (None otherwise). Workers call it instead
+    of migrating: `cdrflow migrate` is the one migration path (run by `cdrflow up` before it starts
+    the worker, and by the Helm chart's pre-install/pre-upgrade Job)."""
+    numbered, _ = load_migrations()
+    present = client.query(query("migrations_present", settings),
+                           parameters={"database_name": settings.clickhouse_database}).result_rows[0][0]
+    recorded = ({version: checksum for version, _, checksum in
+                 client.query(query("migrations_applied", settings)).result_rows} if present else {})
+    if problem := schema_mismatch(recorded, numbered):
+        raise SchemaMismatch(problem)
+    return newer_schema(recorded, numbered)
+
+
+def schema_mismatch(recorded: dict[int, str], numbered: list[Migration]) -> str | None:
+    """What differs between the migrations recorded (version → checksum) and this release's, as the
+    message a refused worker prints (None: they match)."""
+    needed = {m.version: m for m in numbered}
+    latest = f"{max(needed):04d}"
+    if not recorded:
+        return f"the schema is not migrated (no migration has run), this worker needs {latest}: run `cdrflow migrate`"
+    at = f"{max(recorded):04d}"
+    missing = [needed[v].name for v in sorted(set(needed) - set(recorded))]
+    if missing:
+        return (f"the schema is at {at}, this worker needs {latest} (not run: {', '.join(missing)}): "
+                "run `cdrflow migrate`")
+    try:
+        check_unchanged(recorded, numbered)
+    except MigrationError as exc:
+        return str(exc)
+    return None
+
+
+def newer_schema(recorded: dict[int, str], numbered: list[Migration]) -> str | None:
+    """A warning when a newer release migrated the database, else None. Not a refusal: migrations only
+    add (append-only, each statement re-runnable), so this release's tables are all there, and during
+    a Helm upgrade the pre-upgrade Job migrates while the old release's workers still run and restart;
+    refusing would crash-loop them (and a rollback's) until the new release is out."""
+    unknown = sorted(set(recorded) - {m.version for m in numbered})
+    if not unknown:
+        return None
+    return (f"the schema is at {max(recorded):04d}, newer than this worker's {max(m.version for m in numbered):04d} "
+            f"(migrations {', '.join(f'{v:04d}' for v in unknown)} are not in this release): running on it, "
+            "since migrations only add")

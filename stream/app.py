@@ -131,15 +131,16 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     def clickhouse():
         # Opened lazily inside the worker process, on the writer thread only (on_writer_thread):
         # an embedded chdb path belongs to one process, and a second open of it fails.
-        # Kept only once migrated: a migration that failed (a full disk, a server gone) runs again
-        # on the next use (migrations are safe to repeat), instead of writes into missing tables.
+        # Kept only once its schema is this release's: the worker never migrates (`cdrflow migrate`
+        # does, before workers start) and refuses a schema that lacks its migrations (SchemaMismatch).
         if "client" not in state:
             from cdrflow.clickhouse.client import connect
-            from cdrflow.clickhouse.migrate import migrate
+            from cdrflow.clickhouse.migrate import check_schema
 
             client = connect(settings)
             try:
-                migrate(client, settings)
+                if newer := check_schema(client, settings):
+                    log.warning("%s", newer)
             except Exception:
                 client.close()
                 raise
@@ -157,7 +158,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
     @app.task
     async def open_clickhouse():
-        await on_writer_thread(clickhouse)  # migrate before the first batch, and fail fast on a bad ClickHouse URL
+        await on_writer_thread(clickhouse)  # fail fast on a bad ClickHouse URL or a schema not migrated
 
     def prepare(messages: list[tuple[bytes, str]],
                 partitions: list[int]) -> tuple[list[dict], list, dict[int, int], tuple]:

@@ -95,6 +95,8 @@ def test_production_scales_out_with_anti_affinity_and_secret_references(helm):
            ("/health", "/ready")
     job = next(m for m in manifests if m["kind"] == "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    # the one migration path: workers only check the schema version
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["cdrflow", "migrate"]
     assert sum(m["kind"] == "Deployment" for m in manifests) == 3       # two file sources, one syslog listener
     listener = next(m for m in manifests if m["kind"] == "Service" and m["metadata"]["labels"].get(
         "app.kubernetes.io/component") == "listener")

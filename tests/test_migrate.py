@@ -1,17 +1,27 @@
 """The migration runner on a real chdb: an edited migration that ran is refused, a crash at any
 statement of 0009's backfill leaves one copy of each call after the re-run, a second migrate
-applies no numbered migration, and a statement that is not safe to re-run is refused up front."""
+applies no numbered migration, and a statement that is not safe to re-run is refused up front.
+A worker never migrates: it refuses a schema that is not this release's, saying what to run."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cdrflow.clickhouse.client import connect
-from cdrflow.clickhouse.migrate import Migration, MigrationError, check_rerunnable, load_migrations, migrate
+from cdrflow.clickhouse.migrate import (Migration, MigrationError, SchemaMismatch, check_rerunnable, check_schema,
+                                       load_migrations, migrate)
 from cdrflow.infra.config import Settings
 
+from support.stack import CDRFLOW, stack_env
+from support.worker import WorkerProcess
+
 ROOT = Path(__file__).resolve().parents[1]
+NUMBERED = sorted(p.name for p in (ROOT / "clickhouse" / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql"))
+LATEST = NUMBERED[-1][:4]
 
 
 @pytest.fixture
@@ -176,3 +186,57 @@ def test_the_runner_keeps_its_sql_in_sql_files():
     assert "{database}" not in code and "schema_migrations" not in code
     assert "CREATE TABLE IF NOT EXISTS {database}.schema_migrations" in (
         ROOT / "clickhouse" / "queries" / "migrations_bookkeeping.sql").read_text()
+
+
+def test_the_schema_check_names_what_differs_and_what_to_run(fresh):
+    settings, client = fresh
+    with pytest.raises(SchemaMismatch, match=r"^the schema is not migrated \(no migration has run\), this worker "
+                                             rf"needs {LATEST}: run `cdrflow migrate`$"):
+        check_schema(client, settings)
+    migrate(client, settings)
+    assert check_schema(client, settings) is None   # this release's migrations, unedited: no complaint
+    rerecord(client, {"0003_numbers.sql": "0123456789abcdef"})
+    with pytest.raises(SchemaMismatch, match=r"^migrations/0003_numbers\.sql changed after it ran"):
+        check_schema(client, settings)
+    rerecord(client, {})
+    client.command("INSERT INTO cdrflow.schema_migrations (version, name, checksum) "
+                   "SELECT 99, '0099_from_a_newer_release.sql', '0123456789abcdef'")
+    # a newer release's migration: the worker runs on (migrations only add), and says so
+    assert check_schema(client, settings) == (f"the schema is at 0099, newer than this worker's {LATEST} (migrations "
+                                              "0099 are not in this release): running on it, since migrations only add")
+
+
+def test_a_worker_refuses_to_start_on_an_older_schema_until_cdrflow_migrate_ran(settings, tmp_path):
+    """A database an older release migrated (up to 0009): `cdrflow worker` exits with the message
+    saying what to run; after `cdrflow migrate` (what WorkerProcess.start runs first) it starts."""
+    client = connect(settings)
+    with pytest.raises(Crash):
+        migrate(CrashingClient(client, r"^CREATE OR REPLACE VIEW cdrflow\.tenant_call_types\b", "before"), settings)
+    client.close()
+    refused = subprocess.run([sys.executable, "-m", "cdrflow", "worker"], env=dict(os.environ), capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode != 0
+    after_0009 = [name for name in NUMBERED if name > "0010"]
+    assert (f"the schema is at 0009, this worker needs {LATEST} (not run: {', '.join(after_0009)}): "
+            "run `cdrflow migrate`") in refused.stdout + refused.stderr
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()      # migrates, then /health answers
+    worker.stop()
+    assert f"applied: {', '.join(after_0009)}" in " ".join(
+        worker.log.read_text().split())
+
+
+def test_up_runs_cdrflow_migrate_first_and_starts_nothing_when_it_fails(fresh, tmp_path):
+    """`cdrflow up` migrates in a process of its own before anything starts: a migration refused
+    (here: one edited after it ran) stops `up` with migrate's message, and no worker is started."""
+    settings, client = fresh
+    migrate(client, settings)
+    rerecord(client, {"0003_numbers.sql": "0123456789abcdef"})
+    client.close()          # the path is up's now
+    env = stack_env(settings.resolved_data_dir)
+    up = subprocess.run([CDRFLOW, "up", "--duration", "5"], env=env, capture_output=True, text=True, timeout=120)
+    said = " ".join((up.stdout + up.stderr).split())
+    assert up.returncode != 0, said
+    assert "`cdrflow migrate` failed (exit 1), so no worker was started" in said
+    assert "migrations/0003_numbers.sql changed after it ran" in said
+    logs = settings.resolved_data_dir / "logs"
+    assert "changed after it ran" in (logs / "migrate.log").read_text() and not (logs / "worker.log").exists()

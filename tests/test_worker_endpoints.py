@@ -10,7 +10,8 @@ import urllib.request
 import orjson
 import pytest
 
-from cdrflow.clickhouse.client import run_query
+from cdrflow.clickhouse.client import connect, run_query
+from cdrflow.clickhouse.migrate import migrate
 from cdrflow.infra.config import Settings
 from cdrflow.infra.local_broker import free_port
 from cdrflow.infra.runtime import QueryError, clear_state, publish_state
@@ -62,7 +63,11 @@ def test_a_clickhouse_server_is_never_queried_through_the_worker(tmp_path):
 
 def serve(settings: Settings, *requests):
     """The worker app's web server alone (no Kafka consumer, no agents: the cheapest real server), with
-    the state file a running worker leaves, while each request runs as a client would."""
+    the state file a running worker leaves, while each request runs as a client would. Migrated first,
+    as `cdrflow migrate` does before a worker starts (closed again: the app opens the chdb path itself)."""
+    client = connect(settings)
+    migrate(client, settings)
+    client.close()
     app = create_app(settings, bootstrap="127.0.0.1:9")
     publish_state(settings, "worker", port=settings.worker_web_port)
 

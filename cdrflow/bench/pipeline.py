@@ -1,8 +1,12 @@
 """`cdrflow bench`: M simulated CDRs through producer → Kafka → Faust worker → ClickHouse.
 
-Runs on its own local broker and a throw-away embedded ClickHouse, so figures are not mixed with
-a running stack. Prints per-stage CDR/s, end to end CDR/s, produce→stored latency and the
-worker's peak RSS; `docs/benchmarks.md` records what it printed.
+Runs on its own local broker and a throw-away embedded ClickHouse (migrated by `cdrflow migrate`
+first, as `cdrflow up` does), so figures are not mixed with a running stack. Prints per-stage
+CDR/s: the worker alone draining a pre-filled topic, end to end as the median of END_TO_END_RUNS
+runs (each shown), produce→stored latency, the worker's peak RSS and, when the worker reports
+them, its steps' µs per CDR; with the traffic's share of distinct numbers, since enrichment works
+once per distinct number and figures on different number mixes do not compare.
+`docs/benchmarks.md` records what it printed.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from cdrflow.producers.simulate import default_config, generate
 from cdrflow.producers.simulator_source import publish_stream
 from cdrflow.schemas.envelope import encode_batch
 from cdrflow.infra.runtime import QueryError, worker_request
+from cdrflow.stack import run_migrate
 
 
 LINE_BENCH_FORMATS = ("asterisk_csv", "asterisk_custom", "freeswitch_csv", "freeswitch_json", "ribbon_sbc", "acme_sbc",
@@ -40,6 +45,7 @@ LINE_BENCH_FORMATS = ("asterisk_csv", "asterisk_custom", "freeswitch_csv", "free
 PARSE_BENCH_FORMATS = LINE_BENCH_FORMATS + ("wintariff_dbf",)
 PARSE_BENCH_CDRS = 100_000
 PARSE_BENCH_RUNS = 3
+END_TO_END_RUNS = 3       # this machine's speed varies by tens of percent from minute to minute: the median
 # CUCM 15 writes 133 columns; the bench header has the ones read plus fillers up to that count
 CUCM_COLUMNS = 133
 KAMAILIO_HEADER = ("id,method,from_tag,to_tag,callid,sip_code,sip_reason,time,src_ip,dst_ouser,dst_user,"
@@ -382,7 +388,8 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
 
 
 def run_bench(cdrs: int, partitions: int, console: Console, rate: float = 20_000, paced_s: float = 15,
-              throughput: bool = True, detection: bool = True, parse: bool = True) -> dict:
+              throughput: bool = True, detection: bool = True, parse: bool = True,
+              runs: int = END_TO_END_RUNS) -> dict:
     figures: dict = {}
     if parse:
         with console.status(f"parse stage ({', '.join(PARSE_BENCH_FORMATS)}), then parse + publish …"), \
@@ -391,13 +398,13 @@ def run_bench(cdrs: int, partitions: int, console: Console, rate: float = 20_000
             ensure_topics(broker.bootstrap, pipeline_topics(settings))
             figures.update(parse_stage(settings, min(cdrs, PARSE_BENCH_CDRS), publish=True))
     if throughput or detection:
-        figures.update(_pipeline_bench(cdrs, partitions, console, rate, paced_s, throughput, detection))
+        figures.update(_pipeline_bench(cdrs, partitions, console, rate, paced_s, throughput, detection, runs))
     _print_figures(figures, partitions, rate, console)
     return figures
 
 
 def _pipeline_bench(cdrs: int, partitions: int, console: Console, rate: float, paced_s: float,
-                    throughput: bool, detection: bool) -> dict:
+                    throughput: bool, detection: bool, runs: int) -> dict:
     figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="cdrflow-bench-") as tmp, LocalBroker() as broker:
         env = dict(os.environ, CDRFLOW_DATA_DIR=tmp, CDRFLOW_KAFKA_BOOTSTRAP=broker.bootstrap,
@@ -406,17 +413,29 @@ def _pipeline_bench(cdrs: int, partitions: int, console: Console, rate: float, p
                                                  "CDRFLOW_PARTITIONS", "CDRFLOW_WORKER_WEB_PORT")})
         settings = Settings()
         ensure_topics(broker.bootstrap, pipeline_topics(settings))
+        with console.status("cdrflow migrate …"):
+            run_migrate(env, Path(tmp) / "migrate.log")
+        publisher = Publisher(broker.bootstrap, settings)
+        if throughput:
+            with console.status(f"worker only: pre-filling the CDR topic with {cdrs:,} CDRs …"):
+                prefill = _simulated(settings, seed=5, count=cdrs)
+                figures["traffic_distinct_numbers"] = distinct_share(prefill)
+                publish_stream(prefill, publisher, settings.batch_max_cdrs)
+                del prefill
         worker = subprocess.Popen([sys.executable, "-m", "cdrflow", "worker"], env=env,
                                   stdout=open(Path(tmp) / "worker.log", "wb"), stderr=subprocess.STDOUT)
         try:
-            publisher = Publisher(broker.bootstrap, settings)
-            with console.status("warming up: worker joins its group and stores a first batch …"):
-                _wait(lambda: _stats(settings) is not None, 120, worker)
-                warmup = list(generate(default_config(settings, seed=8, calls_per_second=2000.0), count=2_000))
-                publish_stream(warmup, publisher, settings.batch_max_cdrs)
-                _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) >= len(warmup), 120, worker)
             if throughput:
-                figures.update(_throughput(settings, publisher, worker, cdrs, rate, paced_s, console))
+                with console.status(f"worker only: the worker starts and drains {cdrs:,} CDRs …"):
+                    figures.update(_worker_only(settings, worker, cdrs))
+            else:
+                with console.status("warming up: worker joins its group and stores a first batch …"):
+                    _wait(lambda: _stats(settings) is not None, 120, worker)
+                    warmup = _simulated(settings, seed=8, count=2_000)
+                    publish_stream(warmup, publisher, settings.batch_max_cdrs)
+                    _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) >= len(warmup), 120, worker)
+            if throughput:
+                figures.update(_throughput(settings, publisher, worker, cdrs, rate, paced_s, console, runs))
             if detection:
                 with console.status(f"detection: {DETECTION_CPS * DETECTION_SPEED:,} CDR/s, "
                                     f"{len(DETECTION_FAULTS)} faults, event time ×{DETECTION_SPEED} …"):
@@ -438,7 +457,13 @@ def _print_figures(figures: dict, partitions: int, rate: float, console: Console
         "parse_": f"parse = sample-shaped lines → checked wire records → encoded envelopes, on one core; "
                   f"parse_publish = the same envelopes published to a local Tansu broker (flushed), per CPU "
                   f"second of the producer process; each the median of {PARSE_BENCH_RUNS} runs in fresh processes",
-        "end_to_end_": "end to end = first CDR published → last CDR stored, producer and worker running together;\n"
+        "traffic_": "traffic = the simulator's carrier traffic; distinct numbers per CDR in one stage's CDRs "
+                    "(enrichment works once per distinct number: compare figures only on like shares)",
+        "worker_only_": "worker only = a worker started on a topic pre-filled with the CDRs, from owning its "
+                        "partitions (/ready) to the last stored, nothing else running; its steps' µs per CDR "
+                        "as its /stats reported them after that drain",
+        "end_to_end_": "end to end = first CDR published → last CDR stored, producer and worker running together, "
+                       "the median of the runs shown (fresh CDRs each run);\n"
                        f"latency = Kafka produce time → stored in ClickHouse per message, paced at {rate:,.0f} CDR/s",
         "detection_": "detection latency = fault onset → incident open event, in event time (the newest CDR end "
                       "the detector had seen), per interconnect and direction",
@@ -446,33 +471,89 @@ def _print_figures(figures: dict, partitions: int, rate: float, console: Console
     console.print(";\n".join(note for prefix, note in notes.items() if any(f.startswith(prefix) for f in figures)))
 
 
+def _simulated(settings: Settings, seed: int, count: int) -> list[dict]:
+    """`count` CDRs of the simulator's carrier traffic (its number mix); each seed its own calls and cdr_ids."""
+    return list(generate(default_config(settings, seed=seed, calls_per_second=2000.0), count=count))
+
+
+def distinct_share(cdrs: list[dict]) -> str:
+    """Distinct numbers per CDR: callers, callees, and either (enrichment normalises each distinct
+    number once, so this share sets its cost as much as the CDR count does)."""
+    callers = {c["calling_number"] for c in cdrs}
+    callees = {c["called_number"] for c in cdrs}
+    n = len(cdrs)
+    return (f"{len(callers | callees) / n:.1%} of CDRs (callers {len(callers) / n:.1%}, callees "
+            f"{len(callees) / n:.1%}; {n:,} CDRs)")
+
+
+def _worker_only(settings: Settings, worker: subprocess.Popen, cdrs: int) -> dict:
+    """The worker alone: started on a CDR topic already holding `cdrs` CDRs, from the moment it owns
+    partitions (/ready) until all are stored, so neither the producer nor the process start counts;
+    with its steps' µs per CDR as it reports them (/stats steps_us_per_cdr, when it has them)."""
+    started = time.perf_counter()
+    _wait(lambda: _ready(settings), 180, worker, poll_s=0.05)
+    ready = time.perf_counter()
+    _wait(_stored(settings, cdrs), 1800, worker)
+    drained = time.perf_counter()
+    stats = _stats(settings) or {}
+    # the peak after the drain alone, told apart from the whole bench's (later stages may raise it)
+    figures = {"worker_only_cdr_per_s": cdrs / (drained - ready), "worker_start_to_ready_s": ready - started,
+               "worker_only_peak_rss_mb": stats.get("peak_rss_mb")}
+    for step, us in (stats.get("steps_us_per_cdr") or {}).items():
+        figures[f"worker_only_step_{step}_us_per_cdr"] = us
+    return figures
+
+
 def _throughput(settings: Settings, publisher: Publisher, worker: subprocess.Popen, cdrs: int, rate: float,
-                paced_s: float, console: Console) -> dict:
-    with console.status("generating simulated CDRs …"):
-        t0 = time.perf_counter()
-        batch = list(generate(default_config(settings, seed=7, calls_per_second=2000.0), count=cdrs))
-        generate_rate = cdrs / (time.perf_counter() - t0)
+                paced_s: float, console: Console, runs: int) -> dict:
     with console.status(f"latency: {rate:,.0f} CDR/s paced for {paced_s:.0f} s …"):
-        paced_cdrs = list(generate(default_config(settings, seed=9, calls_per_second=2000.0),
-                                   count=int(rate * paced_s)))
+        paced_cdrs = _simulated(settings, seed=9, count=int(rate * paced_s))
         before = _stats(settings)["cdrs_stored"]
         _publish_paced(paced_cdrs, publisher, settings.batch_max_cdrs, rate)
         _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) - before >= len(paced_cdrs), 600, worker)
         latency = _stats(settings)
-    with console.status(f"throughput: publishing {cdrs:,} CDRs flat out while the worker stores them …"):
-        t_start = time.perf_counter()
-        publish_stream(batch, publisher, settings.batch_max_cdrs)
-        produce_s = time.perf_counter() - t_start
-        _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) - latency["cdrs_stored"] >= cdrs, 1800, worker)
-        end_to_end_s = time.perf_counter() - t_start
+    generate_rates, produce_rates, end_to_end_rates = [], [], []
+    for run in range(runs):
+        with console.status(f"end to end, run {run + 1} of {runs}: generating {cdrs:,} simulated CDRs …"):
+            t0 = time.perf_counter()
+            batch = _simulated(settings, seed=7 + 10 * run, count=cdrs)      # fresh calls: none is a duplicate
+            generate_rates.append(cdrs / (time.perf_counter() - t0))
+        with console.status(f"end to end, run {run + 1} of {runs}: publishing {cdrs:,} CDRs flat out while the "
+                            "worker stores them …"):
+            before = _stats(settings)["cdrs_stored"]
+            t_start = time.perf_counter()
+            publish_stream(batch, publisher, settings.batch_max_cdrs)
+            produce_rates.append(cdrs / (time.perf_counter() - t_start))
+            _wait(_stored(settings, before + cdrs), 1800, worker)
+            end_to_end_rates.append(cdrs / (time.perf_counter() - t_start))
+        del batch
     return {
         "cdrs": cdrs,
-        "simulate_cdr_per_s": generate_rate,
-        "produce_cdr_per_s": cdrs / produce_s,
-        "end_to_end_cdr_per_s": cdrs / end_to_end_s,
+        "simulate_cdr_per_s": _median(generate_rates),
+        "produce_cdr_per_s": _median(produce_rates),
+        "end_to_end_cdr_per_s": _median(end_to_end_rates),
+        "end_to_end_runs_cdr_per_s": " · ".join(f"{r:,.0f}" for r in end_to_end_rates),
         f"latency_p50_ms_at_{rate:.0f}_cdr_per_s": latency["latency_p50_ms"],
         f"latency_p95_ms_at_{rate:.0f}_cdr_per_s": latency["latency_p95_ms"],
     }
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def _stored(settings: Settings, count: int):
+    """A predicate: the worker has stored `count` CDRs since it started."""
+    return lambda: (_stats(settings) or {}).get("cdrs_stored", 0) >= count
+
+
+def _ready(settings: Settings) -> bool:
+    """The worker owns partitions and ClickHouse answers (its /ready page)."""
+    try:
+        return bool((worker_request(settings, "/ready", timeout_s=5) or {}).get("ready"))
+    except QueryError:
+        return False
 
 
 def _stats(settings: Settings) -> dict | None:
@@ -482,11 +563,11 @@ def _stats(settings: Settings) -> dict | None:
         return None
 
 
-def _wait(predicate, timeout_s: float, worker: subprocess.Popen) -> None:
+def _wait(predicate, timeout_s: float, worker: subprocess.Popen, poll_s: float = 0.2) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if worker.poll() is not None:
             raise RuntimeError(f"the worker exited with {worker.returncode}")
         if time.monotonic() > deadline:
             raise TimeoutError("benchmark stage timed out")
-        time.sleep(0.2)
+        time.sleep(poll_s)

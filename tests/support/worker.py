@@ -12,15 +12,21 @@ from cdrflow.clickhouse.client import run_query
 from cdrflow.infra.config import Settings
 from cdrflow.infra.kafka_admin import consumer_lag
 from cdrflow.infra.runtime import QueryError, worker_request
+from cdrflow.stack import run_migrate
 
 
 class WorkerProcess:
-    """`cdrflow worker` as a child process, the way `cdrflow up` and Kubernetes run it."""
+    """`cdrflow worker` as a child process, the way `cdrflow up` and Kubernetes run it: its first
+    start runs `cdrflow migrate` before it (workers only check the schema version)."""
 
     def __init__(self, settings: Settings, log: Path):
         self.settings, self.log, self.process = settings, log, None
+        self.migrated = False
 
     def start(self) -> "WorkerProcess":
+        if not self.migrated:
+            run_migrate(dict(os.environ), self.log)
+            self.migrated = True
         self.process = subprocess.Popen([sys.executable, "-m", "cdrflow", "worker", "--loglevel", "info"],
                                         env=dict(os.environ), stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
