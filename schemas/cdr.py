@@ -121,7 +121,7 @@ def _wire_struct(name: str = "CDRWire", omitted: str = "unset") -> type[msgspec.
     in one pass, ~3.5 µs a record with the dicts rebuilt, against ~9 µs for orjson plus pydantic's
     strict check of each dict: a tenth of the worker's GIL at 20,000 CDR/s. The CDR model stays the
     contract; tests/test_decode.py holds the two to the same verdicts."""
-    fields = []
+    fields: list[tuple[Any, ...]] = []
     for field_name, field in CDR.model_fields.items():
         annotation: Any = field.annotation
         if field.metadata:

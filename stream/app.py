@@ -128,18 +128,17 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     async def send_hits(records: list[Record]) -> None:
         await send(disconnected_topic, records)
 
-    ingest_stream: list = []     # the agent's stream: it acknowledges its events
-
-    async def ack_all(events: list) -> None:
+    async def ack(take: tuple) -> None:
+        stream, events = take      # the agent's stream acknowledges its events
         for event in events:
-            await ingest_stream[0].ack(event)
+            await stream.ack(event)
 
     ports = IngestPorts(
         write=lambda cdrs: on_writer_thread(write, cdrs),
         send_dead_letters=send_dead_letters,
         send_partials=lambda records: send(partials_topic, records),
         send_hits=send_hits,
-        ack=ack_all,
+        ack=ack,
         run_prepare=lambda fn, *args: asyncio.get_running_loop().run_in_executor(decode_thread, fn, *args),
         highwater=highwater)
     chain = ingest_chain(ports, enrich, stats, number_hits, retention_days=settings.retention_days,
@@ -149,12 +148,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     @app.agent(cdr_topic)
     async def ingest(stream):
         """Takes go through the chain (stream/ingest.py); the write in flight is joined on stop."""
-        ingest_stream[:] = [stream]
         try:
             async for events in stream.noack_take(settings.worker_take, within=settings.worker_within_s):
                 messages = [Message(e.message.value, e.message.topic, e.message.partition, e.message.offset,
                                     e.message.timestamp) for e in events]
-                await chain.take(messages, events)
+                await chain.take(messages, (stream, events))
         finally:
             await chain.join(timeout_s=STOP_JOIN_S)
 

@@ -70,6 +70,10 @@ class Prepared:
     partials: Partials                     # of every CDR, as if all were fresh
 
 
+async def run_inline(fn: Callable[..., Prepared], *args: Any) -> Prepared:
+    return fn(*args)
+
+
 @dataclass
 class IngestPorts:
     """What the chain talks to. write and the senders are awaited; each sender gets a take's
@@ -80,17 +84,11 @@ class IngestPorts:
     send_partials: Callable[[list[Record]], Awaitable[None]]
     send_hits: Callable[[list[Record]], Awaitable[None]]
     ack: Callable[[Any], Awaitable[None]]             # acknowledges a take (its token: Faust's events)
-    run_prepare: Callable[..., Awaitable[Prepared]] = None  # type: ignore[assignment]  # (fn, *args) off the loop
+    run_prepare: Callable[..., Awaitable[Prepared]] = run_inline     # (fn, *args), off the event loop
     highwater: Callable[[int], int | None] = lambda partition: None   # cdr.batches offset after the last record
     wall: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-    def __post_init__(self) -> None:
-        if self.run_prepare is None:
-            async def inline(fn: Callable[..., Prepared], *args: Any) -> Prepared:
-                return fn(*args)
-            self.run_prepare = inline
 
 
 class Prepare:
