@@ -16,6 +16,9 @@ from cdrflow.stream.columns import Columns
 from cdrflow.tenants.directory import TenantDirectory
 
 TENANT_FIELDS = ("tenant", "extension", "call_class", "call_direction", "destination", "cost")
+# what TenantDirectory.classify reads
+TENANT_INPUTS = ("ingress_trunk", "egress_trunk", "calling_number", "called_number", "calling_e164", "called_e164",
+                 "answer_ms", "extension", "tenant", "start_ms", "billable_ms", *TENANT_FIELDS[2:])
 
 
 @dataclass
@@ -77,11 +80,13 @@ class Enricher:
             if by_trunk.get(ingress) or by_trunk.get(egress) or numbers[calling] or numbers[called]]
         if not candidates:
             return
+        read = [(name, cdrs[name]) for name in TENANT_INPUTS]
         columns = [cdrs[name] for name in TENANT_FIELDS]
-        for i, row in zip(candidates, cdrs.rows(candidates)):
+        for i in candidates:
+            row = {name: column[i] for name, column in read}
             tenancy.classify(row)
             for name, column in zip(TENANT_FIELDS, columns):
-                column[i] = row[name]
+                column[i] = row.get(name)
 
     def __call__(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The same on CDR dicts (check_wire's), filled in place (fields left out take the model's default)."""
