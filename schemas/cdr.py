@@ -136,7 +136,8 @@ def _wire_struct(name: str = "CDRWire", omitted: str = "unset") -> type[msgspec.
             fields.append((field_name, Union[annotation, UnsetType], UNSET))
         else:
             fields.append((field_name, annotation, field.default))
-    return msgspec.defstruct(name, fields, forbid_unknown_fields=True, kw_only=True,
+    # gc=False: a take is ~100k records of plain values; the collector need not track them
+    return msgspec.defstruct(name, fields, forbid_unknown_fields=True, kw_only=True, gc=False,
                              namespace={"__post_init__": _check_wire_answer})
 
 
