@@ -20,8 +20,6 @@ _INTS = {"start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms", "q850_
 # Arrow types of the insert; ClickHouse converts them to the table's (UUID, Enum8, UInt16 …)
 ARROW_SCHEMA = pa.schema([(name, pa.int64() if name in _INTS else pa.float64() if name == "cost" else pa.string())
                           for name in FIELDS])
-
-
 _GETTERS = [(name, attrgetter(name)) for name in FIELDS]
 
 
@@ -34,25 +32,14 @@ class Columns:
         self.data, self.length = data, length
 
     @classmethod
-    def empty(cls) -> "Columns":
-        return cls({name: [] for name in FIELDS}, 0)
-
-    @classmethod
     def from_structs(cls, rows: Sequence[Any]) -> "Columns":
-        """CDRRow structs (checked) → columns, transposed in C."""
+        """CDRRow structs (checked) → columns, a field at a time (attrgetter over the rows, in C)."""
         return cls({name: list(map(get, rows)) for name, get in _GETTERS}, len(rows))
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, Any]]) -> "Columns":
         """Checked CDR dicts (check_wire's) → columns; a field left out takes the model's default."""
         return cls.from_structs([msgspec.convert(row, CDRRow) for row in rows])
-
-    @classmethod
-    def concat(cls, parts: Sequence["Columns"]) -> "Columns":
-        if len(parts) == 1:
-            return parts[0]
-        data = {name: [v for part in parts for v in part.data[name]] for name in FIELDS}
-        return cls(data, sum(part.length for part in parts))
 
     def __len__(self) -> int:
         return self.length
