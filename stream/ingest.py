@@ -83,7 +83,7 @@ class IngestPorts:
     send_dead_letters: Callable[[list[bytes]], Awaitable[None]]
     send_partials: Callable[[list[Record]], Awaitable[None]]
     send_hits: Callable[[list[Record]], Awaitable[None]]
-    ack: Callable[[Any], Awaitable[None]]             # acknowledges a take (its token: Faust's events)
+    ack: Callable[[Any], Awaitable[None]]             # acknowledges a take (its token: the agent's stream, events)
     run_prepare: Callable[..., Awaitable[Prepared]] = run_inline     # (fn, *args), off the event loop
     highwater: Callable[[int], int | None] = lambda partition: None   # cdr.batches offset after the last record
     wall: Callable[[], float] = time.time

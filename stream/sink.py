@@ -12,10 +12,14 @@ from cdrflow.stream.columns import Columns
 
 
 
+INSERT_ROWS = 25_000
+
+
 class CdrWriter:
     def __init__(self, client: Client, settings: Settings):
         self.client = client
         self.table = table("cdr", settings)
+        self.unfinished: set[str] = set()     # ids a failed write_columns stored before it failed
         self.count_between, self.ids_between, self.ids_between_by_prefix = (
             query(name, settings) for name in ("cdr_count_between", "cdr_ids_between", "cdr_ids_between_by_prefix"))
 
@@ -46,17 +50,30 @@ class CdrWriter:
         return ids.intersection(row[0] for row in rows)
 
     def write_columns(self, cdrs: Columns) -> Columns:
-        """Inserts the CDRs not stored yet (also dropping repeats within the batch), as one Arrow
-        table; returns those."""
+        """Inserts the CDRs not stored yet (also dropping repeats within the batch) as Arrow
+        tables of INSERT_ROWS rows; returns those. An insert holds a few times its rows' size in
+        chdb's memory, so a 100k-CDR take goes in slices. If a slice fails, the ones before it are
+        stored: the retry of the same take (stream/ingest.py Store) skips them but still returns
+        them as fresh, so their partials are not lost."""
         stored = self.already_stored(cdrs)
         fresh: dict[str, int] = {}
+        insert: list[int] = []
         for index, cdr_id in enumerate(cdrs["cdr_id"]):
-            if cdr_id not in fresh and (not stored or cdr_id.lower() not in stored):
+            if cdr_id in fresh:
+                continue
+            key = cdr_id.lower()
+            if key not in stored:
                 fresh[cdr_id] = index
-        rows = cdrs if len(fresh) == len(cdrs) else cdrs.select(list(fresh.values()))
-        if len(rows):
-            self.client.insert_arrow(self.table, rows.to_arrow())
-        return rows
+                insert.append(index)
+            elif key in self.unfinished:
+                fresh[cdr_id] = index
+        table = (cdrs if len(insert) == len(cdrs) else cdrs.select(insert)).to_arrow()
+        ids = table.column("cdr_id")
+        for start in range(0, table.num_rows, INSERT_ROWS):
+            self.client.insert_arrow(self.table, table.slice(start, INSERT_ROWS))
+            self.unfinished.update(i.lower() for i in ids.slice(start, INSERT_ROWS).to_pylist())
+        self.unfinished.clear()
+        return cdrs if len(fresh) == len(cdrs) else cdrs.select(list(fresh.values()))
 
     def write(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """write_columns for checked CDR dicts; returns the fresh ones as dicts."""
