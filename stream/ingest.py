@@ -222,7 +222,10 @@ class Acknowledge:
 
 @dataclass
 class IngestChain:
-    """Runs takes through the steps: a take is prepared while the one before it is written."""
+    """Runs takes through the steps, three at a time: take N+2 is prepared while take N+1 is
+    written and take N announced and acknowledged. One write at a time; announce and ack in take
+    order, each take's after its own write and after the take before it: no ack precedes its
+    write, none overtakes another, and a failure stops every take after it unacknowledged."""
 
     prepare: Prepare
     store: Store
@@ -230,36 +233,46 @@ class IngestChain:
     acknowledge: Acknowledge
     ports: IngestPorts
     stats: WorkerStats
-    _in_flight: asyncio.Future | None = field(default=None, init=False)
+    _storing: asyncio.Future | None = field(default=None, init=False)      # the write in flight
+    _finishing: asyncio.Future | None = field(default=None, init=False)    # the newest take's whole chain
 
     async def take(self, messages: list[Message], token: Any) -> None:
-        """Prepares the take, waits for the previous one to finish (a failure there re-raises,
-        its take unacked), then starts this one's store → announce → acknowledge."""
+        """Prepares the take, waits for the previous write (a failure there re-raises, its take
+        unacked), then starts this one's store → announce → acknowledge."""
         started = time.perf_counter()
         take = await self.ports.run_prepare(self.prepare, messages)
         self.stats.cdrs_in += len(take.cdrs)     # taken in; cdrs_stored counts them once written
-        await self.join()
-        self._in_flight = asyncio.ensure_future(self.finish(take, token, started))
-        self._in_flight.add_done_callback(_report_failure)
+        if self._storing is not None:
+            await self._storing
+        self._storing = asyncio.ensure_future(self.timed_store(take))
+        self._finishing = asyncio.ensure_future(self.finish(take, token, started, self._storing, self._finishing))
+        self._finishing.add_done_callback(_report_failure)
 
-    async def finish(self, take: Prepared, token: Any, started: float) -> None:
-        times, n = self.stats.steps, len(take.cdrs)
+    async def timed_store(self, take: Prepared) -> Columns:
         t0 = time.perf_counter()
         fresh = await self.store(take.cdrs)
+        self.stats.steps.add("write", time.perf_counter() - t0, len(take.cdrs))
+        return fresh
+
+    async def finish(self, take: Prepared, token: Any, started: float, storing: asyncio.Future,
+                     previous: asyncio.Future | None) -> None:
+        fresh = await storing
+        if previous is not None:
+            await previous          # the take before is announced and acknowledged first
+        times, n = self.stats.steps, len(take.cdrs)
         t1 = time.perf_counter()
         await self.announce(take, fresh)
         t2 = time.perf_counter()
         await self.acknowledge(take, token, fresh, started)
-        t3 = time.perf_counter()
-        for step, seconds in (("write", t1 - t0), ("announce", t2 - t1), ("acknowledge", t3 - t2)):
-            times.add(step, seconds, n)
+        times.add("announce", t2 - t1, n)
+        times.add("acknowledge", time.perf_counter() - t2, n)
 
     async def join(self, timeout_s: float | None = None) -> None:
-        """Waits for the take in flight (stored, announced, acknowledged); re-raises its failure.
-        Past timeout_s (on stop, while ClickHouse fails) it is cancelled, its take unacknowledged."""
-        in_flight, self._in_flight = self._in_flight, None
-        if in_flight is not None:
-            await asyncio.wait_for(in_flight, timeout_s)
+        """Waits for every take in flight (stored, announced, acknowledged); re-raises a failure.
+        Past timeout_s (on stop, while ClickHouse fails) they are cancelled, unacknowledged."""
+        finishing, self._finishing, self._storing = self._finishing, None, None
+        if finishing is not None:
+            await asyncio.wait_for(finishing, timeout_s)
 
 
 def _report_failure(task: asyncio.Future) -> None:

@@ -41,6 +41,7 @@ class FakePorts:
         self.dead_letter_batches: list[list[bytes]] = []
         self.partials: list = []
         self.sleeps: list[float] = []
+        self.partials_gate: asyncio.Event | None = None
 
     async def write(self, cdrs: Columns) -> Columns:
         if self.write_gate is not None:
@@ -59,6 +60,8 @@ class FakePorts:
         self.log.append(f"dead letters {len(letters)}")
 
     async def send_partials(self, records: list) -> None:
+        if self.partials_gate is not None:
+            await self.partials_gate.wait()     # the broker is slow to confirm
         self.partials += records
         self.log.append("partials")
 
@@ -104,6 +107,25 @@ def test_nothing_is_acknowledged_before_the_write_and_takes_finish_in_order():
         return fake.log
     log = asyncio.run(main())
     assert log == ["write 400", "partials", "ack take-1", "write 200", "partials", "ack take-2"]
+
+
+def test_the_next_take_is_written_while_the_previous_one_is_announced_and_acks_stay_in_order():
+    async def main():
+        fake = FakePorts()
+        fake.partials_gate = asyncio.Event()
+        chain = chain_of(fake)
+        await chain.take(take_of(CDRS[:400]), "take-1")
+        await chain.take(take_of(CDRS[400:]), "take-2")     # take 1 is stored, still announcing
+        await chain.take(take_of(CDRS[:100]), "take-3")     # a redelivery: take 2 stored meanwhile
+        for _ in range(20):
+            await asyncio.sleep(0)
+        waiting = list(fake.log)
+        fake.partials_gate.set()
+        await chain.join()
+        return waiting, fake.log
+    waiting, log = asyncio.run(main())
+    assert waiting == ["write 400", "write 200", "write 0"]       # no ack while take 1's partials wait
+    assert log[3:] == ["partials", "ack take-1", "partials", "ack take-2", "partials", "ack take-3"]
 
 
 def test_a_failed_write_acknowledges_nothing_and_is_retried_with_backoff():
