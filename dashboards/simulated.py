@@ -85,7 +85,7 @@ def _numbers(client: Client, settings: Settings, stored: list[dict]) -> None:
 def _platform_health(client: Client, settings: Settings, now_ms: int) -> None:
     """A worker's samples, one a minute, over the last two hours of wall-clock time: platform health
     is about when the platform stored rows (cdr.stored_at is now too), not event time."""
-    # the counters the sampler reads from the worker's WorkerStats (stream/app.py, which imports Faust)
+    # the counters the sampler reads from the worker's WorkerStats (stream/worker_stats.py)
     stats = SimpleNamespace(cdrs_in=0, cdrs_stored=0, duplicates_skipped=0)
     sampler, rows = HealthSampler("worker-1"), []
     for m in range(120):

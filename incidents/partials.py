@@ -13,7 +13,7 @@ would be judged once at its end, and a fault that began inside it seen up to tha
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 MINUTE_MS = 60_000
 TENTH_MS = 10_000          # sub-minute resolution of "tens" and "quick": six 10-second slices a minute
@@ -30,12 +30,6 @@ def empty() -> dict[str, Any]:
             "causes": {}, "sip": {}, "samples": [], "tens": [0] * SLICES, "quick": [0] * SLICES}
 
 
-def sample(cdr: dict[str, Any]) -> dict[str, Any]:
-    """A failed call kept as evidence for the carrier: what they need to find it in their logs."""
-    return {"call_id": cdr["call_id"], "cdr_id": cdr["cdr_id"], "start_ms": cdr["start_ms"],
-            "q850_cause": cdr.get("q850_cause"), "sip_code": cdr.get("sip_code")}
-
-
 def merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     for field in ("seizures", "answered", "effective", "network", "pdd_sum", "pdd_n"):
         into[field] += other[field]
@@ -48,17 +42,33 @@ def merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
-def partial_steps(cdrs: list[dict[str, Any]]) -> list[tuple[dict[str, dict[str, Any]], int]]:
-    """Final records with an interconnect → per STEP_MS of end time, oldest first: ({"ic|dir":
-    {"key", "minutes": {minute_ms: partial}, "newest_ms"}}, the step's end). newest_ms is the key's
-    newest call end in the step: how far the detector has seen that interconnect.
+PARTIAL_FIELDS = ("interconnect", "direction", "record_kind", "call_id", "cdr_id", "start_ms", "end_ms",
+                  "cause_class", "q850_cause", "sip_code", "pdd_ms")
 
-    Runs on the ingest hot path (~1 µs a CDR): records are counted by (key, 10-s slice, outcome)
-    with Counter, and per-record Python is kept to the PDD sums, newest ends and a few samples."""
-    final = [c for c in cdrs if c.get("interconnect") and c.get("direction") and c.get("record_kind") != "start"]
-    outcomes = Counter((c["interconnect"], c["direction"], c["end_ms"] // TENTH_MS,
-                        c["end_ms"] - c["start_ms"] < QUICK_MS, c["cause_class"], c.get("q850_cause"),
-                        c.get("sip_code")) for c in final)
+
+def partial_steps(cdrs: list[dict[str, Any]]) -> list[tuple[dict[str, dict[str, Any]], int]]:
+    """partial_steps_of CDR dicts."""
+    return partial_steps_of({name: [c.get(name) for c in cdrs] for name in PARTIAL_FIELDS})
+
+
+def partial_steps_of(columns: Mapping[str, Sequence[Any]]) -> list[tuple[dict[str, dict[str, Any]], int]]:
+    """Final records with an interconnect, as columns (PARTIAL_FIELDS) → per STEP_MS of end time,
+    oldest first: ({"ic|dir": {"key", "minutes": {minute_ms: partial}, "newest_ms"}}, the step's
+    end). newest_ms is the key's newest call end in the step: how far the detector has seen that
+    interconnect.
+
+    Runs on the ingest hot path: the rows are grouped by (key, 10-s slice, outcome) with Counter
+    over zipped columns, and per-row Python is kept to the PDD sums, newest ends and a few samples."""
+    ics, directions, kinds = columns["interconnect"], columns["direction"], columns["record_kind"]
+    final = [i for i, (ic, d, kind) in enumerate(zip(ics, directions, kinds)) if ic and d and kind != "start"]
+    if not final:
+        return []
+    ics, directions = [ics[i] for i in final], [directions[i] for i in final]
+    start, end, classes = ([columns[name][i] for i in final] for name in ("start_ms", "end_ms", "cause_class"))
+    q850, sip, pdd = ([columns[name][i] for i in final] for name in ("q850_cause", "sip_code", "pdd_ms"))
+    tenths = [e // TENTH_MS for e in end]
+    outcomes = Counter(zip(ics, directions, tenths, [e - s < QUICK_MS for s, e in zip(start, end)], classes, q850,
+                           sip))
     steps: dict[int, dict[str, dict[str, Any]]] = {}
 
     def message(ic: str, direction: str, end_ms: int) -> dict[str, Any]:
@@ -71,7 +81,7 @@ def partial_steps(cdrs: list[dict[str, Any]]) -> list[tuple[dict[str, dict[str, 
     def partial(m: dict[str, Any]) -> dict[str, Any]:
         return next(iter(m["minutes"].values()))     # a step lies inside one minute
 
-    for (ic, direction, tenth, quick, cls, q850, sip), n in outcomes.items():
+    for (ic, direction, tenth, quick, cls, q850_cause, sip_code), n in outcomes.items():
         p = partial(message(ic, direction, tenth * TENTH_MS))
         p["tens"][tenth % SLICES] += n
         if quick:
@@ -80,20 +90,45 @@ def partial_steps(cdrs: list[dict[str, Any]]) -> list[tuple[dict[str, dict[str, 
         p["answered"] += n if cls == "answered" else 0
         p["effective"] += n if cls in ("answered", "user") else 0
         p["network"] += n if cls == "network" else 0
-        for code, counter in ((q850, "causes"), (sip, "sip")):
+        for code, counter in ((q850_cause, "causes"), (sip_code, "sip")):
             if code is not None:
                 p[counter][str(code)] = p[counter].get(str(code), 0) + n
-    for c in final:
-        m = steps[c["end_ms"] // STEP_MS][f'{c["interconnect"]}|{c["direction"]}']
-        if c["end_ms"] > m["newest_ms"]:
-            m["newest_ms"] = c["end_ms"]
-        if c.get("pdd_ms") is not None:
-            p = partial(m)
-            p["pdd_sum"] += c["pdd_ms"]
-            p["pdd_n"] += 1
-        if c["cause_class"] in FAILED and len(partial(m)["samples"]) < SAMPLES_PER_MINUTE:
-            partial(m)["samples"].append(sample(c))
+    groups = list(zip(ics, directions, [e // STEP_MS for e in end]))
+    for group, newest in _max_by(groups, end).items():
+        m = steps[group[2]][f"{group[0]}|{group[1]}"]
+        m["newest_ms"] = newest
+    for group, (total, n) in _sum_by(groups, pdd).items():
+        p = partial(steps[group[2]][f"{group[0]}|{group[1]}"])
+        p["pdd_sum"] += total
+        p["pdd_n"] += n
+    cdr_ids, call_ids = columns["cdr_id"], columns["call_id"]
+    for row, (group, cls) in enumerate(zip(groups, classes)):
+        if cls in FAILED:
+            samples = partial(steps[group[2]][f"{group[0]}|{group[1]}"])["samples"]
+            if len(samples) < SAMPLES_PER_MINUTE:
+                i = final[row]
+                samples.append({"call_id": call_ids[i], "cdr_id": cdr_ids[i], "start_ms": start[row],
+                                "q850_cause": q850[row], "sip_code": sip[row]})
     return [(steps[s], (s + 1) * STEP_MS) for s in sorted(steps)]
+
+
+def _max_by(groups: list[tuple], values: list[int]) -> dict[tuple, int]:
+    newest: dict[tuple, int] = {}
+    for group, value in zip(groups, values):
+        if value > newest.get(group, 0):
+            newest[group] = value
+    return newest
+
+
+def _sum_by(groups: list[tuple], values: list[int | None]) -> dict[tuple, tuple[int, int]]:
+    """group → (sum, count) of its values that are not None."""
+    sums: Counter = Counter()
+    counts: Counter = Counter()
+    for group, value in zip(groups, values):
+        if value is not None:
+            sums[group] += value
+            counts[group] += 1
+    return {group: (sums[group], counts[group]) for group in counts}
 
 
 def partial_messages(cdrs: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], int | None]:

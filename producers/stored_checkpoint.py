@@ -8,7 +8,7 @@ worker has stored everything up to it:
 - after each chunk is published and acknowledged, the source records the chunk's end position
   with the Kafka offsets its CDR batches got (partition → highest offset, from the delivery
   reports: Publisher.take_marks);
-- the worker commits a batch's offset only after ClickHouse stored its CDRs (stream/app.py acks a
+- the worker commits a batch's offset only after ClickHouse stored its CDRs (stream/ingest.py acks a
   take after the write; Faust commits acked offsets), so a chunk is stored once the worker
   group's committed offset has passed each of its offsets; reading the group's committed offsets
   does not join the group;

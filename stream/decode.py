@@ -1,4 +1,4 @@
-"""Decode: Kafka message payloads → validated CDR dicts, and dead letters for what is not."""
+"""Decode: Kafka message payloads → checked CDRs as columns, and dead letters for what is not."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,44 +6,54 @@ from typing import Any, Iterable
 
 import msgspec
 
-from cdrflow.schemas.cdr import CDRWire, check_wire
+from cdrflow.schemas.cdr import CDRRow
 from cdrflow.schemas.envelope import SCHEMA_VERSION, DeadLetter, EnvelopeError, decode_batch, truncate_raw
 
-# the envelope and every record read and checked in one pass (schemas/cdr.py CDRWire)
-_ENVELOPE = msgspec.json.Decoder(msgspec.defstruct("Envelope", [("v", int), ("source", str), ("cdrs", list[CDRWire])]))
+from cdrflow.stream.columns import Columns
+
+# the envelope and every record read and checked in one pass (schemas/cdr.py CDRRow: CDRWire's
+# check, a field left out taking the model's default)
+_ENVELOPE = msgspec.json.Decoder(msgspec.defstruct("Envelope", [("v", int), ("source", str), ("cdrs", list[CDRRow])]))
 
 
 @dataclass
 class Decoded:
-    cdrs: list[dict[str, Any]] = field(default_factory=list)
+    cdrs: Columns
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)     # CDRs read from each message, in order
 
 
 def decode_messages(messages: Iterable[tuple[bytes, str]]) -> Decoded:
     """messages: (payload, position). A message that fails the one-pass check is read again record
     by record, so only its bad records are set aside (and an envelope that is not one, whole)."""
-    out = Decoded()
+    rows: list[Any] = []
+    letters: list[DeadLetter] = []
+    counts: list[int] = []
     for payload, position in messages:
+        before = len(rows)
         try:
             envelope = _ENVELOPE.decode(payload)
             if envelope.v == SCHEMA_VERSION:
-                out.cdrs.extend(msgspec.to_builtins(envelope.cdrs))
+                rows += envelope.cdrs
+                counts.append(len(envelope.cdrs))
                 continue
         except msgspec.DecodeError:     # ValidationError included
             pass
         try:
             cdrs = decode_batch(payload)
         except EnvelopeError as exc:
-            out.dead_letters.append(DeadLetter(stage="decode", reason=str(exc), source="kafka",
-                                               position=position, raw=truncate_raw(payload)))
+            letters.append(DeadLetter(stage="decode", reason=str(exc), source="kafka",
+                                      position=position, raw=truncate_raw(payload)))
+            counts.append(0)
             continue
         for index, cdr in enumerate(cdrs):
             try:
-                out.cdrs.append(check_wire(cdr))
+                rows.append(msgspec.convert(cdr, CDRRow))
             except msgspec.ValidationError as exc:
                 source = cdr.get("source", "unknown") if isinstance(cdr, dict) else "unknown"
-                out.dead_letters.append(DeadLetter(
+                letters.append(DeadLetter(
                     stage="decode", reason=f"invalid CDR: {exc}", source=str(source), position=f"{position}#{index}",
                     source_format=cdr.get("source_format") if isinstance(cdr, dict) else None,
                     raw=truncate_raw(repr(cdr))))
-    return out
+        counts.append(len(rows) - before)
+    return Decoded(Columns.from_structs(rows), letters, counts)

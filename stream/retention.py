@@ -4,30 +4,26 @@ importing last year's files shows why they are not in ClickHouse (raise CDRFLOW_
 to keep them)."""
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from cdrflow.schemas.envelope import DeadLetter, truncate_raw
 
+from cdrflow.stream.columns import Columns
+
 DAY_MS = 86_400_000
 
 
-def split_by_retention(cdrs: list[dict[str, Any]], retention_days: int,
-                       now_ms: int) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
+def split_by_retention(cdrs: Columns, retention_days: int, now_ms: int) -> tuple[Columns, list[DeadLetter]]:
     """(CDRs inside the window, dead letters of those that start before it). The window is the
     table's TTL, toDateTime(start_time) + retention_days: a row whose start is that old expires."""
     cutoff = now_ms - retention_days * DAY_MS
-    if all(c["start_ms"] >= cutoff for c in cdrs):
+    starts = cdrs["start_ms"]
+    if not starts or min(starts) >= cutoff:
         return cdrs, []
-    kept, letters = [], []
+    kept = [i for i, start in enumerate(starts) if start >= cutoff]
+    expired = [i for i, start in enumerate(starts) if start < cutoff]
     reason = f"starts before the retention window of {retention_days} days"
-    for cdr in cdrs:
-        if cdr["start_ms"] >= cutoff:
-            kept.append(cdr)
-        else:
-            letters.append(DeadLetter(stage="retention", reason=reason, source=cdr["source"],
-                                      source_format=cdr.get("source_format"),
-                                      position=f"{cdr.get('source_file', '')}:{cdr.get('source_offset', 0)}",
-                                      raw=truncate_raw(orjson.dumps(cdr))))
-    return kept, letters
+    letters = [DeadLetter(stage="retention", reason=reason, source=cdr["source"], source_format=cdr["source_format"],
+                          position=f"{cdr['source_file']}:{cdr['source_offset']}", raw=truncate_raw(orjson.dumps(cdr)))
+               for cdr in cdrs.rows(expired)]
+    return cdrs.select(kept), letters

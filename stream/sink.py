@@ -1,35 +1,30 @@
-"""Write: enriched CDR dicts → ClickHouse, skipping cdr_ids already stored (redelivery)."""
+"""Write: a take's enriched columns → ClickHouse as one Arrow insert, skipping cdr_ids already stored (redelivery)."""
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from clickhouse_connect.driver.client import Client
 
 from cdrflow.clickhouse.sql import query, table
 from cdrflow.infra.config import Settings
 
-# The wire fields the cdr table takes (times as epoch ms into its EPHEMERAL inputs).
-CDR_COLUMNS = (
-    "cdr_id", "source", "source_format", "native_id", "call_id", "correlation_id", "record_kind",
-    "start_ms", "answer_ms", "end_ms", "duration_ms", "billable_ms",
-    "calling_number", "called_number", "calling_e164", "called_e164",
-    "ingress_trunk", "egress_trunk", "interconnect", "direction",
-    "q850_cause", "sip_code", "cause_class", "disconnect_initiator", "pdd_ms",
-    "tenant", "extension", "source_file", "source_offset",
-    "call_class", "call_direction", "destination", "cost",
-)
+from cdrflow.stream.columns import Columns
+
+
+
+INSERT_ROWS = 25_000
 
 
 class CdrWriter:
     def __init__(self, client: Client, settings: Settings):
         self.client = client
         self.table = table("cdr", settings)
+        self.unfinished: set[str] = set()     # ids a failed write_columns stored before it failed
         self.count_between, self.ids_between, self.ids_between_by_prefix = (
             query(name, settings) for name in ("cdr_count_between", "cdr_ids_between", "cdr_ids_between_by_prefix"))
 
-    def already_stored(self, cdrs: list[dict[str, Any]]) -> set[str]:
-        """cdr_ids of this batch that a previous delivery stored.
+    def already_stored(self, cdrs: Columns) -> set[str]:
+        """cdr_ids (lower case) of this batch that a previous delivery stored.
 
         The batch's time range selects the candidates through the primary key. When the range
         holds few rows (the usual case: a batch covers seconds of traffic) their ids are fetched
@@ -38,14 +33,14 @@ class CdrWriter:
         escaped character by character in Python (~0.3 s for a 33k-id take, under the GIL),
         and an Array(UUID) of 100k ids takes ~40 s to bind. The ids fetched are compared whole.
         """
-        if not cdrs:
+        if not len(cdrs):
             return set()
-        starts = [c["start_ms"] for c in cdrs]
+        starts = cdrs["start_ms"]
         params = {"lo": min(starts), "hi": max(starts)}
         in_range = self.client.query(self.count_between, parameters=params).result_rows[0][0]
         if in_range == 0:
             return set()
-        ids = {c["cdr_id"].lower() for c in cdrs}
+        ids = {i.lower() for i in cdrs["cdr_id"]}
         if in_range <= 4 * len(cdrs) + 10_000:
             rows = self.client.query(self.ids_between, parameters=params).result_rows
         else:
@@ -54,14 +49,32 @@ class CdrWriter:
                                      parameters={**params, "prefixes": prefixes}).result_rows
         return ids.intersection(row[0] for row in rows)
 
-    def write(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Inserts the CDRs not stored yet (also dropping repeats within the batch); returns those."""
+    def write_columns(self, cdrs: Columns) -> Columns:
+        """Inserts the CDRs not stored yet (also dropping repeats within the batch) as Arrow
+        tables of INSERT_ROWS rows; returns those. An insert holds a few times its rows' size in
+        chdb's memory, so a 100k-CDR take goes in slices. If a slice fails, the ones before it are
+        stored: the retry of the same take (stream/ingest.py Store) skips them but still returns
+        them as fresh, so their partials are not lost."""
         stored = self.already_stored(cdrs)
-        fresh: dict[str, dict[str, Any]] = {}
-        for cdr in cdrs:
-            if cdr["cdr_id"].lower() not in stored:
-                fresh.setdefault(cdr["cdr_id"], cdr)
-        if fresh:
-            self.client.raw_insert(self.table, column_names=list(CDR_COLUMNS),
-                                   insert_block=orjson.dumps(list(fresh.values())), fmt="JSONEachRow")
-        return list(fresh.values())
+        fresh: dict[str, int] = {}
+        insert: list[int] = []
+        for index, cdr_id in enumerate(cdrs["cdr_id"]):
+            if cdr_id in fresh:
+                continue
+            key = cdr_id.lower()
+            if key not in stored:
+                fresh[cdr_id] = index
+                insert.append(index)
+            elif key in self.unfinished:
+                fresh[cdr_id] = index
+        table = (cdrs if len(insert) == len(cdrs) else cdrs.select(insert)).to_arrow()
+        ids = table.column("cdr_id")
+        for start in range(0, table.num_rows, INSERT_ROWS):
+            self.client.insert_arrow(self.table, table.slice(start, INSERT_ROWS))
+            self.unfinished.update(i.lower() for i in ids.slice(start, INSERT_ROWS).to_pylist())
+        self.unfinished.clear()
+        return cdrs if len(fresh) == len(cdrs) else cdrs.select(list(fresh.values()))
+
+    def write(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """write_columns for checked CDR dicts; returns the fresh ones as dicts."""
+        return self.write_columns(Columns.from_rows(cdrs)).rows()

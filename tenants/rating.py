@@ -62,7 +62,11 @@ def direction_classifier(home_region: str, home_area: str, cache_size: int = 1 <
             return "international", region
         if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE:
             return "mobile", region
-        return ("local" if home_area and area_code(parsed) == home_area else "long_distance"), region
+        # an area code is a prefix of the national number: only one that starts with the home area
+        # can be local, and only then is the area code (a costly lookup) worth finding
+        local = home_area and phonenumbers.national_significant_number(parsed).startswith(home_area) \
+            and area_code(parsed) == home_area
+        return ("local" if local else "long_distance"), region
 
     return classify
 

@@ -33,13 +33,13 @@ def test_bad_records_become_dead_letters_exactly_when_the_model_refuses_them(cha
     assert len(decoded.cdrs) == 2
     [letter] = decoded.dead_letters
     assert letter.position == "cdr.batches/0@7#1" and letter.reason.startswith("invalid CDR: ")
-    assert decoded.cdrs == [GOOD, GOOD]
+    assert decoded.cdrs.rows() == [GOOD, GOOD]
 
 
 def test_good_envelopes_pass_as_received_and_foreign_ones_are_dead_letters():
     decoded = decode_messages([(encode_batch("s", [GOOD, GOOD]), "p@1"), (b'{"v": 9, "cdrs": []}', "p@2"),
                                (b"not json", "p@3"), (b'{"v": 1, "source": "s"}', "p@4")])
-    assert decoded.cdrs == [GOOD, GOOD]
+    assert decoded.cdrs.rows() == [GOOD, GOOD]
     assert [(d.position, d.reason.split(" ")[0]) for d in decoded.dead_letters] == [
         ("p@2", "unsupported"), ("p@3", "not"), ("p@4", "not")]
 
@@ -47,7 +47,7 @@ def test_good_envelopes_pass_as_received_and_foreign_ones_are_dead_letters():
 def test_missing_required_field_is_refused_and_good_records_pass_as_received():
     record = {k: v for k, v in GOOD.items() if k != "end_ms"}
     decoded = decode_messages([(encode_batch("s", [record, GOOD]), "p")])
-    assert decoded.cdrs == [GOOD] and "end_ms" in decoded.dead_letters[0].reason
+    assert decoded.cdrs.rows() == [GOOD] and "end_ms" in decoded.dead_letters[0].reason
     CDR.model_validate(GOOD, strict=True)
 
 

@@ -28,3 +28,42 @@ def test_redelivered_rows_are_skipped_in_narrow_and_wide_time_ranges(clickhouse)
     stored = client.query(
         f"SELECT count(), uniqExact(cdr_id) FROM {settings.clickhouse_database}.cdr FINAL").result_rows[0]
     assert stored == (21_006, 21_006)
+
+
+def test_a_write_that_failed_midway_returns_the_rows_it_stored_as_fresh_on_its_retry(clickhouse):
+    """A take goes in slices of INSERT_ROWS; when a later slice fails, the retry skips the stored
+    slices but still returns them as fresh (their partials are this take's), and stores the rest."""
+    from cdrflow.stream.columns import Columns
+    from cdrflow.stream.sink import INSERT_ROWS
+
+    settings, client = clickhouse
+
+    class SecondInsertFails:
+        """The real client, whose second Arrow insert fails once (a server gone mid-take)."""
+
+        def __init__(self):
+            self.inserts = 0
+
+        def __getattr__(self, name):
+            return getattr(client, name)
+
+        def insert_arrow(self, table, arrow_table):
+            self.inserts += 1
+            if self.inserts == 2:
+                raise ConnectionError("gone")
+            return client.insert_arrow(table, arrow_table)
+
+    writer = CdrWriter(client, settings)
+    writer.client = SecondInsertFails()
+    take = Enricher(settings.home_region, settings.interconnects).columns(Columns.from_rows(
+        generate(default_config(settings, seed=6, calls_per_second=50.0,
+                                start_ms=int(time.time() * 1000) - 86_400_000), count=INSERT_ROWS + 5_000)))
+    try:
+        writer.write_columns(take)
+        raise AssertionError("the second slice should have failed")
+    except ConnectionError:
+        pass
+    assert client.query(f"SELECT count() FROM {writer.table}").result_rows[0][0] == INSERT_ROWS
+    assert len(writer.write_columns(take)) == INSERT_ROWS + 5_000          # the retry: all of it is this take's
+    assert client.query(f"SELECT count() FROM {writer.table}").result_rows[0][0] == INSERT_ROWS + 5_000
+    assert len(writer.write_columns(take)) == 0                             # a redelivery after success

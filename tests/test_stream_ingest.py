@@ -1,0 +1,224 @@
+"""The ingest chain (stream/ingest.py) driven with fake ports, in milliseconds: the order of write,
+side outputs and acknowledgement, retried writes, partials of fresh rows only, join on stop, and
+dead letters in one batch. The Kafka-backed worker is tested in tests/test_pipeline.py."""
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from cdrflow.infra.config import Settings
+from cdrflow.numbering.hits import DisconnectedHits
+from cdrflow.producers.simulate import default_config, generate
+from cdrflow.schemas.envelope import encode_batch
+from cdrflow.stream.columns import Columns
+from cdrflow.stream.enrich import Enricher
+from cdrflow.stream.ingest import IngestPorts, Message, ingest_chain
+from cdrflow.stream.worker_stats import WorkerStats
+
+START_MS = 1_795_000_000_000
+SETTINGS = Settings()
+CDRS = list(generate(default_config(SETTINGS, seed=5, calls_per_second=200.0, start_ms=START_MS), count=600))
+
+
+def messages(*payloads: bytes) -> list[Message]:
+    return [Message(p, "cdr.batches", 0, offset, START_MS / 1000) for offset, p in enumerate(payloads)]
+
+
+def take_of(cdrs: list[dict]) -> list[Message]:
+    return messages(*(encode_batch("sim", cdrs[i:i + 200]) for i in range(0, len(cdrs), 200)))
+
+
+class FakePorts:
+    """Records every call in order; the write stores what it is given unless told otherwise."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.stored_ids: set[str] = set()
+        self.write_gate: asyncio.Event | None = None
+        self.failures_left = 0
+        self.dead_letter_batches: list[list[bytes]] = []
+        self.partials: list = []
+        self.sleeps: list[float] = []
+        self.partials_gate: asyncio.Event | None = None
+
+    async def write(self, cdrs: Columns) -> Columns:
+        if self.write_gate is not None:
+            await self.write_gate.wait()
+        if self.failures_left:
+            self.failures_left -= 1
+            self.log.append("write failed")
+            raise ConnectionError("ClickHouse is down\nand says so at length")
+        fresh = [i for i, cdr_id in enumerate(cdrs["cdr_id"]) if cdr_id not in self.stored_ids]
+        self.stored_ids.update(cdrs["cdr_id"])
+        self.log.append(f"write {len(fresh)}")
+        return cdrs.select(fresh)
+
+    async def send_dead_letters(self, letters: list[bytes]) -> None:
+        self.dead_letter_batches.append(letters)
+        self.log.append(f"dead letters {len(letters)}")
+
+    async def send_partials(self, records: list) -> None:
+        if self.partials_gate is not None:
+            await self.partials_gate.wait()     # the broker is slow to confirm
+        self.partials += records
+        self.log.append("partials")
+
+    async def send_hits(self, records: list) -> None:
+        self.log.append("hits")
+
+    async def ack(self, token) -> None:
+        self.log.append(f"ack {token}")
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await asyncio.sleep(0)
+
+    def ports(self) -> IngestPorts:
+        return IngestPorts(write=self.write, send_dead_letters=self.send_dead_letters,
+                           send_partials=self.send_partials, send_hits=self.send_hits, ack=self.ack,
+                           wall=lambda: START_MS / 1000 + 600, monotonic=lambda: 100.0, sleep=self.sleep)
+
+
+def chain_of(fake: FakePorts, stats: WorkerStats | None = None):
+    return ingest_chain(fake.ports(), Enricher(SETTINGS.home_region, SETTINGS.interconnects, SETTINGS.tenants),
+                        stats or WorkerStats(), DisconnectedHits(60.0), retention_days=30, partitions=2,
+                        worker_id="test")
+
+
+def seizures(records: list) -> int:
+    return sum(p["seizures"] for key, value, _ in records if key is not None
+               for p in orjson.loads(value)["minutes"].values())
+
+
+def test_nothing_is_acknowledged_before_the_write_and_takes_finish_in_order():
+    async def main():
+        fake = FakePorts()
+        fake.write_gate = asyncio.Event()
+        chain = chain_of(fake)
+        await chain.take(take_of(CDRS[:400]), "take-1")
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert fake.log == []                   # the write waits: nothing acknowledged
+        fake.write_gate.set()
+        await chain.take(take_of(CDRS[400:]), "take-2")    # waits for take 1 before starting
+        await chain.join()
+        return fake.log
+    log = asyncio.run(main())
+    assert log == ["write 400", "partials", "ack take-1", "write 200", "partials", "ack take-2"]
+
+
+def test_the_next_take_is_written_while_the_previous_one_is_announced_and_acks_stay_in_order():
+    async def main():
+        fake = FakePorts()
+        fake.partials_gate = asyncio.Event()
+        chain = chain_of(fake)
+        await chain.take(take_of(CDRS[:400]), "take-1")
+        await chain.take(take_of(CDRS[400:]), "take-2")     # take 1 is stored, still announcing
+        await chain.take(take_of(CDRS[:100]), "take-3")     # a redelivery: take 2 stored meanwhile
+        for _ in range(20):
+            await asyncio.sleep(0)
+        waiting = list(fake.log)
+        fake.partials_gate.set()
+        await chain.join()
+        return waiting, fake.log
+    waiting, log = asyncio.run(main())
+    assert waiting == ["write 400", "write 200", "write 0"]       # no ack while take 1's partials wait
+    assert log[3:] == ["partials", "ack take-1", "partials", "ack take-2", "partials", "ack take-3"]
+
+
+def test_a_failed_write_acknowledges_nothing_and_is_retried_with_backoff():
+    async def main():
+        fake, stats = FakePorts(), WorkerStats()
+        fake.failures_left = 10**9              # ClickHouse stays down
+        chain = chain_of(fake, stats)
+        await chain.take(take_of(CDRS[:200]), "take-1")
+        for _ in range(50):
+            await asyncio.sleep(0)
+        failing = (list(fake.log), stats.write_error, list(fake.sleeps))
+        fake.failures_left = 0                  # back: the same take is stored, then acknowledged
+        await chain.join()
+        return failing, fake.log, stats
+    (log, error, sleeps), after, stats = asyncio.run(main())
+    assert log and set(log) == {"write failed"}
+    assert error == "ConnectionError: ClickHouse is down"
+    assert sleeps[:6] == [1, 2, 4, 8, 16, 30] and max(sleeps) == 30
+    assert after[-3:] == ["write 200", "partials", "ack take-1"]
+    assert stats.write_error is None and stats.cdrs_stored == 200 and stats.write_failures == len(log)
+
+
+def test_partials_count_only_the_rows_stored_by_this_take():
+    async def main():
+        fake = FakePorts()
+        fake.stored_ids = {c["cdr_id"] for c in CDRS[:300]}     # a redelivery: half were stored before
+        chain = chain_of(fake)
+        await chain.take(take_of(CDRS), "again")
+        await chain.join()
+        return fake
+    fake = asyncio.run(main())
+    finals = [c for c in CDRS[300:] if c["record_kind"] != "start"]
+    assert fake.log[0] == "write 300"
+    assert 0 < seizures(fake.partials) <= len(finals)
+    routed = Enricher(SETTINGS.home_region, SETTINGS.interconnects).columns(Columns.from_rows(finals))
+    assert seizures(fake.partials) == sum(1 for ic in routed["interconnect"] if ic)
+
+
+def test_join_drains_the_write_in_flight():
+    async def main():
+        fake = FakePorts()
+        fake.write_gate = asyncio.Event()
+        chain = chain_of(fake)
+        await chain.take(take_of(CDRS[:200]), "last")
+        asyncio.get_running_loop().call_later(0.01, fake.write_gate.set)
+        await chain.join()                      # what the agent does on stop
+        return fake.log
+    assert asyncio.run(main()) == ["write 200", "partials", "ack last"]
+
+
+def test_dead_letters_of_a_take_go_out_in_one_batch_after_the_write():
+    bad = [{**CDRS[0], "duration_ms": -1}, {**CDRS[1], "surprise": 1}, {**CDRS[2], "pdd_ms": "120"}]
+
+    async def main():
+        fake, stats = FakePorts(), WorkerStats()
+        chain = chain_of(fake, stats)
+        await chain.take(messages(encode_batch("sim", [*bad, *CDRS[3:10]]), b"not json", b'{"v": 9, "cdrs": []}'),
+                         "t")
+        await chain.join()
+        return fake, stats
+    fake, stats = asyncio.run(main())
+    [letters] = fake.dead_letter_batches
+    reasons = [orjson.loads(letter)["reason"] for letter in letters]
+    assert [orjson.loads(letter)["position"] for letter in letters] == [
+        "cdr.batches/0@0#0", "cdr.batches/0@0#1", "cdr.batches/0@0#2", "cdr.batches/0@1", "cdr.batches/0@2"]
+    assert reasons[0].startswith("invalid CDR: Expected `int` >= 0") and "unsupported envelope version 9" in reasons
+    assert reasons[3].startswith("not JSON: ")
+    assert fake.log[:2] == ["write 7", "dead letters 5"] and fake.log[-1] == "ack t"
+    assert stats.dead_letters == 5 and stats.cdrs_stored == 7
+
+
+def test_steps_are_timed_per_cdr():
+    async def main():
+        fake, stats = FakePorts(), WorkerStats()
+        chain = chain_of(fake, stats)
+        await chain.take(take_of(CDRS), "t")
+        await chain.join()
+        return stats.as_dict()["steps_us_per_cdr"]
+    steps = asyncio.run(main())
+    assert list(steps) == ["decode", "retention", "enrich", "partials", "write", "announce", "acknowledge"]
+    assert all(us > 0 for us in steps.values())
+
+
+@pytest.mark.parametrize("days_old, stored", [(29, 10), (31, 0)])
+def test_a_cdr_older_than_retention_is_a_dead_letter(days_old, stored):
+    old = [{**c, "start_ms": c["start_ms"] - days_old * 86_400_000} for c in CDRS[:10]]
+
+    async def main():
+        fake = FakePorts()
+        chain = chain_of(fake)
+        await chain.take(take_of(old), "t")
+        await chain.join()
+        return fake
+    fake = asyncio.run(main())
+    assert fake.log[0] == f"write {stored}"
+    assert sum(len(batch) for batch in fake.dead_letter_batches) == 10 - stored
