@@ -180,8 +180,7 @@ class Announce:
         # some rows were stored before (a redelivery): the partials of the fresh ones only
         partials = take.partials if len(fresh) == len(take.cdrs) else partial_steps_of(fresh.data)
         watermark = self.clock.watermark(now, ports.highwater, ports.assigned(), ports.start)
-        if partials:
-            await ports.send_partials(self.partial_records(partials, watermark))
+        await ports.send_partials(self.partial_records(partials, watermark))
         await self.send_hits(self.hits.observe(self.calls_to_disconnected(fresh), ports.wall()))
 
     def partial_records(self, steps: Partials, watermark: int | None) -> list[Record]:

@@ -222,3 +222,27 @@ def test_a_cdr_older_than_retention_is_a_dead_letter(days_old, stored):
     fake = asyncio.run(main())
     assert fake.log[0] == f"write {stored}"
     assert sum(len(batch) for batch in fake.dead_letter_batches) == 10 - stored
+
+
+def test_partials_go_without_ticks_while_an_assigned_partition_is_not_read_yet():
+    """A worker starting on a backlog: partition 1 has records but none is read yet, so event time
+    is unknown; partials of partition 0's take go out (the detector counts them), ticks do not."""
+    def ticks(records: list) -> list[int]:
+        return [orjson.loads(value)["watermark_ms"] for key, value, _ in records if key is None]
+
+    async def main():
+        fake = FakePorts()
+        ports = fake.ports()
+        ports.assigned, ports.highwater, ports.start = lambda: [0, 1], {0: 2, 1: 5}.get, lambda p: None
+        chain = ingest_chain(ports, Enricher(SETTINGS.home_region, SETTINGS.interconnects, SETTINGS.tenants),
+                             WorkerStats(), DisconnectedHits(60.0), retention_days=30, partitions=2, worker_id="test")
+        await chain.take(take_of(CDRS[:400]), "take-1")
+        await chain.join()
+        before = list(fake.partials)
+        second = [Message(m.value, m.topic, 1, m.offset, m.timestamp_s) for m in take_of(CDRS[400:])]
+        await chain.take(second, "take-2")
+        await chain.join()
+        return before, fake.partials[len(before):]
+    before, after = asyncio.run(main())
+    assert seizures(before) == 400 and ticks(before) == []
+    assert seizures(after) == 200 and ticks(after) and max(ticks(after)) <= max(c["end_ms"] for c in CDRS[:400])
