@@ -322,24 +322,8 @@ class Stack:
             self._kill(producer)
         if "worker" in self.children and orderly():
             self._until(lambda: self._lag() == 0, "the worker stores what is left on the CDR topic")
-        worker = self.children.pop("worker", None)
-        if worker and worker.running and orderly():
-            worker.process.send_signal(signal.SIGTERM)
-            try:
-                worker.process.wait(WORKER_STOP_S)
-            except subprocess.TimeoutExpired:
-                pass
-        if worker:
-            self._kill(worker)
-        notifier = self.children.pop("notifier", None)
-        if notifier and notifier.running and orderly():
-            notifier.process.send_signal(signal.SIGTERM)   # it stops between deliveries
-            try:
-                notifier.process.wait(WORKER_STOP_S)
-            except subprocess.TimeoutExpired:
-                pass
-        if notifier:
-            self._kill(notifier)
+        self._terminate("worker", orderly())
+        self._terminate("notifier", orderly())      # it stops between deliveries
         if self._progress:
             self._progress.close()
             self._progress = None
@@ -362,6 +346,18 @@ class Stack:
                 self.live.update(self._view(draining=f"draining … {doing}; lag {'?' if lag is None else f'{lag:,}'} "
                                                      "messages (Ctrl-C again to stop now)"))
             self._sleep(0.5)
+
+    def _terminate(self, name: str, orderly: bool) -> None:
+        """SIGTERM and WORKER_STOP_S to finish (skipped when the stop is not orderly), then killed."""
+        child = self.children.pop(name, None)
+        if child and child.running and orderly:
+            child.process.send_signal(signal.SIGTERM)
+            try:
+                child.process.wait(WORKER_STOP_S)
+            except subprocess.TimeoutExpired:
+                pass
+        if child:
+            self._kill(child)
 
     @staticmethod
     def _kill(child: Child) -> None:
