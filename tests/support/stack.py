@@ -86,7 +86,18 @@ class Up:
             if predicate():
                 return
             time.sleep(0.5)
-        raise TimeoutError(f"{what}: {self.log.read_text()[-3000:]}")
+        raise TimeoutError(f"{what}: {self.log.read_text()[-3000:]}{self.logs_tail()}")
+
+    def logs_tail(self) -> str:
+        """The last lines of up's own and its children's logs (the live view prints only when up ends)."""
+        tails = []
+        for name in ("up", "worker", "producer"):
+            try:
+                lines = (self.data_dir / "logs" / f"{name}.log").read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            tails.append(f"\n--- logs/{name}.log ---\n" + "\n".join(lines[-25:]))
+        return "".join(tails)
 
     def signal(self, sig: int) -> None:
         self.process.send_signal(sig)
