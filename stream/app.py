@@ -29,6 +29,7 @@ from cdrflow.stream.enrich import Enricher
 from cdrflow.stream.health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
 from cdrflow.stream.ingest import IngestPorts, Message, Record, ingest_chain
 from cdrflow.stream.metrics import prometheus_text
+from cdrflow.stream.offset_guard import OffsetGuard
 from cdrflow.stream.query_page import add_query_page
 from cdrflow.numbering.hits import DisconnectedHits, InventoryWatch, flush_every_s
 from cdrflow.stream.sink import CdrWriter
@@ -112,10 +113,13 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         inventory.refresh(clickhouse(), number_hits)     # reloads the disconnected set when it changed
         return state["writer"].write_columns(cdrs)
 
+    def cdr_tp(partition: int) -> TP:
+        return TP(settings.topic_cdr_batches, partition)
+
     def highwater(partition: int) -> int | None:
         """The offset after the partition's last record, as of the consumer's last fetch (None: unknown)."""
         try:
-            return app.consumer.highwater(TP(settings.topic_cdr_batches, partition))
+            return app.consumer.highwater(cdr_tp(partition))
         except Exception:  # noqa: BLE001 - not assigned (any more) or not fetched yet
             return None
 
@@ -145,16 +149,40 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         highwater=highwater,
         assigned=lambda: [tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_cdr_batches],
         # Faust's read offset: where a partition was sought to (its committed offset) or last read
-        start=lambda p: app.consumer._read_offset.get(TP(settings.topic_cdr_batches, p)))  # noqa: SLF001
+        start=lambda p: app.consumer._read_offset.get(cdr_tp(p)))  # noqa: SLF001
     chain = ingest_chain(ports, enrich, stats, number_hits, retention_days=settings.retention_days,
                          partitions=settings.partitions, worker_id=worker_id,
                          count_dead_letters=health.count_dead_letters)
+
+    # Faust's committed offset of a partition, as sought to on assignment (None: the group has none)
+    guard = OffsetGuard(committed=lambda p: app.consumer._committed_offset.get(cdr_tp(p)))  # noqa: SLF001
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender, assigned, **kwargs):
+        guard.assigned([tp.partition for tp in assigned if tp.topic == settings.topic_cdr_batches])
+
+    async def admitted(events: list) -> list:
+        """The take's events at contiguous offsets (stream/offset_guard.py); strays are let go
+        unacknowledged and their partitions sought back."""
+        verdict = guard.admit([(e.message.partition, e.message.offset) for e in events])
+        if verdict.rewind:
+            kept = set(verdict.kept)
+            for index, event in enumerate(events):
+                if index not in kept:       # never acked: not tracked as in flight either
+                    event.message.acked = True
+                    app.consumer._unacked_messages.discard(event.message)  # noqa: SLF001
+            for partition, offset in verdict.rewind.items():
+                await app.consumer.seek(cdr_tp(partition), offset)
+        return [events[i] for i in verdict.kept]
 
     @app.agent(cdr_topic)
     async def ingest(stream):
         """Takes go through the chain (stream/ingest.py); the write in flight is joined on stop."""
         try:
-            async for events in stream.noack_take(settings.worker_take, within=settings.worker_within_s):
+            async for taken in stream.noack_take(settings.worker_take, within=settings.worker_within_s):
+                events = await admitted(taken)
+                if not events:
+                    continue
                 messages = [Message(e.message.value, e.message.topic, e.message.partition, e.message.offset,
                                     e.message.timestamp) for e in events]
                 await chain.take(messages, (stream, events))
