@@ -63,7 +63,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         web_port=settings.worker_web_port,
         web_in_thread=False,
     )
-    cdr_topic = app.topic(settings.topic_cdr_batches, value_serializer="raw", partitions=settings.partitions)
+    # The stream buffers two takes of envelopes, not Faust's default 4,096 (~650 MB of 500-CDR
+    # envelopes a worker behind would hold besides the takes in flight): a full buffer only pauses
+    # the fetch, and the next take is ready when the chain wants it.
+    cdr_topic = app.topic(settings.topic_cdr_batches, value_serializer="raw", partitions=settings.partitions,
+                          maxsize=2 * settings.worker_take)
     dead_letter_topic = app.topic(settings.topic_dead_letter, value_serializer="raw", partitions=1)
     partials_topic = app.topic(settings.topic_partials, value_serializer="raw", key_serializer="raw",
                                partitions=settings.partitions)
