@@ -64,6 +64,7 @@ def e164_normaliser(home_region: str, cache_size: int = 1 << 18) -> Callable[[st
         digits = number[1:] if plus else number
         if not digits.isdigit() or not digits.isascii():
             return parse(number)[0]             # separators, letters, extensions: the full parse
+        shape: tuple[bool, str, int]
         if not plus and digits.startswith(home_cc):
             if not home_cc_shape or not (prefix := home_cc_shape(digits)):
                 return parse(number)[0]

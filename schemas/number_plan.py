@@ -17,7 +17,7 @@ import re
 from functools import lru_cache
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Iterable
+from typing import Any, Iterable
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
@@ -62,7 +62,7 @@ class Automaton:
             at = self._item(op, arg, entry)
         return at
 
-    def _item(self, op, arg, at: int) -> int:
+    def _item(self, op: Any, arg: Any, at: int) -> int:
         if op is sre_constants.LITERAL:
             return self._move(at, frozenset(chr(arg)) & frozenset(DIGITS))
         if op is sre_constants.NOT_LITERAL:
@@ -137,7 +137,7 @@ class Automaton:
         return self._verdicts[key]
 
 
-def _char_set(items) -> frozenset[str]:
+def _char_set(items: Any) -> frozenset[str]:
     chars: set[str] = set()
     negate = False
     for op, arg in items:
@@ -209,7 +209,7 @@ class NumberPlan:
             parsed = phonenumbers.parse(e164, None)
         except phonenumbers.NumberParseException:
             return None
-        return parsed.country_code, phonenumbers.national_significant_number(parsed)
+        return parsed.country_code or 0, phonenumbers.national_significant_number(parsed)
 
     def region(self, cc: int, nsn: str) -> str | None:
         regions = COUNTRY_CODE_TO_REGION_CODE.get(cc)
@@ -223,7 +223,7 @@ class NumberPlan:
         """phonenumbers.region_code_for_number and number_type of the number."""
         country = self._country(cc)
         if country is None or not nsn.isdigit() or nsn[0] == "0":
-            return _ask_phonenumbers(number(cc, nsn))
+            return _ask_phonenumbers(phone_number(cc, nsn))
         prefixes, length = self._prefixes, len(nsn)
         states: tuple | None = None
         for k in range(length + 1):
@@ -249,7 +249,7 @@ class NumberPlan:
         for (automaton, lengths), s in zip(country.questions, states):
             if (lengths is None or length in lengths) and automaton.verdict(s, remaining) is None:
                 return ("states", states)
-        return ("answer", _ask_phonenumbers(number(country.code, nsn)))
+        return ("answer", _ask_phonenumbers(phone_number(country.code, nsn)))
 
     def _country(self, cc: int) -> _Country | None:
         if cc not in self._countries:
@@ -266,7 +266,7 @@ def _country(cc: int) -> _Country | None:
         return None
 
 
-def number(cc: int, nsn: str) -> PhoneNumber:
+def phone_number(cc: int, nsn: str) -> PhoneNumber:
     """The PhoneNumber parse builds from a country code and national significant number (leading
     zeros kept as phonenumbers keeps them: the Italian leading zero and its count)."""
     found = PhoneNumber(country_code=cc, national_number=int(nsn))

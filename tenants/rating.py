@@ -17,7 +17,7 @@ from typing import Callable
 import phonenumbers
 
 from cdrflow.infra.config import Tariff, TenantConfig
-from cdrflow.schemas.number_plan import NumberPlan, number
+from cdrflow.schemas.number_plan import NumberPlan, phone_number
 
 
 def billed_seconds(talk_ms: int, increments: str) -> int:
@@ -74,7 +74,7 @@ def direction_classifier(home_region: str, home_area: str, cache_size: int = 1 <
             return "mobile", region or ""
         # an area code is a prefix of the national number: only one that starts with the home area
         # can be local, and only then is the area code (a costly lookup) worth finding
-        local = home_area and nsn.startswith(home_area) and area_code(number(cc, nsn)) == home_area
+        local = home_area and nsn.startswith(home_area) and area_code(phone_number(cc, nsn)) == home_area
         return ("local" if local else "long_distance"), region or ""
 
     return classify

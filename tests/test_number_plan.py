@@ -106,7 +106,8 @@ def test_direction_equals_the_plain_phonenumbers_answer(home_region, home_area):
     assert wrong == []
 
 
-@pytest.mark.parametrize("pattern", [r"[2-9]\d{9}|3\d{6}", r"(?:1|23)\d{2,3}", r"4\d+|[^3]5?", r"(?:7(?:4[0-5]|9\d))\d{6}"])
+@pytest.mark.parametrize("pattern", [r"[2-9]\d{9}|3\d{6}", r"(?:1|23)\d{2,3}", r"4\d+|[^3]5?",
+                                     r"(?:7(?:4[0-5]|9\d))\d{6}"])
 def test_automaton_matches_as_re_does(pattern):
     automaton = Automaton(pattern)
     rng = Random(3)
