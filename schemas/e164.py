@@ -121,10 +121,13 @@ def _home_cc_shape(home_region: str) -> Callable[[str], str] | None:
 
     def shape(digits: str) -> str:
         length = len(digits)
-        for k in range(min(longest, length), length):
+        # past a few digits more a prefix names too few numbers to be worth a shape: parse them
+        for k in range(min(longest, length), min(longest + 4, length)):
             prefix = digits[:k]
             decided = deciding.get((length, prefix))
             if decided is None:
+                if len(deciding) >= 1 << 16:
+                    deciding.clear()
                 decided = deciding[(length, prefix)] = all(
                     general.verdict(general.run(digits[start:k]), length - max(k, start)) is not None
                     for start in range(longest + 1))
