@@ -189,6 +189,7 @@ class NumberPlan:
         self._countries: dict[int, _Country | None] = {}
         # (country code, length, prefix) → (region, type), or the automata's states when undecided
         self._prefixes: dict[tuple[int, int, str], tuple] = {}
+        self._depths: dict[tuple[int, int], int] = {}     # (country code, length) → the last answer's depth
 
     def split(self, e164: str) -> tuple[int, str] | None:
         """(country code, national significant number) as phonenumbers.parse(e164, None) reads
@@ -225,6 +226,12 @@ class NumberPlan:
         if country is None or not nsn.isdigit() or nsn[0] == "0":
             return _ask_phonenumbers(phone_number(cc, nsn))
         prefixes, length = self._prefixes, len(nsn)
+        # numbers of a country and length mostly decide at one depth: look there first (an answer
+        # stored for a prefix holds for every number under it, whatever the shorter prefixes hold)
+        if (depth := self._depths.get((cc, length))) is not None:
+            found = prefixes.get((cc, length, nsn[:depth]))
+            if found is not None and found[0] == "answer":
+                return found[1]
         states: tuple | None = None
         for k in range(length + 1):
             key = (cc, length, nsn[:k])
@@ -240,6 +247,7 @@ class NumberPlan:
                     prefixes.clear()
                 prefixes[key] = found
             if found[0] == "answer":
+                self._depths[(cc, length)] = k
                 return found[1]
             states = found[1]
         raise AssertionError("the whole number always decides")     # pragma: no cover
