@@ -6,6 +6,8 @@ from typing import Callable
 
 import phonenumbers
 
+from cdrflow.schemas.number_plan import Automaton, Unsupported
+
 
 def e164_normaliser(home_region: str, cache_size: int = 1 << 18) -> Callable[[str], str | None]:
     """number as received → E.164, or None when it is not a possible number (phonenumbers' answer).
@@ -16,13 +18,17 @@ def e164_normaliser(home_region: str, cache_size: int = 1 << 18) -> Callable[[st
     first digits and its length. So each (plus, leading digits, length) shape learns that rule from
     phonenumbers and reuses it once two parses agreed on it; a shape whose parses disagree, or
     that rewrites digits instead of stripping them, is always parsed — as is every number of a
-country whose prefixes are patterns (AR's 15 → 9, BR's carrier codes …). tests/test_enrich.py checks
+    country whose prefixes are patterns (AR's 15 → 9, BR's carrier codes …). A national number that
+    begins with the home country code ("1 212 …" in the US) is read either way by the home region's
+    general pattern, so its shape's leading digits are as many as decide that pattern
+    (`_home_cc_shape`). tests/test_enrich.py checks
     the result equals phonenumbers' on every number of several simulated days and on random input.
     """
     rules: dict[tuple, tuple | None] = {}     # shape → (country code, strip, possible, agreements); None: parse
     home_plain = _plain_prefixes(home_region)
     # a national number that begins with the home country code is read as either, by pattern
     home_cc = str(phonenumbers.country_code_for_region(home_region))
+    home_cc_shape = _home_cc_shape(home_region) if home_plain else None
 
     def parse(number: str) -> tuple[str | None, tuple | None]:
         """phonenumbers' answer, and the rule it followed: (country code, digits stripped, possible)."""
@@ -56,9 +62,15 @@ country whose prefixes are patterns (AR's 15 → 9, BR's carrier codes …). tes
             return None
         plus = number.startswith("+")
         digits = number[1:] if plus else number
-        if not digits.isdigit() or not digits.isascii() or (not plus and digits.startswith(home_cc)):
-            return parse(number)[0]             # separators, letters, extensions, ambiguous: the full parse
-        shape = (plus, digits[:4 if plus else 6 if digits.startswith("0") else 3], len(digits))
+        if not digits.isdigit() or not digits.isascii():
+            return parse(number)[0]             # separators, letters, extensions: the full parse
+        shape: tuple[bool, str, int]
+        if not plus and digits.startswith(home_cc):
+            if not home_cc_shape or not (prefix := home_cc_shape(digits)):
+                return parse(number)[0]
+            shape = (plus, prefix, len(digits))
+        else:
+            shape = (plus, digits[:4 if plus else 6 if digits.startswith("0") else 3], len(digits))
         rule = rules.get(shape)
         if rule is not None and rule[3] >= 2:
             cc, strip, possible, _ = rule
@@ -84,3 +96,43 @@ def _plain_prefixes(region: str) -> bool:
 def _plain_country(country_code: str) -> bool:
     # a number with a country code is parsed with its main region's metadata (US for +1)
     return _plain_prefixes(phonenumbers.region_code_for_country_code(int(country_code)))
+
+
+def _home_cc_shape(home_region: str) -> Callable[[str], str] | None:
+    """For a national number that begins with the home country code: the prefix that decides how
+    phonenumbers reads it, or "" when none short of the whole number does.
+
+    Whether parse takes those digits as the country code (and then a national prefix) depends on
+    whether the number, and what is left after each plain prefix it could strip, fullmatch the home
+    region's general pattern. Those answers are read from the pattern's automaton: the shortest
+    prefix under which every one of them is the same for all numbers of the length decides."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(home_region)
+    if meta is None or not meta.general_desc or not meta.general_desc.national_number_pattern:
+        return None
+    try:
+        general = Automaton(meta.general_desc.national_number_pattern)
+    except Unsupported:
+        return None
+    # every offset any of parse's general-pattern checks can start at: after the country code, a
+    # national prefix, both, or an IDD and the digit after it
+    longest = max(len(str(meta.country_code)) + 2 * len(meta.national_prefix_for_parsing or ""),
+                  len(meta.international_prefix or "") + 1)
+    deciding: dict[tuple[int, str], bool] = {}
+
+    def shape(digits: str) -> str:
+        length = len(digits)
+        # past a few digits more a prefix names too few numbers to be worth a shape: parse them
+        for k in range(min(longest, length), min(longest + 4, length)):
+            prefix = digits[:k]
+            decided = deciding.get((length, prefix))
+            if decided is None:
+                if len(deciding) >= 1 << 16:
+                    deciding.clear()
+                decided = deciding[(length, prefix)] = all(
+                    general.verdict(general.run(digits[start:k]), length - max(k, start)) is not None
+                    for start in range(longest + 1))
+            if decided:
+                return prefix
+        return ""
+
+    return shape

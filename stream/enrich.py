@@ -15,11 +15,6 @@ from cdrflow.schemas.e164 import e164_normaliser
 from cdrflow.stream.columns import Columns
 from cdrflow.tenants.directory import TenantDirectory
 
-TENANT_FIELDS = ("tenant", "extension", "call_class", "call_direction", "destination", "cost")
-# what TenantDirectory.classify reads
-TENANT_INPUTS = ("ingress_trunk", "egress_trunk", "calling_number", "called_number", "calling_e164", "called_e164",
-                 "answer_ms", "extension", "tenant", "start_ms", "billable_ms", *TENANT_FIELDS[2:])
-
 
 @dataclass
 class Enricher:
@@ -72,21 +67,13 @@ class Enricher:
     @staticmethod
     def _tenant_fields(cdrs: Columns, tenancy: TenantDirectory) -> None:
         """Rows with a tenant candidate (a tenant's trunk or number on either side) are classified
-        one by one (TenantDirectory.classify); the rest, most carrier traffic, are skipped here."""
+        (TenantDirectory.classify); the rest, most carrier traffic, are skipped here."""
         by_trunk = tenancy.by_trunk
         numbers = {n: tenancy.number_tenant(n) for n in dict.fromkeys(cdrs["calling_e164"] + cdrs["called_e164"])}
         candidates = [i for i, (ingress, egress, calling, called) in enumerate(zip(
             cdrs["ingress_trunk"], cdrs["egress_trunk"], cdrs["calling_e164"], cdrs["called_e164"]))
             if by_trunk.get(ingress) or by_trunk.get(egress) or numbers[calling] or numbers[called]]
-        if not candidates:
-            return
-        read = [(name, cdrs[name]) for name in TENANT_INPUTS]
-        columns = [cdrs[name] for name in TENANT_FIELDS]
-        for i in candidates:
-            row = {name: column[i] for name, column in read}
-            tenancy.classify(row)
-            for name, column in zip(TENANT_FIELDS, columns):
-                column[i] = row.get(name)
+        tenancy.classify(cdrs.data, candidates)
 
     def __call__(self, cdrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The same on CDR dicts (check_wire's), filled in place (fields left out take the model's default)."""

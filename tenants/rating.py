@@ -10,24 +10,31 @@ The price of that choice: a tariff changed after the fact needs a re-rate of the
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from typing import Callable
 
 import phonenumbers
 
 from cdrflow.infra.config import Tariff, TenantConfig
+from cdrflow.schemas.number_plan import NumberPlan, phone_number
 
 
 def billed_seconds(talk_ms: int, increments: str) -> int:
     """Talk time rounded up to the billing increments "first/next" (60/60, 1/1, 60/1)."""
     if talk_ms <= 0:
         return 0
-    first, step = (int(x) for x in increments.split("/"))
+    first, step = _increments(increments)
     talk_s = -(-talk_ms // 1000)   # a started second is a second
     if talk_s <= first:
         return first
     return first + -(-(talk_s - first) // step) * step
+
+
+@lru_cache(maxsize=None)
+def _increments(increments: str) -> tuple[int, int]:
+    first, step = (int(x) for x in increments.split("/"))
+    return first, step
 
 
 def call_cost(talk_ms: int, tariff: Tariff) -> float:
@@ -42,31 +49,33 @@ def area_code(parsed: phonenumbers.PhoneNumber) -> str:
     return nsn[:phonenumbers.length_of_geographical_area_code(parsed)]
 
 
-def direction_classifier(home_region: str, home_area: str, cache_size: int = 1 << 16
-                         ) -> Callable[[str], tuple[str, str]]:
+def direction_classifier(home_region: str, home_area: str, cache_size: int = 1 << 16,
+                         plan: NumberPlan | None = None) -> Callable[[str], tuple[str, str]]:
     """E.164 → (direction, region code). NANP numbers are FIXED_LINE_OR_MOBILE in the numbering
-    plan, so in the US 'mobile' never appears: there it is local or long distance by area code."""
+    plan, so in the US 'mobile' never appears: there it is local or long distance by area code.
+    Region and type are phonenumbers' answers, read from the NumberPlan's prefix table (share one
+    plan between classifiers: the table is per country code, not per home)."""
 
     home_cc = phonenumbers.country_code_for_region(home_region)
+    plan = plan or NumberPlan()
 
     @lru_cache(maxsize=cache_size)
     def classify(e164: str) -> tuple[str, str]:
-        try:
-            parsed = phonenumbers.parse(e164, None)
-        except phonenumbers.NumberParseException:
+        found = plan.split(e164)
+        if found is None:
             return "unknown", ""
-        region = phonenumbers.region_code_for_number(parsed) or ""
+        cc, nsn = found
         # by country code, not region: Guernsey mobiles (+44 7911) are GG but dialled as UK mobiles,
         # and a NANP call to Canada is long distance, not international
-        if parsed.country_code != home_cc:
-            return "international", region
-        if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE:
-            return "mobile", region
+        if cc != home_cc:
+            return "international", plan.region(cc, nsn) or ""
+        region, kind = plan.region_and_type(cc, nsn)
+        if kind == phonenumbers.PhoneNumberType.MOBILE:
+            return "mobile", region or ""
         # an area code is a prefix of the national number: only one that starts with the home area
         # can be local, and only then is the area code (a costly lookup) worth finding
-        local = home_area and phonenumbers.national_significant_number(parsed).startswith(home_area) \
-            and area_code(parsed) == home_area
-        return ("local" if local else "long_distance"), region
+        local = home_area and nsn.startswith(home_area) and area_code(phone_number(cc, nsn)) == home_area
+        return ("local" if local else "long_distance"), region or ""
 
     return classify
 
@@ -91,11 +100,16 @@ class TariffBook:
         candidates = self.candidates(e164.lstrip("+"))
         if not candidates:
             return None
-        day = datetime.fromtimestamp(start_ms / 1000, timezone.utc).date()
+        day = _utc_day(start_ms // 86_400_000)
         for t in candidates:
             if (t.valid_from is None or t.valid_from <= day) and (t.valid_to is None or day < t.valid_to):
                 return t
         return None
+
+
+@lru_cache(maxsize=1 << 10)
+def _utc_day(epoch_day: int) -> date:
+    return datetime.fromtimestamp(epoch_day * 86_400, timezone.utc).date()
 
 
 def home_area_of(config: TenantConfig, home_region: str) -> str:

@@ -1,6 +1,8 @@
 """E.164 normalisation equals phonenumbers' own answer, also where its learned shape rules apply."""
 from __future__ import annotations
 
+from random import Random
+
 import phonenumbers
 import pytest
 from cdrflow.infra.config import Settings
@@ -31,6 +33,17 @@ def test_every_number_of_simulated_traffic_matches_phonenumbers():
     numbers = [c[f] for config in configs for c in generate(config, count=20_000)
                for f in ("calling_number", "called_number")]
     wrong = [(n, fast(n), reference(n, "US")) for n in numbers if fast(n) != reference(n, "US")]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("region", ["US", "GB", "DE", "IT", "FR"])
+def test_national_numbers_that_begin_with_the_country_code_match_phonenumbers(region):
+    # read as the country code or as national digits by the region's general pattern: the shape's
+    # deciding prefix (_home_cc_shape) must give phonenumbers' answer whichever way it goes
+    fast, cc, rng = e164_normaliser(region, cache_size=0), str(phonenumbers.country_code_for_region(region)), Random(7)
+    numbers = [f"{cc}{rng.randrange(10 ** n):0{n}d}" for n in (6, 7, 8, 9, 10, 11, 12) for _ in range(300)]
+    numbers += [f"{cc}{n}" for n in range(0, 10_000, 7)]
+    wrong = [(n, fast(n), reference(n, region)) for n in numbers if fast(n) != reference(n, region)]
     assert wrong == []
 
 
