@@ -27,11 +27,12 @@ from cdrflow.stream.columns import Columns
 from cdrflow.stream.detector_agent import add_detector
 from cdrflow.stream.enrich import Enricher
 from cdrflow.stream.health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
-from cdrflow.stream.ingest import IngestPorts, Message, Record, ingest_chain
+from cdrflow.stream.ingest import IngestPorts, Message, ingest_chain
 from cdrflow.stream.metrics import prometheus_text
 from cdrflow.stream.offset_guard import OffsetGuard
 from cdrflow.stream.query_page import add_query_page
 from cdrflow.numbering.hits import DisconnectedHits, InventoryWatch, flush_every_s
+from cdrflow.stream.side_outputs import SideOutputs
 from cdrflow.stream.sink import CdrWriter
 from cdrflow.stream.worker_stats import WorkerStats, first_line
 
@@ -68,12 +69,9 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     # the fetch, and the next take is ready when the chain wants it.
     cdr_topic = app.topic(settings.topic_cdr_batches, value_serializer="raw", partitions=settings.partitions,
                           maxsize=2 * settings.worker_take)
-    dead_letter_topic = app.topic(settings.topic_dead_letter, value_serializer="raw", partitions=1)
     partials_topic = app.topic(settings.topic_partials, value_serializer="raw", key_serializer="raw",
                                partitions=settings.partitions)
     incidents_topic = app.topic(settings.topic_incidents, value_serializer="raw", partitions=1)
-    disconnected_topic = app.topic(settings.topic_disconnected_hits, value_serializer="raw", key_serializer="raw",
-                                   partitions=1)
     enrich = Enricher(settings.home_region, settings.interconnects, settings.tenants)
     stats = WorkerStats()
     number_hits, inventory = DisconnectedHits(settings.disconnected_hit_interval_s), InventoryWatch(settings)
@@ -127,16 +125,10 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         except Exception:  # noqa: BLE001 - not assigned (any more) or not fetched yet
             return None
 
-    async def send(topic: faust.TopicT, records: list[Record]) -> None:
-        """A take's records handed to the producer at once, then their deliveries awaited together."""
-        sent = [await topic.send(key=key, value=value, partition=partition) for key, value, partition in records]
-        await asyncio.gather(*sent)
+    side_outputs = SideOutputs(bootstrap, settings)     # a take's records at once, delivered before its ack
 
     async def send_dead_letters(letters: list[bytes]) -> None:
-        await send(dead_letter_topic, [(None, letter, None) for letter in letters])
-
-    async def send_hits(records: list[Record]) -> None:
-        await send(disconnected_topic, records)
+        await side_outputs.send(settings.topic_dead_letter, [(None, letter, None) for letter in letters])
 
     async def ack(take: tuple) -> None:
         stream, events = take      # the agent's stream acknowledges its events
@@ -146,8 +138,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     ports = IngestPorts(
         write=lambda cdrs: on_writer_thread(write, cdrs),
         send_dead_letters=send_dead_letters,
-        send_partials=lambda records: send(partials_topic, records),
-        send_hits=send_hits,
+        send_partials=lambda records: side_outputs.send(settings.topic_partials, records),
+        send_hits=lambda records: side_outputs.send(settings.topic_disconnected_hits, records),
         ack=ack,
         run_prepare=lambda fn, *args: asyncio.get_running_loop().run_in_executor(decode_thread, fn, *args),
         highwater=highwater,

@@ -42,6 +42,7 @@ class FakePorts:
         self.partials: list = []
         self.sleeps: list[float] = []
         self.partials_gate: asyncio.Event | None = None
+        self.partials_refused = False
 
     async def write(self, cdrs: Columns) -> Columns:
         if self.write_gate is not None:
@@ -62,6 +63,9 @@ class FakePorts:
     async def send_partials(self, records: list) -> None:
         if self.partials_gate is not None:
             await self.partials_gate.wait()     # the broker is slow to confirm
+        if self.partials_refused:
+            self.log.append("partials refused")
+            raise RuntimeError("1 of 12 record(s) not delivered")
         self.partials += records
         self.log.append("partials")
 
@@ -126,6 +130,19 @@ def test_the_next_take_is_written_while_the_previous_one_is_announced_and_acks_s
     waiting, log = asyncio.run(main())
     assert waiting == ["write 400", "write 200", "write 0"]       # no ack while take 1's partials wait
     assert log[3:] == ["partials", "ack take-1", "partials", "ack take-2", "partials", "ack take-3"]
+
+
+def test_side_outputs_not_delivered_fail_the_take_and_every_take_after_it_unacknowledged():
+    async def main():
+        fake = FakePorts()
+        fake.partials_refused = True
+        chain = chain_of(fake)
+        await chain.take(take_of(CDRS[:400]), "take-1")
+        await chain.take(take_of(CDRS[400:]), "take-2")
+        with pytest.raises(RuntimeError, match="not delivered"):
+            await chain.join()
+        return fake.log
+    assert asyncio.run(main()) == ["write 400", "partials refused", "write 200"]
 
 
 def test_a_failed_write_acknowledges_nothing_and_is_retried_with_backoff():

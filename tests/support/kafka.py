@@ -37,22 +37,28 @@ def read_all(bootstrap: str, topic: str, expect: int, timeout_s: float = 15, tai
     join takes Tansu ~25 s — and the high watermark cannot mark the end, because Tansu reports it
     as the last record batch's base offset + 1. Order holds within a partition only.
     """
+    return [value for _, _, value in read_records(bootstrap, topic, expect, timeout_s, tail_s)]
+
+
+def read_records(bootstrap: str, topic: str, expect: int, timeout_s: float = 15,
+                 tail_s: float = 1.0) -> list[tuple[int, bytes | None, bytes]]:
+    """read_all's messages as (partition, key, value)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-file-source",
                          "enable.auto.commit": False})
-    values: list[bytes] = []
+    records: list[tuple[int, bytes | None, bytes]] = []
     try:
         partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         deadline = time.monotonic() + timeout_s
-        while len(values) < expect and time.monotonic() < deadline:
+        while len(records) < expect and time.monotonic() < deadline:
             msg = consumer.poll(0.2)
             if msg is not None and not msg.error():
-                values.append(msg.value())
+                records.append((msg.partition(), msg.key(), msg.value()))
         deadline = time.monotonic() + tail_s
         while time.monotonic() < deadline:
             msg = consumer.poll(0.2)
             if msg is not None and not msg.error():
-                values.append(msg.value())
+                records.append((msg.partition(), msg.key(), msg.value()))
     finally:
         consumer.close()
-    return values
+    return records
