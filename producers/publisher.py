@@ -15,6 +15,28 @@ class DeliveryFailed(RuntimeError):
     pass
 
 
+def idempotent_producer(bootstrap: str, settings: Settings, **tuning: Any) -> Producer:
+    """A confluent-kafka producer whose retries never duplicate or reorder (idempotent, acks from
+    all replicas), with the site's credentials; tuning adds librdkafka settings."""
+    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                     "compression.type": "lz4", **tuning, **confluent_config(settings)})
+
+
+def produce(producer: Producer, topic: str, value: bytes, key: bytes | None = None,
+            partition: int | None = None, on_delivery: Any = None) -> None:
+    """producer.produce(), waiting while librdkafka's local queue is full (deliveries drain it);
+    partition None: the partitioner chooses."""
+    while True:
+        try:
+            if partition is None:
+                producer.produce(topic, value, key, on_delivery=on_delivery)
+            else:
+                producer.produce(topic, value, key, partition, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 class Publisher:
     """Sends CDR batches and dead letters; `flush()` returns only when the broker acknowledged
     everything sent so far, and raises if anything was refused — callers checkpoint after it.
@@ -28,15 +50,10 @@ class Publisher:
     def __init__(self, bootstrap: str, settings: Settings):
         self.settings = settings
         self.batch_max = settings.batch_max_cdrs
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,          # retries never duplicate or reorder
-            "acks": "all",
+        self._producer = idempotent_producer(bootstrap, settings, **{
             "linger.ms": settings.producer_linger_ms,
-            "compression.type": "lz4",
             "batch.size": 1_000_000,
             "queue.buffering.max.kbytes": 512 * 1024,
-            **confluent_config(settings),
         })
         self._errors: list[str] = []
         self._marks: dict[int, int] = {}
@@ -61,12 +78,7 @@ class Publisher:
         return marks
 
     def _produce(self, topic: str, value: bytes) -> None:
-        while True:
-            try:
-                self._producer.produce(topic, value=value, on_delivery=self._on_delivery)
-                break
-            except BufferError:  # local queue full: let deliveries drain, then retry
-                self._producer.poll(0.05)
+        produce(self._producer, topic, value, on_delivery=self._on_delivery)
         self._producer.poll(0)
 
     def send_cdrs(self, source: str, cdrs: list[dict[str, Any]]) -> None:

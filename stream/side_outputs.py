@@ -21,16 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from confluent_kafka import Producer
 
 from cdrflow.infra.config import Settings
-from cdrflow.infra.kafka_security import confluent_config
+from cdrflow.producers.publisher import DeliveryFailed, idempotent_producer, produce
 
 from cdrflow.stream.ingest import Record
 
-ANY_PARTITION = -1          # librdkafka's RD_KAFKA_PARTITION_UA: the partitioner chooses
+__all__ = ["DeliveryFailed", "SideOutputs"]
 DELIVERY_TIMEOUT_S = 300.0  # librdkafka's default; past it a record is reported failed
-
-
-class DeliveryFailed(RuntimeError):
-    pass
 
 
 class _Deliveries:
@@ -50,14 +46,10 @@ class SideOutputs:
     """await send(topic, records): produced at once, delivered before it returns."""
 
     def __init__(self, bootstrap: str, settings: Settings, delivery_timeout_s: float = DELIVERY_TIMEOUT_S):
-        self.config = {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,          # retries never duplicate or reorder
-            "acks": "all",
+        self.bootstrap, self.settings = bootstrap, settings
+        self.tuning = {
             "partitioner": "murmur2_random",     # aiokafka's and Java's: keyed by murmur2, unkeyed anywhere
-            "compression.type": "lz4",
             "message.timeout.ms": int(delivery_timeout_s * 1000),
-            **confluent_config(settings),
         }
         self._producer: Producer | None = None       # opened on the first send, in the worker process
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="side-outputs")
@@ -68,16 +60,10 @@ class SideOutputs:
 
     def _deliver(self, topic: str, records: list[Record]) -> None:
         if self._producer is None:
-            self._producer = Producer(self.config)
+            self._producer = idempotent_producer(self.bootstrap, self.settings, **self.tuning)
         producer, deliveries = self._producer, _Deliveries(len(records))
         for key, value, partition in records:
-            while True:
-                try:
-                    producer.produce(topic, value, key, ANY_PARTITION if partition is None else partition,
-                                     on_delivery=deliveries)
-                    break
-                except BufferError:     # the local queue is full: serve deliveries, then retry
-                    producer.poll(0.05)
+            produce(producer, topic, value, key, partition, on_delivery=deliveries)
         while deliveries.pending:       # each record is reported within the delivery timeout
             producer.poll(0.1)
         if deliveries.errors:
