@@ -186,7 +186,6 @@ class NumberPlan:
     answers them; one instance keeps its prefix table across calls (bounded by MAX_PREFIXES)."""
 
     def __init__(self) -> None:
-        self._countries: dict[int, _Country | None] = {}
         # (country code, length, prefix) → (region, type), or the automata's states when undecided
         self._prefixes: dict[tuple[int, int, str], tuple] = {}
         self._depths: dict[tuple[int, int], int] = {}     # (country code, length) → the last answer's depth
@@ -201,7 +200,7 @@ class NumberPlan:
             for size in (1, 2, 3):
                 if (cc := int(digits[:size])) in COUNTRY_CODE_TO_REGION_CODE:
                     nsn = digits[size:]
-                    country = self._country(cc)
+                    country = _country(cc)
                     if (country is not None and 2 <= len(nsn) <= 17 and nsn[0] != "0"
                             and not (country.national_prefix and country.national_prefix.match(nsn))):
                         return cc, nsn
@@ -222,7 +221,7 @@ class NumberPlan:
 
     def region_and_type(self, cc: int, nsn: str) -> tuple[str | None, int]:
         """phonenumbers.region_code_for_number and number_type of the number."""
-        country = self._country(cc)
+        country = _country(cc)
         if country is None or not nsn.isdigit() or nsn[0] == "0":
             return _ask_phonenumbers(phone_number(cc, nsn))
         prefixes, length = self._prefixes, len(nsn)
@@ -258,12 +257,6 @@ class NumberPlan:
             if (lengths is None or length in lengths) and automaton.verdict(s, remaining) is None:
                 return ("states", states)
         return ("answer", _ask_phonenumbers(phone_number(country.code, nsn)))
-
-    def _country(self, cc: int) -> _Country | None:
-        if cc not in self._countries:
-            self._countries[cc] = _country(cc)
-        return self._countries[cc]
-
 
 @lru_cache(maxsize=None)
 def _country(cc: int) -> _Country | None:
