@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -460,8 +461,9 @@ def _print_figures(figures: dict, partitions: int, rate: float, console: Console
         "traffic_": "traffic = the simulator's carrier traffic; distinct numbers per CDR in one stage's CDRs "
                     "(enrichment works once per distinct number: compare figures only on like shares)",
         "worker_only_": "worker only = a worker started on a topic pre-filled with the CDRs, from owning its "
-                        "partitions (/ready) to the last stored, nothing else running; its steps' µs per CDR "
-                        "as its /stats reported them after that drain",
+                        "partitions (/ready) to the last stored, nothing else running; its CPU µs per CDR (all its "
+                        "threads, chdb's included: the figure to compare on a busy machine) and its steps' µs "
+                        "per CDR as its /stats reported them after that drain",
         "end_to_end_": "end to end = first CDR published → last CDR stored, producer and worker running together, "
                        "the median of the runs shown (fresh CDRs each run);\n"
                        f"latency = Kafka produce time → stored in ClickHouse per message, paced at {rate:,.0f} CDR/s",
@@ -492,16 +494,24 @@ def _worker_only(settings: Settings, worker: subprocess.Popen, cdrs: int) -> dic
     with its steps' µs per CDR as it reports them (/stats steps_us_per_cdr, when it has them)."""
     started = time.perf_counter()
     _wait(lambda: _ready(settings), 180, worker, poll_s=0.05)
-    ready = time.perf_counter()
+    ready, cpu_ready = time.perf_counter(), _cpu_s(worker)
     _wait(_stored(settings, cdrs), 1800, worker)
-    drained = time.perf_counter()
+    drained, cpu_drained = time.perf_counter(), _cpu_s(worker)
     stats = _stats(settings) or {}
     # the peak after the drain alone, told apart from the whole bench's (later stages may raise it)
     figures = {"worker_only_cdr_per_s": cdrs / (drained - ready), "worker_start_to_ready_s": ready - started,
+               "worker_only_cpu_us_per_cdr": (cpu_drained - cpu_ready) / cdrs * 1e6,
                "worker_only_peak_rss_mb": stats.get("peak_rss_mb")}
     for step, us in (stats.get("steps_us_per_cdr") or {}).items():
         figures[f"worker_only_step_{step}_us_per_cdr"] = us
     return figures
+
+
+def _cpu_s(worker: subprocess.Popen) -> float:
+    """CPU seconds the worker process has used, all its threads (chdb's included): unlike CDR/s,
+    CPU per CDR barely moves when other work shares the machine."""
+    times = psutil.Process(worker.pid).cpu_times()
+    return times.user + times.system
 
 
 def _throughput(settings: Settings, publisher: Publisher, worker: subprocess.Popen, cdrs: int, rate: float,
