@@ -230,7 +230,13 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
     @app.page("/stats")
     async def stats_view(web, request):
-        return web.bytes(orjson.dumps(stats.as_dict()), content_type="application/json")
+        since = request.query.get("since_ms")
+        try:
+            figures = stats.as_dict(float(since) if since else None)
+        except ValueError:
+            return web.bytes(orjson.dumps({"error": f"since_ms is not a number: {since!r}"}), status=400,
+                             content_type="application/json")
+        return web.bytes(orjson.dumps(figures), content_type="application/json")
 
     @app.page("/metrics")
     async def metrics_view(web, request):

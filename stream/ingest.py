@@ -220,8 +220,7 @@ class Acknowledge:
         stats.duplicates_skipped += len(take.cdrs) - len(fresh)
         stats.dead_letters += len(take.dead_letters)
         self.count_dead_letters(take.dead_letters)
-        now_ms = self.wall() * 1000
-        stats.latencies_ms.extend(now_ms - m.timestamp_s * 1000 for m in take.messages)
+        stats.record_latencies([m.timestamp_s * 1000 for m in take.messages], self.wall() * 1000)
 
 
 @dataclass

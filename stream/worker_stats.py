@@ -39,13 +39,18 @@ class WorkerStats:
     write_failures: int = 0
     write_error: str | None = None
     write_failing_since: float | None = None
-    # produce → stored latency of recent messages (Kafka CreateTime to the end of the write), ms
-    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=2_000))
+    # recent messages' (Kafka CreateTime, produce → stored latency: CreateTime to the end of the write), ms
+    latencies: deque = field(default_factory=lambda: deque(maxlen=2_000))
     steps: StepTimes = field(default_factory=StepTimes)
 
-    def as_dict(self) -> dict:
-        figures = {k: v for k, v in self.__dict__.items() if k not in ("latencies_ms", "steps")}
-        ordered = sorted(self.latencies_ms)
+    def record_latencies(self, created_ms: list[float], now_ms: float) -> None:
+        self.latencies.extend((created, now_ms - created) for created in created_ms)
+
+    def as_dict(self, since_ms: float | None = None) -> dict:
+        """since_ms: latency percentiles of the messages produced from then on only (a benchmark
+        stage's), not of a backlog stored just before it."""
+        figures = {k: v for k, v in self.__dict__.items() if k not in ("latencies", "steps")}
+        ordered = sorted(latency for created, latency in self.latencies if since_ms is None or created >= since_ms)
         for name, q in (("latency_p50_ms", 0.50), ("latency_p95_ms", 0.95)):
             figures[name] = ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
         figures["peak_rss_mb"] = peak_rss_mb()

@@ -18,6 +18,7 @@ from cdrflow.infra.runtime import QueryError, clear_state, publish_state
 from cdrflow.stream.app import create_app
 from cdrflow.stream.metrics import prometheus_text
 from cdrflow.stream.query_page import is_loopback, query_refusal
+from cdrflow.stream.worker_stats import WorkerStats
 
 
 def get(settings, path: str) -> tuple[int, bytes]:
@@ -26,6 +27,17 @@ def get(settings, path: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def test_latency_percentiles_of_the_messages_produced_since_a_time():
+    stats = WorkerStats()
+    stats.record_latencies([1_000.0] * 10, now_ms=9_000.0)            # a backlog: 8 s each
+    stats.record_latencies([10_000.0 + i for i in range(20)], now_ms=10_100.0)   # 100 … 81 ms
+    everything = stats.as_dict()
+    assert everything["latency_p95_ms"] == 8_000 and everything["latency_p50_ms"] == 96
+    since = stats.as_dict(since_ms=10_000)
+    assert since["latency_p50_ms"] == 91 and since["latency_p95_ms"] == 100
+    assert stats.as_dict(since_ms=20_000)["latency_p95_ms"] is None
 
 
 def test_metrics_render_counters_and_gauges_and_skip_missing_values():
@@ -44,6 +56,9 @@ def test_ready_follows_partition_assignment_and_metrics_scrape(settings, worker)
     assert b'"clickhouse":true' in answer[1]
     status, body = get(settings, "/metrics")
     assert status == 200 and b"cdrflow_worker_messages_total 0" in body
+    status, body = get(settings, "/stats?since_ms=0")
+    assert status == 200 and orjson.loads(body)["latency_p95_ms"] is None
+    assert get(settings, "/stats?since_ms=soon")[0] == 400
     assert "/query is on: 127.0.0.1" in worker.log.read_text()   # the start-up line, on the default bind
 
 

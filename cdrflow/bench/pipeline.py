@@ -331,12 +331,12 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
     _wait(lambda: _stats(settings)["cdrs_stored"] - stored_before >= published, 900, worker)
     # the rates the replay reached: published (the bench's own pace, on the same two cores), and
     # stored by the worker from the replay's start until its last CDR was in
-    t0, stored_before = time.perf_counter(), _stats(settings)["cdrs_stored"]
+    t0, stored_before, replay_from_ms = time.perf_counter(), _stats(settings)["cdrs_stored"], time.time() * 1000
     replayed = publish_stream(paced(replay, speed=DETECTION_SPEED, at="end_ms"), publisher, chunk, flush_every=4)
     publish_s = time.perf_counter() - t0
     _wait(lambda: _stats(settings)["cdrs_stored"] - stored_before >= replayed, 600, worker)
     stored_s = time.perf_counter() - t0
-    ingest = _stats(settings)
+    ingest = _stats(settings, since_ms=replay_from_ms)
     published += replayed
     _wait(lambda: (_stats(settings) or {}).get("watermark_ms", 0) >= end - 60_000, 600, worker)
 
@@ -518,10 +518,10 @@ def _throughput(settings: Settings, publisher: Publisher, worker: subprocess.Pop
                 paced_s: float, console: Console, runs: int) -> dict:
     with console.status(f"latency: {rate:,.0f} CDR/s paced for {paced_s:.0f} s …"):
         paced_cdrs = _simulated(settings, seed=9, count=int(rate * paced_s))
-        before = _stats(settings)["cdrs_stored"]
+        before, paced_from_ms = _stats(settings)["cdrs_stored"], time.time() * 1000
         _publish_paced(paced_cdrs, publisher, settings.batch_max_cdrs, rate)
         _wait(lambda: (_stats(settings) or {}).get("cdrs_stored", 0) - before >= len(paced_cdrs), 600, worker)
-        latency = _stats(settings)
+        latency = _stats(settings, since_ms=paced_from_ms)
     generate_rates, produce_rates, end_to_end_rates = [], [], []
     for run in range(runs):
         with console.status(f"end to end, run {run + 1} of {runs}: generating {cdrs:,} simulated CDRs …"):
@@ -566,9 +566,12 @@ def _ready(settings: Settings) -> bool:
         return False
 
 
-def _stats(settings: Settings) -> dict | None:
+def _stats(settings: Settings, since_ms: float | None = None) -> dict | None:
+    """The worker's /stats; since_ms: its latency figures over the messages produced from then on
+    (the worker keeps recent messages' latencies, which include the stage before)."""
     try:
-        return worker_request(settings, "/stats", timeout_s=5)
+        return worker_request(settings, "/stats" if since_ms is None else f"/stats?since_ms={since_ms:.0f}",
+                              timeout_s=5)
     except QueryError:
         return None
 
