@@ -26,15 +26,14 @@ class Decoded:
 def decode_messages(messages: Iterable[tuple[bytes, str]]) -> Decoded:
     """messages: (payload, position). A message that fails the one-pass check is read again record
     by record, so only its bad records are set aside (and an envelope that is not one, whole)."""
-    rows: list[Any] = []
+    columns = Columns.empty()
     letters: list[DeadLetter] = []
     counts: list[int] = []
     for payload, position in messages:
-        before = len(rows)
         try:
             envelope = _ENVELOPE.decode(payload)
             if envelope.v == SCHEMA_VERSION:
-                rows += envelope.cdrs
+                columns.extend(envelope.cdrs)
                 counts.append(len(envelope.cdrs))
                 continue
         except msgspec.DecodeError:     # ValidationError included
@@ -46,6 +45,7 @@ def decode_messages(messages: Iterable[tuple[bytes, str]]) -> Decoded:
                                       position=position, raw=truncate_raw(payload)))
             counts.append(0)
             continue
+        rows: list[Any] = []
         for index, cdr in enumerate(cdrs):
             try:
                 rows.append(msgspec.convert(cdr, CDRRow))
@@ -55,5 +55,6 @@ def decode_messages(messages: Iterable[tuple[bytes, str]]) -> Decoded:
                     stage="decode", reason=f"invalid CDR: {exc}", source=str(source), position=f"{position}#{index}",
                     source_format=cdr.get("source_format") if isinstance(cdr, dict) else None,
                     raw=truncate_raw(repr(cdr))))
-        counts.append(len(rows) - before)
-    return Decoded(Columns.from_structs(rows), letters, counts)
+        columns.extend(rows)
+        counts.append(len(rows))
+    return Decoded(columns, letters, counts)
