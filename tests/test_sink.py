@@ -47,11 +47,11 @@ def test_a_write_that_failed_midway_returns_the_rows_it_stored_as_fresh_on_its_r
         def __getattr__(self, name):
             return getattr(client, name)
 
-        def insert_arrow(self, table, arrow_table):
+        def insert_arrow(self, table, arrow_table, **options):
             self.inserts += 1
             if self.inserts == 2:
                 raise ConnectionError("gone")
-            return client.insert_arrow(table, arrow_table)
+            return client.insert_arrow(table, arrow_table, **options)
 
     writer = CdrWriter(client, settings)
     writer.client = SecondInsertFails()
@@ -67,3 +67,17 @@ def test_a_write_that_failed_midway_returns_the_rows_it_stored_as_fresh_on_its_r
     assert len(writer.write_columns(take)) == INSERT_ROWS + 5_000          # the retry: all of it is this take's
     assert client.query(f"SELECT count() FROM {writer.table}").result_rows[0][0] == INSERT_ROWS + 5_000
     assert len(writer.write_columns(take)) == 0                             # a redelivery after success
+
+
+def test_one_uuid_twice_in_a_take_is_stored_once_whatever_its_case(clickhouse):
+    """Inserts skip the merge-on-insert (INSERT_SETTINGS) that would have collapsed a repeat in
+    the block, so the writer itself must keep one row of a UUID sent in two cases."""
+    settings, client = clickhouse
+    writer = CdrWriter(client, settings)
+    calls = Enricher(settings.home_region, settings.interconnects)(
+        list(generate(default_config(settings, seed=8, calls_per_second=50.0,
+                                     start_ms=int(time.time() * 1000) - 86_400_000), count=3)))
+    again = dict(calls[1], cdr_id=calls[1]["cdr_id"].upper())
+    assert [c["cdr_id"] for c in writer.write(calls + [again])] == [c["cdr_id"] for c in calls]
+    stored = client.query(f"SELECT count(), uniqExact(cdr_id) FROM {settings.clickhouse_database}.cdr").result_rows[0]
+    assert stored == (3, 3)
