@@ -7,7 +7,6 @@ Kafka offsets are committed only for events Faust has acked, and the chain acks 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import socket
 import time
@@ -31,6 +30,7 @@ from cdrflow.stream.health import SAMPLE_INTERVAL_S, HealthSampler, write_sample
 from cdrflow.stream.ingest import IngestPorts, Message, ingest_chain
 from cdrflow.stream.metrics import prometheus_text
 from cdrflow.stream.offset_guard import OffsetGuard
+from cdrflow.stream.process_tuning import tune_worker_process
 from cdrflow.stream.query_page import add_query_page
 from cdrflow.numbering.hits import DisconnectedHits, InventoryWatch, flush_every_s
 from cdrflow.stream.side_outputs import SideOutputs
@@ -40,11 +40,6 @@ from cdrflow.stream.worker_stats import WorkerStats, first_line
 log = logging.getLogger("cdrflow.stream")
 CHECKPOINT_CHECK_S = 600.0  # a new day's quarantine checkpoint is built within 10 minutes of midnight
 STOP_JOIN_S = 30.0          # on stop, the take in flight gets this long to be stored and acknowledged
-# A take makes ~100k short-lived tuples and lists; at CPython's default thresholds (700, 10, 10)
-# they set off collections that walk every tracked object of the worker, a tenth of its GIL time
-# (stream/ingest.py Prepare, in process: 15.0 → 13.5 µs per CDR). Start-up objects are frozen
-# out of the walk and the young generation collected ~150x less often; takes hold no cycles.
-GC_THRESHOLDS = (100_000, 50, 100)
 
 
 def create_app(settings: Settings, bootstrap: str) -> faust.App:
@@ -279,9 +274,7 @@ def run_worker(settings: Settings, bootstrap: str, loglevel: str = "warning") ->
     from cdrflow.infra.runtime import clear_state, publish_state
 
     app = create_app(settings, bootstrap)
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_worker_process()
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, workdir=str(settings.resolved_data_dir))
     # No terminal spinner: its log handler sets the root logger to DEBUG, so every aiokafka and
     # Faust debug line was built and handled (~2.5% of the worker's GIL time under load).
