@@ -53,6 +53,7 @@ MAX_BACKOFF_S = 30.0
 STALL_S = 60.0
 WORKER_STOP_S = 20.0
 LOW_DISK_BYTES = 16 * 1024 * 1024   # below this the live view and exit events name a full disk
+EVENT_HISTORY = 50         # events repeated when up ends (the live view shows the last four)
 HISTORY_MINUTES = 40.0     # published at once: detector baselines need 20 minutes of traffic before a minute
 # The demo world's scripted fault (interconnect, kind, minutes long); `up --demo-fault-at` says
 # when it starts. Over by 4 minutes in, it resolves after the detector's 5 quiet minutes.
@@ -130,7 +131,8 @@ class Stack:
         self.settings = settings
         self.broker: LocalBroker | None = None
         self.children: dict[str, Child] = {}
-        self.events: list[str] = []
+        self.events: list[str] = []             # the live view's last four
+        self.history: deque[str] = deque(maxlen=EVENT_HISTORY)   # repeated when up ends
         self.stops = StopRequests()
         self.logs = settings.resolved_data_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -220,6 +222,7 @@ class Stack:
         """Shown in the live view (the last four) and kept in logs/up.log."""
         line = f"{time.strftime('%H:%M:%S')} {text}"
         self.events = (self.events + [line])[-4:]
+        self.history.append(line)
         try:
             with open(self.logs / "up.log", "a") as log:
                 log.write(line + "\n")
@@ -303,6 +306,11 @@ class Stack:
                 self.live.update(self.last_frame)
                 self._sleep(1.0)
             self.stop()
+        if len(self.history) > len(self.events):
+            # the view showed the last four; logs/up.log may be on a disk that was full
+            self.live.console.print("what happened while up ran:")
+            for line in self.history:
+                self.live.console.print(Text(line, style="yellow"))
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
