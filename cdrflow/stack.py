@@ -53,7 +53,8 @@ MAX_BACKOFF_S = 30.0
 STALL_S = 60.0
 WORKER_STOP_S = 20.0
 LOW_DISK_BYTES = 16 * 1024 * 1024   # below this the live view and exit events name a full disk
-EVENT_HISTORY = 50         # events repeated when up ends (the live view shows the last four)
+SHOWN_EVENTS = 4           # the live view's latest events
+EVENT_HISTORY = 50         # events repeated when up ends
 HISTORY_MINUTES = 40.0     # published at once: detector baselines need 20 minutes of traffic before a minute
 # The demo world's scripted fault (interconnect, kind, minutes long); `up --demo-fault-at` says
 # when it starts. Over by 4 minutes in, it resolves after the detector's 5 quiet minutes.
@@ -131,8 +132,7 @@ class Stack:
         self.settings = settings
         self.broker: LocalBroker | None = None
         self.children: dict[str, Child] = {}
-        self.events: list[str] = []             # the live view's last four
-        self.history: deque[str] = deque(maxlen=EVENT_HISTORY)   # repeated when up ends
+        self.history: deque[str] = deque(maxlen=EVENT_HISTORY)   # the live view shows the last SHOWN_EVENTS
         self.stops = StopRequests()
         self.logs = settings.resolved_data_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -219,9 +219,8 @@ class Stack:
         child.restart_at = None
 
     def _event(self, text: str) -> None:
-        """Shown in the live view (the last four) and kept in logs/up.log."""
+        """Shown in the live view (the last SHOWN_EVENTS) and kept in logs/up.log."""
         line = f"{time.strftime('%H:%M:%S')} {text}"
-        self.events = (self.events + [line])[-4:]
         self.history.append(line)
         try:
             with open(self.logs / "up.log", "a") as log:
@@ -306,8 +305,8 @@ class Stack:
                 self.live.update(self.last_frame)
                 self._sleep(1.0)
             self.stop()
-        if len(self.history) > len(self.events):
-            # the view showed the last four; logs/up.log may be on a disk that was full
+        if len(self.history) > SHOWN_EVENTS:
+            # the view showed only the last SHOWN_EVENTS; logs/up.log may be on a disk that was full
             self.live.console.print("what happened while up ran:")
             for line in self.history:
                 self.live.console.print(Text(line, style="yellow"))
@@ -397,7 +396,7 @@ class Stack:
         parts: list = [self._world()]
         if draining:
             parts.append(Text(draining, style="bold yellow"))
-        parts += [Text(event, style="yellow") for event in self.events]
+        parts += [Text(event, style="yellow") for event in list(self.history)[-SHOWN_EVENTS:]]
         if disk := self._disk_full_note():
             parts.append(Text(disk.removeprefix("; "), style="bold red"))
         stats = self._stats         # as supervise() read it just before
