@@ -28,6 +28,7 @@ from cdrflow.stream.detector_agent import add_detector
 from cdrflow.stream.enrich import Enricher
 from cdrflow.stream.health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
 from cdrflow.stream.ingest import IngestPorts, Message, ingest_chain
+from cdrflow.stream.kafka_transport import Transport
 from cdrflow.stream.metrics import prometheus_text
 from cdrflow.stream.offset_guard import OffsetGuard
 from cdrflow.stream.process_tuning import tune_worker_process
@@ -65,6 +66,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         web_port=settings.worker_web_port,
         web_in_thread=False,
     )
+    app.transport = Transport(app.conf.broker_consumer, app)     # before any topic: its fetch wait
     # The stream buffers two takes of envelopes, not Faust's default 4,096 (~650 MB of 500-CDR
     # envelopes a worker behind would hold besides the takes in flight): a full buffer only pauses
     # the fetch, and the next take is ready when the chain wants it.

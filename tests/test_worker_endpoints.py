@@ -18,7 +18,8 @@ from cdrflow.infra.runtime import QueryError, clear_state, publish_state
 from cdrflow.stream.app import create_app
 from cdrflow.stream.metrics import prometheus_text
 from cdrflow.stream.query_page import is_loopback, query_refusal
-from cdrflow.stream.worker_stats import WorkerStats
+from cdrflow.stream.kafka_transport import FETCH_MAX_WAIT_MS
+from cdrflow.stream.worker_stats import TAKE_MARKS, WorkerStats
 
 
 def get(settings, path: str) -> tuple[int, bytes]:
@@ -38,6 +39,30 @@ def test_latency_percentiles_of_the_messages_produced_since_a_time():
     since = stats.as_dict(since_ms=10_000)
     assert since["latency_p50_ms"] == 91 and since["latency_p95_ms"] == 100
     assert stats.as_dict(since_ms=20_000)["latency_p95_ms"] is None
+
+
+def test_latency_stages_split_each_take_between_its_marks():
+    stats = WorkerStats()
+    marks = dict(zip(TAKE_MARKS, (1_400.0, 1_600.0, 1_650.0, 1_900.0, 1_950.0, 1_960.0)))
+    stats.record_take([1_000.0, 1_200.0], marks)              # its oldest message produced at 1,000 ms
+    stats.record_take([5_000.0], {mark: at + 4_000 for mark, at in marks.items()})
+    stages = stats.as_dict(since_ms=2_000)["latency_stages_ms"]
+    assert {mark: ms["p50"] for mark, ms in stages.items()} == {
+        "taken": 400, "prepared": 200, "write_started": 50, "stored": 250, "announced": 50, "acked": 10}
+    assert stats.as_dict(since_ms=9_000)["latency_stages_ms"] == {}
+
+
+def test_the_worker_consumer_waits_briefly_for_records():
+    """faust-streaming fixes the fetch wait at 1,500 ms; the local broker answers at its end."""
+    app = create_app(Settings(), bootstrap="127.0.0.1:9")
+
+    async def fetch_wait_ms():
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)  # noqa: SLF001
+        try:
+            return consumer._fetch_max_wait_ms  # noqa: SLF001
+        finally:
+            await consumer.stop()
+    assert asyncio.run(fetch_wait_ms()) == FETCH_MAX_WAIT_MS < 1_500
 
 
 def test_metrics_render_counters_and_gauges_and_skip_missing_values():

@@ -466,7 +466,10 @@ def _print_figures(figures: dict, partitions: int, rate: float, console: Console
                         "per CDR as its /stats reported them after that drain",
         "end_to_end_": "end to end = first CDR published → last CDR stored, producer and worker running together, "
                        "the median of the runs shown (fresh CDRs each run);\n"
-                       f"latency = Kafka produce time → stored in ClickHouse per message, paced at {rate:,.0f} CDR/s",
+                       f"latency = Kafka produce time → stored in ClickHouse per message, paced at {rate:,.0f} CDR/s;\n"
+                       "latency stages = per take, ms from the mark before (the first from its oldest message's "
+                       "produce time): taken by the worker's chain, prepared, its write started, stored, announced, "
+                       "acknowledged",
         "detection_": "detection latency = fault onset → incident open event, in event time (the newest CDR end "
                       "the detector had seen), per interconnect and direction",
     }
@@ -545,6 +548,8 @@ def _throughput(settings: Settings, publisher: Publisher, worker: subprocess.Pop
         "end_to_end_runs_cdr_per_s": " · ".join(f"{r:,.0f}" for r in end_to_end_rates),
         f"latency_p50_ms_at_{rate:.0f}_cdr_per_s": latency["latency_p50_ms"],
         f"latency_p95_ms_at_{rate:.0f}_cdr_per_s": latency["latency_p95_ms"],
+        "latency_stages_p50_p95_ms": " · ".join(
+            f'{mark} {ms["p50"]:,.0f}/{ms["p95"]:,.0f}' for mark, ms in latency.get("latency_stages_ms", {}).items()),
     }
 
 
