@@ -226,10 +226,14 @@ class Acknowledge:
 @dataclass
 class IngestChain:
     """Runs takes through the steps, three at a time: take N+2 is prepared while take N+1 is
-    written and take N announced and acknowledged, and the caller gathers take N+3 meanwhile. One
-    write at a time; announce and ack in take order, each take's after its own write and after the
-    take before it: no ack precedes its write, none overtakes another, and a failure stops every
-    take after it unacknowledged."""
+    written and take N announced and acknowledged. One write at a time; announce and ack in take
+    order, each take's after its own write and after the take before it: no ack precedes its
+    write, none overtakes another, and a failure stops every take after it unacknowledged.
+
+    take() returns once its take's write has started, so Faust's take buffer, which does not fill
+    while its caller runs, gathers the next take during the write. Returning earlier, during the
+    prepare, was tried: more takes in flight cost the worker ~10 % of its CDR/s for no steadier
+    latency (docs/benchmarks.md, 2026-12-05)."""
 
     prepare: Prepare
     store: Store
@@ -237,51 +241,36 @@ class IngestChain:
     acknowledge: Acknowledge
     ports: IngestPorts
     stats: WorkerStats
-    _prepared: asyncio.Future | None = field(default=None, init=False)      # the newest take's prepare
-    _storing: asyncio.Future | None = field(default=None, init=False)       # the newest take's write
-    _stored_before: asyncio.Future | None = field(default=None, init=False)  # the write of the take before it
+    _storing: asyncio.Future | None = field(default=None, init=False)      # the write in flight
     _finishing: asyncio.Future | None = field(default=None, init=False)    # the newest take's whole chain
 
     async def take(self, messages: list[Message], token: Any) -> None:
-        """Starts the take's prepare → store → announce → acknowledge and returns once the take
-        before it is being written (its prepare done, the write before it done; a failure there
-        re-raises, its take unacked). The caller gathers the next take while this one is prepared:
-        a take waits for the chain, not for a window opened after the chain (Faust's take buffer
-        does not fill while its caller runs)."""
-        for before in (self._prepared, self._stored_before):
-            if before is not None:
-                await before
+        """Prepares the take, waits for the previous write (a failure there re-raises, its take
+        unacked), then starts this one's store → announce → acknowledge."""
         started, marks = time.perf_counter(), {"taken": self.now_ms()}
-        prepared = asyncio.ensure_future(self.timed_prepare(messages, marks))
-        storing = asyncio.ensure_future(self.timed_store(prepared, self._storing, marks))
+        take = await self.ports.run_prepare(self.prepare, messages)
+        marks["prepared"] = self.now_ms()
+        self.stats.cdrs_in += len(take.cdrs)     # taken in; cdrs_stored counts them once written
+        if self._storing is not None:
+            await self._storing
+        self._storing = asyncio.ensure_future(self.timed_store(take, marks))
         self._finishing = asyncio.ensure_future(
-            self.finish(prepared, token, started, marks, storing, self._finishing))
+            self.finish(take, token, started, marks, self._storing, self._finishing))
         self._finishing.add_done_callback(_report_failure)
-        self._prepared, self._stored_before, self._storing = prepared, self._storing, storing
 
     def now_ms(self) -> float:
         return self.ports.wall() * 1000
 
-    async def timed_prepare(self, messages: list[Message], marks: dict[str, float]) -> Prepared:
-        take = await self.ports.run_prepare(self.prepare, messages)
-        marks["prepared"] = self.now_ms()
-        self.stats.cdrs_in += len(take.cdrs)     # taken in; cdrs_stored counts them once written
-        return take
-
-    async def timed_store(self, prepared: asyncio.Future, previous: asyncio.Future | None,
-                          marks: dict[str, float]) -> Columns:
-        take = await prepared
-        if previous is not None:
-            await previous          # one write at a time, in take order
+    async def timed_store(self, take: Prepared, marks: dict[str, float]) -> Columns:
         t0, marks["write_started"] = time.perf_counter(), self.now_ms()
         fresh = await self.store(take.cdrs)
         self.stats.steps.add("write", time.perf_counter() - t0, len(take.cdrs))
         marks["stored"] = self.now_ms()
         return fresh
 
-    async def finish(self, prepared: asyncio.Future, token: Any, started: float, marks: dict[str, float],
+    async def finish(self, take: Prepared, token: Any, started: float, marks: dict[str, float],
                      storing: asyncio.Future, previous: asyncio.Future | None) -> None:
-        take, fresh = await prepared, await storing
+        fresh = await storing
         if previous is not None:
             await previous          # the take before is announced and acknowledged first
         times, n = self.stats.steps, len(take.cdrs)
@@ -298,8 +287,7 @@ class IngestChain:
     async def join(self, timeout_s: float | None = None) -> None:
         """Waits for every take in flight (stored, announced, acknowledged); re-raises a failure.
         Past timeout_s (on stop, while ClickHouse fails) they are cancelled, unacknowledged."""
-        finishing, self._finishing = self._finishing, None
-        self._prepared = self._storing = self._stored_before = None
+        finishing, self._finishing, self._storing = self._finishing, None, None
         if finishing is not None:
             await asyncio.wait_for(finishing, timeout_s)
 

@@ -10,10 +10,10 @@ Both defaults suit small programs and cost a worker memory or time (docs/benchma
 - CPython's collector, at its default thresholds (700, 10, 10), walks every tracked object of the
   worker several times a take; start-up objects are frozen out of the walk and the young generation
   collected ~150x less often (prepare, in process: 15.0 → 13.5 µs per CDR). Takes hold no cycles.
-- CPython hands the GIL to a waiting thread after 5 ms. Faust's consumer runs on its own thread
-  and needs the GIL at every step of a fetch, while prepare, the write and the event loop keep it
-  busy: records reached the agent 0.5-1.6 s after they were produced. At 1 ms they come within
-  ~60 ms even beside two busy threads (a Faust consumer on the local broker, 40 messages a second).
+
+CPython's GIL switch interval stays at 5 ms: at 1 ms records reached the agent sooner (latency p95
+at 20,000 CDR/s offered ~3.8 → ~2.8 s) but the worker drained ~20 % fewer CDR/s (more handovers
+between prepare, the write and the event loop; docs/benchmarks.md, 2026-12-05).
 """
 from __future__ import annotations
 
@@ -21,13 +21,11 @@ import ctypes
 import ctypes.util
 import gc
 import logging
-import sys
 
 log = logging.getLogger("cdrflow.stream")
 M_MMAP_THRESHOLD = -3           # glibc's mallopt parameter (malloc.h)
 MMAP_THRESHOLD_BYTES = 128 * 1024
 GC_THRESHOLDS = (100_000, 50, 100)
-GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def tune_worker_process() -> None:
@@ -35,7 +33,6 @@ def tune_worker_process() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     libc = ctypes.util.find_library("c")
     mallopt = getattr(ctypes.CDLL(libc), "mallopt", None) if libc else None
     if mallopt is None or not mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES):

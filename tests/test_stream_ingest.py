@@ -4,7 +4,6 @@ dead letters in one batch. The Kafka-backed worker is tested in tests/test_pipel
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import orjson
 import pytest
@@ -107,15 +106,11 @@ def test_nothing_is_acknowledged_before_the_write_and_takes_finish_in_order():
             await asyncio.sleep(0)
         assert fake.log == []                   # the write waits: nothing acknowledged
         fake.write_gate.set()
-        await chain.take(take_of(CDRS[400:]), "take-2")    # written after take 1
+        await chain.take(take_of(CDRS[400:]), "take-2")    # waits for take 1 before starting
         await chain.join()
         return fake.log
     log = asyncio.run(main())
-    assert sorted(log) == sorted(["write 400", "partials", "ack take-1", "write 200", "partials", "ack take-2"])
-    assert log.index("write 400") < log.index("write 200")
-    assert log.index("write 400") < log.index("ack take-1") < log.index("ack take-2")
-    assert log.index("write 200") < log.index("ack take-2")
-    assert log[log.index("ack take-1") - 1] == log[log.index("ack take-2") - 1] == "partials"   # after its side outputs
+    assert log == ["write 400", "partials", "ack take-1", "write 200", "partials", "ack take-2"]
 
 
 def test_the_next_take_is_written_while_the_previous_one_is_announced_and_acks_stay_in_order():
@@ -184,33 +179,6 @@ def test_partials_count_only_the_rows_stored_by_this_take():
     assert 0 < seizures(fake.partials) <= len(finals)
     routed = Enricher(SETTINGS.home_region, SETTINGS.interconnects).columns(Columns.from_rows(finals))
     assert seizures(fake.partials) == sum(1 for ic in routed["interconnect"] if ic)
-
-
-def test_the_caller_gathers_the_next_take_while_one_is_prepared():
-    """take() hands a take over and returns; the next take() waits only for that take's prepare
-    (Faust's take buffer does not fill while the agent waits in take())."""
-    async def main():
-        fake, gate, prepared = FakePorts(), asyncio.Event(), []
-
-        async def run_prepare(fn, *args):
-            await gate.wait()
-            prepared.append(fn(*args))
-            return prepared[-1]
-        chain = ingest_chain(dataclasses.replace(fake.ports(), run_prepare=run_prepare),
-                             Enricher(SETTINGS.home_region, SETTINGS.interconnects, SETTINGS.tenants), WorkerStats(),
-                             DisconnectedHits(60.0), retention_days=30, partitions=2, worker_id="test")
-        await asyncio.wait_for(chain.take(take_of(CDRS[:200]), "take-1"), 1)     # returns, not prepared yet
-        second = asyncio.ensure_future(chain.take(take_of(CDRS[200:400]), "take-2"))
-        for _ in range(20):
-            await asyncio.sleep(0)
-        waiting = (len(prepared), second.done())
-        gate.set()
-        await second
-        await chain.join()
-        return waiting, fake.log
-    waiting, log = asyncio.run(main())
-    assert waiting == (0, False)          # take 2 waits for take 1's prepare, not for its write
-    assert [entry for entry in log if entry.startswith("ack")] == ["ack take-1", "ack take-2"]
 
 
 def test_join_drains_the_write_in_flight():
