@@ -74,10 +74,14 @@ class CdrWriter:
             elif key in self.unfinished:
                 fresh[key] = index
         table = (cdrs if len(insert) == len(cdrs) else cdrs.select(insert)).to_arrow()
-        ids = table.column("cdr_id")
-        for start in range(0, table.num_rows, INSERT_ROWS):
-            self.client.insert_arrow(self.table, table.slice(start, INSERT_ROWS), settings=INSERT_SETTINGS)
-            self.unfinished.update(i.lower() for i in ids.slice(start, INSERT_ROWS).to_pylist())
+        done = 0
+        try:
+            for done in range(0, table.num_rows, INSERT_ROWS):
+                self.client.insert_arrow(self.table, table.slice(done, INSERT_ROWS), settings=INSERT_SETTINGS)
+        except Exception:
+            ids = cdrs["cdr_id"]    # of the slices stored before it; collected per slice they cost ~0.3 µs/CDR
+            self.unfinished.update(ids[index].lower() for index in insert[:done])
+            raise
         self.unfinished.clear()
         return cdrs if len(fresh) == len(cdrs) else cdrs.select(list(fresh.values()))
 
