@@ -60,6 +60,7 @@ HISTORY_MINUTES = 40.0     # published at once: detector baselines need 20 minut
 # when it starts. Over by 4 minutes in, it resolves after the detector's 5 quiet minutes.
 DEMO_FAULT = ("att", "answer_collapse", 2.0)
 PANEL_EVERY_S = 10.0       # incidents, alarms and disconnected-number hits are asked this often
+STATS_LATE_S = 3.0         # /stats not answered for this long: the view says its figures are older
 RATE_WINDOW_S = 10.0       # the input rate is averaged over this long: the worker takes in bursts
 TRY_NEXT = ("cdrflow incidents show ID  ·  cdrflow report TENANT  ·  cdrflow numbers release-candidates  ·  "
             "cdrflow dashboards preview  ·  cdrflow query SQL   (in another shell, while this runs)")
@@ -147,6 +148,8 @@ class Stack:
         self._stall: tuple[int, float] | None = None     # (committed messages, since when)
         self._write_error: str | None = None             # the worker's failing write, as /stats says
         self._stats: dict | None = None                  # the worker's /stats, read by supervise()
+        self._stats_read_at = 0.0       # monotonic time of that answer
+        self._interconnect_rows: list = []      # the live view's table as the worker last answered it
         self.live: Live | None = None
         self.last_frame: Group | None = None     # the live view as it last showed, before any stop
 
@@ -284,14 +287,14 @@ class Stack:
             stats = worker_request(self.settings, "/stats", timeout_s=2) if worker and worker.running else None
         except QueryError:
             stats = None
-        self._stats = stats
         error = (stats or {}).get("write_error")
         if error and not self._write_error:
             self._event(f"the worker's writes fail, retried with backoff, nothing acknowledged: {error}")
         elif stats and not error and self._write_error:
             self._event(f"the worker's writes succeed again ({stats['write_failures']:,} failures in all)")
         if stats is not None or not (worker and worker.running):
-            self._write_error = error
+            # a running worker too busy to answer in time (draining a backlog) keeps its last figures
+            self._write_error, self._stats, self._stats_read_at = error, stats, time.monotonic()
 
     # --- watching and stopping ----------------------------------------------------------------
 
@@ -420,21 +423,25 @@ class Stack:
                              ("stored ", "bold"), f"{stats['cdrs_stored']:,}   ",
                              ("duplicates skipped ", "bold"), f"{stats['duplicates_skipped']:,}   ",
                              ("dead letters ", "bold"), f"{stats['dead_letters']:,}")
+        if (late := time.monotonic() - self._stats_read_at) >= STATS_LATE_S:
+            head.append(f"   (the worker has not answered for {late:.0f} s: figures from then)", style="yellow")
         table = Table("interconnect", "dir", "seizures", "answered", "ASR", "NER", "in progress",
                       title="5 minutes ending 5 minutes ago (event time: calls count once they end; "
                             "in progress: calls up at its end)")
+        failed = None
         try:
             answer = worker_request(self.settings, "/query", {
                 "sql": named_query("live_interconnects", self.settings), "parameters": {"minutes": 5, "settle": 5}},
                 timeout_s=5)
-        except QueryError as exc:
-            return Group(*parts, head, Text(f"query failed: {exc}", style="red"))
-        for row in (answer or {}).get("rows", []):
+            self._interconnect_rows = (answer or {}).get("rows", [])
+        except QueryError as exc:       # the rows shown last stay, said to be older
+            failed = Text(f"query failed: {exc}; the rows below are from before", style="red")
+        for row in self._interconnect_rows:
             ic, direction, seizures, answered, asr, ner, in_progress = row
             style = "red" if asr < 0.3 else None
             table.add_row(ic, str(direction), f"{seizures:,}", f"{answered:,}", f"{asr:.1%}", f"{ner:.1%}",
                           f"{in_progress:,}", style=style)
-        return Group(*parts, head, table, *self._panels_view(),
+        return Group(*parts, head, *([failed] if failed else []), table, *self._panels_view(),
                      Text.assemble(("try next: ", "bold"), TRY_NEXT))
 
     # --- what the live view shows beyond the pipeline ------------------------------------------

@@ -56,3 +56,24 @@ def test_history_never_starts_before_where_the_last_run_stopped(tmp_path):
     assert until.history_start(now, 1) == now - 60_000              # a shorter history is kept
     until.save(now + 5_000)                                          # a clock that ran ahead
     assert until.history_start(now, 10) == now
+
+
+def test_the_live_view_keeps_a_busy_workers_last_figures(tmp_path):
+    """A worker draining a backlog may not answer /stats in time: the view keeps what it said last
+    (its last frame, drawn while draining, is what a log of `up` keeps) until the worker is gone."""
+    from cdrflow.infra.config import Settings
+    from cdrflow.stack import Child, Stack
+
+    stack = Stack(Settings(data_dir=tmp_path))
+    last = {"cdrs_in": 9, "cdrs_stored": 9, "duplicates_skipped": 0, "dead_letters": 0, "write_error": None}
+    stack._stats, stack._stats_read_at = last, time.monotonic()
+    busy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])     # running, never answers
+    stack.children["worker"] = Child("worker", [], busy)
+    try:
+        stack._watch_writes()
+        assert stack._stats == last
+    finally:
+        busy.kill()
+        busy.wait()
+    stack._watch_writes()
+    assert stack._stats is None         # gone: no figures
