@@ -33,12 +33,22 @@ def _state_file(settings: Settings, name: str) -> Path:
     return settings.resolved_data_dir / f"{name}.json"
 
 
+def start_ticks(pid: int) -> int:
+    """When a process started, in clock ticks since boot (/proc/PID/stat field 22): what tells a
+    pid's process from a later one that reuses the pid. Not psutil's create_time(): that adds the
+    boot time read afresh, which moves when NTP adjusts the clock, so two processes (or one, a
+    minute apart) disagree about the same process and a live worker's state file read as stale
+    (a CI run's restarted worker never answered /stats for that reason)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[19])       # fields after the command name start at 3
+
+
 def publish_state(settings: Settings, name: str, pid: int | None = None, **values: Any) -> None:
     """Records a running process (this one unless pid is given) and how to reach it."""
     pid = pid or os.getpid()
     path = _state_file(settings, name)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"pid": pid, "started": psutil.Process(pid).create_time(), **values}))
+    tmp.write_text(json.dumps({"pid": pid, "start_ticks": start_ticks(pid), **values}))
     os.replace(tmp, path)
 
 
@@ -49,11 +59,12 @@ def read_state(settings: Settings, name: str) -> dict | None:
     path = _state_file(settings, name)
     try:
         state = json.loads(path.read_text())
-        process = psutil.Process(state["pid"])
-        if process.create_time() != state.get("started") or process.status() == psutil.STATUS_ZOMBIE:
+        if start_ticks(state["pid"]) != state.get("start_ticks"):
+            return None
+        if psutil.Process(state["pid"]).status() == psutil.STATUS_ZOMBIE:
             return None
         return state
-    except (FileNotFoundError, psutil.NoSuchProcess, psutil.AccessDenied, ValueError, KeyError, TypeError):
+    except (OSError, psutil.NoSuchProcess, psutil.AccessDenied, ValueError, KeyError, TypeError, IndexError):
         return None
 
 

@@ -97,6 +97,9 @@ class Up:
             except OSError:
                 continue
             tails.append(f"\n--- logs/{name}.log ---\n" + "\n".join(lines[-25:]))
+        for name in ("worker", "broker"):       # what tells the test how to reach them
+            state = self.data_dir / f"{name}.json"
+            tails.append(f"\n--- {name}.json ---\n{state.read_text() if state.exists() else '(none)'}")
         return "".join(tails)
 
     def signal(self, sig: int) -> None:
