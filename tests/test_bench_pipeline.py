@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from cdrflow.bench.pipeline import distinct_share, run_bench
+from cdrflow.bench.pipeline import _simulated, distinct_share, run_bench
+from cdrflow.infra.config import Settings
 
 
 def test_distinct_share_counts_callers_callees_and_either_per_cdr():
@@ -14,6 +15,15 @@ def test_distinct_share_counts_callers_callees_and_either_per_cdr():
     # callers {1, 2, 4}, callees {2, 3, 1}, either {1, 2, 3, 4}
     assert distinct_share(cdrs) == "100.0% of CDRs (callers 75.0%, callees 75.0%; 4 CDRs)"
     assert distinct_share(cdrs[:2] * 2).startswith("75.0% of CDRs (callers 25.0%, callees 50.0%")
+
+
+def test_the_bench_publishes_cdrs_as_a_switch_writes_them_when_each_call_ends():
+    """In start order a take's CDRs end over minutes of event time: partials and ticks for every
+    10-second step of it, a load no switch's stream puts on the worker (docs/benchmarks.md)."""
+    cdrs = _simulated(Settings(), seed=5, count=5_000)
+    assert len({c["cdr_id"] for c in cdrs}) == 5_000       # as_written keeps them all: tests/test_simulate.py
+    ends, starts = [c["end_ms"] for c in cdrs], [c["start_ms"] for c in cdrs]
+    assert ends == sorted(ends) and starts != sorted(starts)
 
 
 def test_bench_drains_a_prefilled_topic_and_takes_the_median_of_three_end_to_end_runs(tmp_path, monkeypatch):

@@ -34,7 +34,7 @@ from cdrflow.producers.formats import parser_for
 from cdrflow.producers.file_source import CHUNK_BYTES
 from cdrflow.producers.parsing import SourceContext, parse_lines
 from cdrflow.producers.publisher import Publisher
-from cdrflow.producers.simulate import default_config, generate
+from cdrflow.producers.simulate import as_written, default_config, generate
 from cdrflow.producers.simulator_source import publish_stream
 from cdrflow.schemas.envelope import encode_batch
 from cdrflow.infra.runtime import QueryError, worker_request
@@ -477,8 +477,11 @@ def _print_figures(figures: dict, partitions: int, rate: float, console: Console
 
 
 def _simulated(settings: Settings, seed: int, count: int) -> list[dict]:
-    """`count` CDRs of the simulator's carrier traffic (its number mix); each seed its own calls and cdr_ids."""
-    return list(generate(default_config(settings, seed=seed, calls_per_second=2000.0), count=count))
+    """`count` CDRs of the simulator's carrier traffic (its number mix); each seed its own calls and
+    cdr_ids. In the order a switch writes them, when each call ends, as `cdrflow simulate` publishes
+    them: in start order a take's CDRs would end over minutes of event time (a few long calls over
+    hours), and the worker send the detector partials and ticks for every 10-second step of that."""
+    return list(as_written(generate(default_config(settings, seed=seed, calls_per_second=2000.0), count=count)))
 
 
 def distinct_share(cdrs: list[dict]) -> str:
