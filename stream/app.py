@@ -184,6 +184,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                     continue
                 messages = [Message(e.message.value, e.message.topic, e.message.partition, e.message.offset,
                                     e.message.timestamp) for e in events]
+                for e in events:        # held until the ack, which needs the offsets only: Prepare frees the bytes
+                    e.value = e.message.value = None
                 await chain.take(messages, (stream, events))
         finally:
             await chain.join(timeout_s=STOP_JOIN_S)

@@ -44,9 +44,10 @@ Partials = list[tuple[dict[str, dict[str, Any]], int]]      # partial_steps_of's
 Record = tuple[bytes | None, bytes, int | None]             # (key, value, partition) for a topic
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Message:
-    """One Kafka message of cdr.batches, as the chain needs it."""
+    """One Kafka message of cdr.batches, as the chain needs it. Prepare empties value once the
+    envelope is decoded (see there)."""
 
     value: bytes
     topic: str
@@ -102,6 +103,11 @@ class Prepare:
     def __call__(self, messages: list[Message]) -> Prepared:
         t0 = time.perf_counter()
         decoded = decode_messages((m.value, m.position) for m in messages)
+        # The envelopes are not needed past here. A take holds its messages until its ack, after
+        # its write and announce: ~80 MB of envelopes per 100,000 CDRs, held twice more over a
+        # worker that is behind (the caller drops the consumer's references: stream/app.py).
+        for m in messages:
+            m.value = b""
         cdrs, ends, newest_end, at = decoded.cdrs, decoded.cdrs["end_ms"], {}, 0
         for message, count in zip(messages, decoded.counts):
             if count:
