@@ -480,7 +480,7 @@ def _simulated(settings: Settings, seed: int, count: int) -> list[dict]:
     """`count` CDRs of the simulator's carrier traffic (its number mix); each seed its own calls and
     cdr_ids. In the order a switch writes them, when each call ends, as `cdrflow simulate` publishes
     them: in start order a take's CDRs would end over minutes of event time (a few long calls over
-    hours), and the worker send the detector partials and ticks for every 10-second step of that."""
+    hours), and the worker would send the detector partials and ticks for every 10-second step of that."""
     return list(as_written(generate(default_config(settings, seed=seed, calls_per_second=2000.0), count=count)))
 
 
