@@ -41,6 +41,14 @@ from cdrflow.stream.worker_stats import WorkerStats, first_line
 log = logging.getLogger("cdrflow.stream")
 CHECKPOINT_CHECK_S = 600.0  # a new day's quarantine checkpoint is built within 10 minutes of midnight
 STOP_JOIN_S = 30.0          # on stop, the take in flight gets this long to be stored and acknowledged
+# The ingest stream buffers this many takes of envelopes, not Faust's default 4,096 messages: a
+# worker behind a flat-out producer held ~2,600 of them (~750 MB) besides its takes in flight,
+# towards the chart's 2 GiB limit. Faust pauses a partition's fetch at 80 % of the buffer and
+# resumes it at 40 % (after a second's sleep when every partition is paused); at four takes the
+# 40 % still holds a take. Bounded, a worker draining a backlog runs 8-20 % slower (more CPU per
+# CDR; docs/benchmarks.md, 2026-12-05, latest). Set on the topic, which the agent's stream clones:
+# App.topic() takes a maxsize but does not pass it on (faust-streaming 0.15.3).
+STREAM_BUFFER_TAKES = 4
 
 
 def create_app(settings: Settings, bootstrap: str) -> faust.App:
@@ -67,11 +75,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         web_in_thread=False,
     )
     app.transport = Transport(app.conf.broker_consumer, app)     # before any topic: its fetch wait
-    # The stream buffers two takes of envelopes, not Faust's default 4,096 (~650 MB of 500-CDR
-    # envelopes a worker behind would hold besides the takes in flight): a full buffer only pauses
-    # the fetch, and the next take is ready when the chain wants it.
-    cdr_topic = app.topic(settings.topic_cdr_batches, value_serializer="raw", partitions=settings.partitions,
-                          maxsize=2 * settings.worker_take)
+    cdr_topic = app.topic(settings.topic_cdr_batches, value_serializer="raw", partitions=settings.partitions)
+    cdr_topic.maxsize = STREAM_BUFFER_TAKES * settings.worker_take
     partials_topic = app.topic(settings.topic_partials, value_serializer="raw", key_serializer="raw",
                                partitions=settings.partitions)
     incidents_topic = app.topic(settings.topic_incidents, value_serializer="raw", partitions=1)

@@ -15,7 +15,7 @@ from cdrflow.clickhouse.migrate import migrate
 from cdrflow.infra.config import Settings
 from cdrflow.infra.local_broker import free_port
 from cdrflow.infra.runtime import QueryError, clear_state, publish_state
-from cdrflow.stream.app import create_app
+from cdrflow.stream.app import STREAM_BUFFER_TAKES, create_app
 from cdrflow.stream.metrics import prometheus_text
 from cdrflow.stream.query_page import is_loopback, query_refusal
 from cdrflow.stream.kafka_transport import FETCH_MAX_WAIT_MS
@@ -63,6 +63,19 @@ def test_the_worker_consumer_waits_briefly_for_records():
         finally:
             await consumer.stop()
     assert asyncio.run(fetch_wait_ms()) == FETCH_MAX_WAIT_MS < 1_500
+
+
+def test_the_ingest_stream_buffers_a_few_takes_of_envelopes_not_fausts_default():
+    """The queue the ingest agent's stream reads (its topic's clone) holds a few takes. App.topic()
+    drops its maxsize argument, and the default 4,096 let a worker behind a flat-out producer hold
+    ~2,600 envelopes (~750 MB) in it (docs/benchmarks.md, 2026-12-05)."""
+    settings = Settings(worker_take=150)
+    app = create_app(settings, bootstrap="127.0.0.1:9")
+    [ingest] = [agent for name, agent in app.agents.items() if name.endswith(".ingest")]
+    queue = ingest.channel_iterator.queue
+    assert queue.maxsize == STREAM_BUFFER_TAKES * settings.worker_take <= 4 * 150
+    # Faust pauses the fetch at pressure_high_size and resumes at pressure_drop_size: a take fits in between
+    assert queue.pressure_drop_size >= settings.worker_take and queue.pressure_high_size < queue.maxsize
 
 
 def test_metrics_render_counters_and_gauges_and_skip_missing_values():
