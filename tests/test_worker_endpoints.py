@@ -74,7 +74,8 @@ def test_the_ingest_stream_buffers_a_few_takes_of_envelopes_not_fausts_default()
     [ingest] = [agent for name, agent in app.agents.items() if name.endswith(".ingest")]
     queue = ingest.channel_iterator.queue
     assert queue.maxsize == STREAM_BUFFER_TAKES * settings.worker_take <= 4 * 150
-    # Faust pauses the fetch at pressure_high_size and resumes at pressure_drop_size: a take fits in between
+    # Faust pauses the fetch at pressure_high_size and resumes it at pressure_drop_size: a whole take is
+    # still buffered when it resumes
     assert queue.pressure_drop_size >= settings.worker_take and queue.pressure_high_size < queue.maxsize
 
 
