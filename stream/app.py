@@ -27,7 +27,7 @@ from cdrflow.stream.columns import Columns
 from cdrflow.stream.detector_agent import add_detector
 from cdrflow.stream.enrich import Enricher
 from cdrflow.stream.health import SAMPLE_INTERVAL_S, HealthSampler, write_samples
-from cdrflow.stream.ingest import IngestPorts, Message, ingest_chain
+from cdrflow.stream.ingest import IngestPorts, Message, ingest_chain, parts_by_size
 from cdrflow.stream.kafka_transport import Transport
 from cdrflow.stream.metrics import prometheus_text
 from cdrflow.stream.offset_guard import OffsetGuard
@@ -179,19 +179,21 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                 await app.consumer.seek(cdr_tp(partition), offset)
         return [events[i] for i in verdict.kept]
 
+    take_bytes = int(settings.worker_take_mb * 2**20)
+
     @app.agent(cdr_topic)
     async def ingest(stream):
-        """Takes go through the chain (stream/ingest.py); the write in flight is joined on stop."""
+        """Takes go through the chain (stream/ingest.py), in parts of at most worker_take_mb of
+        envelopes; the write in flight is joined on stop."""
         try:
             async for taken in stream.noack_take(settings.worker_take, within=settings.worker_within_s):
                 events = await admitted(taken)
-                if not events:
-                    continue
-                messages = [Message(e.message.value, e.message.topic, e.message.partition, e.message.offset,
-                                    e.message.timestamp) for e in events]
-                for e in events:        # held until the ack, which needs the offsets only: Prepare frees the bytes
-                    e.value = e.message.value = None
-                await chain.take(messages, (stream, events))
+                for part in parts_by_size(events, take_bytes, lambda e: len(e.message.value or b"")):
+                    messages = [Message(e.message.value, e.message.topic, e.message.partition, e.message.offset,
+                                        e.message.timestamp) for e in part]
+                    for e in part:      # held until the ack, which needs the offsets only: Prepare frees the bytes
+                        e.value = e.message.value = None
+                    await chain.take(messages, (stream, part))
         finally:
             await chain.join(timeout_s=STOP_JOIN_S)
 

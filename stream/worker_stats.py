@@ -31,6 +31,7 @@ class WorkerStats:
 
     started_at: float = field(default_factory=time.time)
     messages: int = 0
+    takes: int = 0                  # acknowledged by the ingest chain (a Faust take over worker_take_mb: its parts)
     cdrs_in: int = 0
     cdrs_stored: int = 0
     duplicates_skipped: int = 0

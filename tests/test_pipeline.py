@@ -151,3 +151,23 @@ def test_a_cdr_older_than_the_retention_window_is_a_dead_letter_not_a_stored_row
     assert [(letter["stage"], letter["reason"], letter["source"]) for letter in letters] == [
         ("retention", "starts before the retention window of 400 days", "pbx-old")]
     assert letters[0]["position"] == f"{source_file}:0"
+
+
+@pytest.mark.parametrize(("settings", "one_envelope_per_take"), [
+    ({"CDRFLOW_BATCH_MAX_CDRS": "100", "CDRFLOW_WORKER_TAKE_MB": "0.001"}, True),    # 1 KB: each envelope alone
+    ({"CDRFLOW_BATCH_MAX_CDRS": "100"}, False),
+], indirect=["settings"])
+def test_a_take_over_worker_take_mb_goes_through_in_parts_each_stored_once(
+        settings, worker, tmp_path, one_envelope_per_take):
+    """A backlog is read in takes of up to worker_take messages; past worker_take_mb of envelopes
+    the worker cuts a take into parts, each written and acknowledged in turn."""
+    source_file = tmp_path / "Master.csv"
+    n = 3_000
+    write_asterisk_file(source_file, n)
+    ingest(str(source_file), "--source", "pbx-parts")      # a backlog before the worker starts
+    worker.start()
+    stats = worker.settle()
+    assert stored(settings) == (n, n)
+    assert stats["messages"] == n // 100 and stats["cdrs_stored"] == n
+    assert (stats["takes"] == stats["messages"]) is one_envelope_per_take
+    assert consumer_lag(settings.kafka_bootstrap, "cdrflow", settings.topic_cdr_batches) == 0

@@ -14,7 +14,7 @@ from cdrflow.producers.simulate import default_config, generate
 from cdrflow.schemas.envelope import encode_batch
 from cdrflow.stream.columns import Columns
 from cdrflow.stream.enrich import Enricher
-from cdrflow.stream.ingest import IngestPorts, Message, ingest_chain
+from cdrflow.stream.ingest import IngestPorts, Message, ingest_chain, parts_by_size
 from cdrflow.stream.worker_stats import WorkerStats
 
 START_MS = 1_795_000_000_000
@@ -282,3 +282,30 @@ def test_partials_go_without_ticks_while_an_assigned_partition_is_not_read_yet()
     before, after = asyncio.run(main())
     assert seizures(before) == 400 and ticks(before) == []
     assert seizures(after) == 200 and ticks(after) and max(ticks(after)) <= max(c["end_ms"] for c in CDRS[:400])
+
+
+@pytest.mark.parametrize(("sizes", "parts"), [
+    ([10, 10, 10, 25, 5, 40, 1], [[10, 10, 10], [25, 5], [40], [1]]),   # 40 > limit: alone
+    ([30, 30], [[30], [30]]),
+    ([1] * 5, [[1] * 5]),
+    ([], []),
+])
+def test_a_take_of_big_envelopes_is_cut_into_parts_of_at_most_the_limit_in_order(sizes, parts):
+    items = [(index, size) for index, size in enumerate(sizes)]
+    cut = parts_by_size(items, 30, lambda item: item[1])
+    assert [[size for _, size in part] for part in cut] == parts
+    assert [item for part in cut for item in part] == items
+
+
+def test_parts_of_one_take_are_written_and_acknowledged_in_order():
+    async def main():
+        fake = FakePorts()
+        chain = chain_of(fake)
+        take = take_of(CDRS)
+        for number, part in enumerate(parts_by_size(take, 2 * len(take[0].value), lambda m: len(m.value)), 1):
+            await chain.take(part, f"part-{number}")
+        await chain.join()
+        return fake.log, chain.stats
+    log, stats = asyncio.run(main())
+    assert log == ["write 400", "partials", "ack part-1", "write 200", "partials", "ack part-2"]
+    assert (stats.takes, stats.messages, stats.cdrs_stored) == (2, 3, 600)
