@@ -1,5 +1,5 @@
-"""Calls in progress, stale STARTs and trunk load (clickhouse/migrations/0013_noc.sql) on embedded
-ClickHouse, against hand counts; Erlang B against schemas/erlang.py."""
+"""Calls in progress, stale STARTs and trunk load (clickhouse/migrations/0013_noc.sql, call_spans as
+0014 has it) on embedded ClickHouse, against hand counts; Erlang B against schemas/erlang.py."""
 from __future__ import annotations
 
 import pytest
