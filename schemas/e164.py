@@ -9,7 +9,7 @@ import phonenumbers
 from cdrflow.schemas.number_plan import Automaton, Unsupported
 
 
-def e164_normaliser(home_region: str, cache_size: int = 1 << 18) -> Callable[[str], str | None]:
+def e164_normaliser(home_region: str, cache_size: int = 1 << 16) -> Callable[[str], str | None]:
     """number as received → E.164, or None when it is not a possible number (phonenumbers' answer).
 
     phonenumbers costs ~20 µs a parse, and at carrier rates most numbers are new to any cache. But
@@ -23,6 +23,10 @@ def e164_normaliser(home_region: str, cache_size: int = 1 << 18) -> Callable[[st
     general pattern, so its shape's leading digits are as many as decide that pattern
     (`_home_cc_shape`). tests/test_enrich.py checks
     the result equals phonenumbers' on every number of several simulated days and on random input.
+
+    Only full parses are cached (cache_size of them): a shape's rule answers in ~1 µs, less than a
+    cache's bookkeeping and misses. Caching every answer, at 1 << 18, held ~50 MB in a worker and
+    cost it ~0.8 µs of CPU per CDR (docs/benchmarks.md, 2026-12-05, issue 19: caches).
     """
     rules: dict[tuple, tuple | None] = {}     # shape → (country code, strip, possible, agreements); None: parse
     home_plain = _plain_prefixes(home_region)
@@ -57,17 +61,24 @@ def e164_normaliser(home_region: str, cache_size: int = 1 << 18) -> Callable[[st
             rules[shape] = (*rule, known[3] + 1 if known else 1)
 
     @lru_cache(maxsize=cache_size)
+    def full_parse(number: str, shape: tuple | None = None) -> str | None:
+        """A full parse; the shape it is of (when it has one) learns the rule it followed."""
+        e164, followed = parse(number)
+        if shape is not None:
+            learn(shape, followed)
+        return e164
+
     def normalise(number: str) -> str | None:
         if not number:
             return None
         plus = number.startswith("+")
         digits = number[1:] if plus else number
         if not digits.isdigit() or not digits.isascii():
-            return parse(number)[0]             # separators, letters, extensions: the full parse
+            return full_parse(number)          # separators, letters, extensions: the full parse
         shape: tuple[bool, str, int]
         if not plus and digits.startswith(home_cc):
             if not home_cc_shape or not (prefix := home_cc_shape(digits)):
-                return parse(number)[0]
+                return full_parse(number)
             shape = (plus, prefix, len(digits))
         else:
             shape = (plus, digits[:4 if plus else 6 if digits.startswith("0") else 3], len(digits))
@@ -75,9 +86,7 @@ def e164_normaliser(home_region: str, cache_size: int = 1 << 18) -> Callable[[st
         if rule is not None and rule[3] >= 2:
             cc, strip, possible, _ = rule
             return f"+{cc}{digits[strip:]}" if possible else None
-        e164, followed = parse(number)
-        learn(shape, followed)
-        return e164
+        return full_parse(number, shape)
 
     return normalise
 

@@ -13,7 +13,6 @@ A call between two tenants is attributed to the calling tenant (one CDR, one ten
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Iterable
 
 from cdrflow.infra.config import TenantConfig
@@ -37,14 +36,16 @@ class TenantDirectory:
         self.interconnect_trunks = {key.rpartition("/")[2] for key in interconnects}
         self.by_trunk = {trunk: name for name, cfg in tenants.items() for trunk in cfg.trunks}
         self.by_number: dict[str, str] = {}
-        self.blocks: list[tuple[str, str]] = []
+        # DID blocks ("+44207946*") by prefix length, longest first: a number is looked up once per
+        # length, however many blocks there are (no cache to fill with a carrier's numbers)
+        blocks: dict[int, dict[str, str]] = {}
         for name, cfg in tenants.items():
             for number in cfg.numbers:
                 if number.endswith("*"):
-                    self.blocks.append((number[:-1], name))
+                    blocks.setdefault(len(number) - 1, {})[number[:-1]] = name
                 else:
                     self.by_number[number] = name
-        self.blocks.sort(key=lambda b: -len(b[0]))   # longest block prefix wins
+        self.blocks = sorted(blocks.items(), reverse=True)
         self.queues = {name: frozenset(cfg.queue_extensions) for name, cfg in tenants.items()}
         self.tariffs = {name: TariffBook(cfg.tariffs) for name, cfg in tenants.items()}
         plan = NumberPlan()
@@ -52,15 +53,14 @@ class TenantDirectory:
             name: direction_classifier(cfg.home_region or home_region,
                                        home_area_of(cfg, cfg.home_region or home_region), plan=plan)
             for name, cfg in tenants.items()}
-        self.number_tenant = lru_cache(maxsize=1 << 18)(self._number_tenant)
 
-    def _number_tenant(self, e164: str | None) -> str | None:
+    def number_tenant(self, e164: str | None) -> str | None:
         if not e164:
             return None
         if tenant := self.by_number.get(e164):
             return tenant
-        for prefix, tenant in self.blocks:
-            if e164.startswith(prefix):
+        for length, prefixes in self.blocks:
+            if tenant := prefixes.get(e164[:length]):
                 return tenant
         return None
 

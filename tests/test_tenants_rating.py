@@ -46,3 +46,22 @@ def test_direction_relative_to_home():
     assert gb("+12125550000") == ("international", "US")
     us = direction_classifier("US", "212")
     assert us("+12127340001")[0] == "local" and us("+13125550147")[0] == "long_distance"
+
+
+def test_a_number_belongs_to_its_did_or_the_longest_block_that_holds_it():
+    from cdrflow.infra.config import TenantConfig
+    from cdrflow.tenants.directory import TenantDirectory
+
+    directory = TenantDirectory({
+        "acme": TenantConfig(numbers=["+44207946*", "+442079460999"]),
+        "globex": TenantConfig(numbers=["+4420794612*", "+12125550100"]),
+        "initech": TenantConfig(numbers=["+442079460999*"]),
+    }, "GB", {})
+    assert directory.number_tenant("+442079460001") == "acme"          # acme's block
+    assert directory.number_tenant("+442079461234") == "globex"        # globex's longer block inside it
+    assert directory.number_tenant("+442079460999") == "acme"          # a DID before any block
+    assert directory.number_tenant("+4420794609991") == "initech"      # the longest block
+    assert directory.number_tenant("+12125550100") == "globex"
+    assert directory.number_tenant("+4420794") is None                 # shorter than every block
+    assert directory.number_tenant("+442071838750") is None
+    assert directory.number_tenant(None) is None
