@@ -4,8 +4,13 @@ direction (local / mobile / long_distance / international) relative to the tenan
 Cost is computed here, at enrichment, and stored per call rather than joined in ClickHouse:
 ClickHouse has no longest-prefix dictionary for strings (ip_trie is for addresses), so a view
 would have to explode every call into its prefixes and join — per query, over millions of rows.
-Here it is ~15 dict probes per distinct (tenant, number), cached, and the views only sum a column.
+Here it is ~15 dict probes per distinct (tenant, number), and the views only sum a column.
 The price of that choice: a tariff changed after the fact needs a re-rate of the stored calls.
+
+The per-number caches here are small (NUMBER_CACHE): they keep a tenant's frequent destinations,
+but a carrier's tenants call more distinct numbers than any cache holds. At 1 << 16 entries a
+tenant, filled by the bench's traffic, they held ~60 MB of a worker and cost ~0.9 µs of CPU per
+CDR in misses (docs/benchmarks.md, 2026-12-05, issue 19: caches).
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ import phonenumbers
 
 from cdrflow.infra.config import Tariff, TenantConfig
 from cdrflow.schemas.number_plan import NumberPlan, phone_number
+
+NUMBER_CACHE = 1 << 12      # entries per cache of per-number answers (see above)
 
 
 def billed_seconds(talk_ms: int, increments: str) -> int:
@@ -49,7 +56,7 @@ def area_code(parsed: phonenumbers.PhoneNumber) -> str:
     return nsn[:phonenumbers.length_of_geographical_area_code(parsed)]
 
 
-def direction_classifier(home_region: str, home_area: str, cache_size: int = 1 << 16,
+def direction_classifier(home_region: str, home_area: str, cache_size: int = NUMBER_CACHE,
                          plan: NumberPlan | None = None) -> Callable[[str], tuple[str, str]]:
     """E.164 → (direction, region code). NANP numbers are FIXED_LINE_OR_MOBILE in the numbering
     plan, so in the US 'mobile' never appears: there it is local or long distance by area code.
@@ -88,7 +95,7 @@ class TariffBook:
         for t in tariffs:
             self.by_prefix[t.prefix].append(t)
         self.longest = max((len(p) for p in self.by_prefix), default=0)
-        self.candidates = lru_cache(maxsize=1 << 16)(self._candidates)
+        self.candidates = lru_cache(maxsize=NUMBER_CACHE)(self._candidates)
 
     def _candidates(self, digits: str) -> tuple[Tariff, ...]:
         found: list[Tariff] = []
