@@ -26,8 +26,10 @@ def reference(number: str, region: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def test_every_number_of_simulated_traffic_matches_phonenumbers():
-    fast = e164_normaliser("US", cache_size=0)      # no cache: every call goes through the rules
+@pytest.mark.parametrize("cache_size", [0, 1 << 16])
+def test_every_number_of_simulated_traffic_matches_phonenumbers(cache_size):
+    # 0: every call goes through the rules; as the worker runs it, full parses come from the cache
+    fast = e164_normaliser("US", cache_size=cache_size)
     configs = [default_config(Settings(), seed=seed, calls_per_second=200.0, start_ms=1_795_000_000_000)
                for seed in (1, 2, 3)]
     numbers = [c[f] for config in configs for c in generate(config, count=20_000)
