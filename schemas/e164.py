@@ -26,7 +26,7 @@ def e164_normaliser(home_region: str, cache_size: int = 1 << 16) -> Callable[[st
 
     Only full parses are cached (cache_size of them): a shape's rule answers in ~1 µs, less than a
     cache's bookkeeping and misses. Caching every answer, at 1 << 18, held ~50 MB in a worker and
-    cost it ~0.8 µs of CPU per CDR (docs/benchmarks.md, 2026-12-05, issue 19: enrichment caches).
+    cost it ~1 µs of CPU per CDR (docs/benchmarks.md, 2026-12-05, issue 19: enrichment caches).
     """
     rules: dict[tuple, tuple | None] = {}     # shape → (country code, strip, possible, agreements); None: parse
     home_plain = _plain_prefixes(home_region)

@@ -9,8 +9,8 @@ The price of that choice: a tariff changed after the fact needs a re-rate of the
 
 The per-number caches here are small (NUMBER_CACHE): they keep a tenant's frequent destinations,
 but a carrier's tenants call more distinct numbers than any cache holds. At 1 << 16 entries a
-tenant, filled by the bench's traffic, they held ~60 MB of a worker and cost ~0.9 µs of CPU per
-CDR in misses (docs/benchmarks.md, 2026-12-05, issue 19: enrichment caches).
+tenant, filled by the bench's traffic, they held ~60 MB of a worker and saved no CPU
+(docs/benchmarks.md, 2026-12-05, issue 19: enrichment caches).
 """
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from cdrflow.infra.config import Tariff
+from cdrflow.infra.config import Tariff, TenantConfig
+from cdrflow.tenants.directory import TenantDirectory
 from cdrflow.tenants.rating import (
     TariffBook,
     billed_seconds,
@@ -49,9 +50,6 @@ def test_direction_relative_to_home():
 
 
 def test_a_number_belongs_to_its_did_or_the_longest_block_that_holds_it():
-    from cdrflow.infra.config import TenantConfig
-    from cdrflow.tenants.directory import TenantDirectory
-
     directory = TenantDirectory({
         "acme": TenantConfig(numbers=["+44207946*", "+442079460999"]),
         "globex": TenantConfig(numbers=["+4420794612*", "+12125550100"]),
