@@ -55,7 +55,7 @@ WORKER_STOP_S = 20.0
 LOW_DISK_BYTES = 16 * 1024 * 1024   # below this the live view and exit events name a full disk
 SHOWN_EVENTS = 4           # the live view's latest events
 EVENT_HISTORY = 50         # events repeated when up ends
-HISTORY_MINUTES = 40.0     # published at once: detector baselines need 20 minutes of traffic before a minute
+HISTORY_MINUTES = 50.0     # at once: baselines need 20 minutes of traffic, ending 15-25 minutes before a minute judged
 # The demo world's scripted fault (interconnect, kind, minutes long); `up --demo-fault-at` says
 # when it starts. Over by 4 minutes in, it resolves after the detector's 5 quiet minutes.
 DEMO_FAULT = ("att", "answer_collapse", 2.0)

@@ -1,4 +1,4 @@
-"""`cdrflow up` on the demo world, in event time: the history (50 simulated minutes, published at
+"""`cdrflow up` on the demo world, in event time: the history (60 simulated minutes, published at
 once) holds the scripted fault, so within a minute of wall-clock time the detector has opened and
 resolved its incident, and the tenant report and the release candidates have something to show."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from cdrflow.infra.runtime import QueryError, worker_request
 
 from support.stack import CDRFLOW, leftovers, stack_env
 
-FAULT_AT_MIN = -12      # the scripted fault (2 minutes of att answer collapse), 38 minutes into the history
+FAULT_AT_MIN = -12      # the scripted fault (2 minutes of att answer collapse), 48 minutes into the history
 
 
 def test_up_on_the_demo_world_shows_an_incident_a_tenant_report_and_release_candidates(tmp_path):
@@ -25,7 +25,7 @@ def test_up_on_the_demo_world_shows_an_incident_a_tenant_report_and_release_cand
     settings = Settings(data_dir=data, worker_web_port=int(env["CDRFLOW_WORKER_WEB_PORT"]))
     log = tmp_path / "up.log"
     started_s = time.time()
-    up = subprocess.Popen([CDRFLOW, "up", "--rate", "20", "--history-minutes", "50",
+    up = subprocess.Popen([CDRFLOW, "up", "--rate", "20", "--history-minutes", "60",
                            "--demo-fault-at", str(FAULT_AT_MIN), "--screenshot", "up.png"], env=env, cwd=tmp_path,
                           stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 

@@ -2,6 +2,8 @@
 detector on a real broker and worker with simulated faults."""
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 from cdrflow.incidents.detector import absorb, evaluate
@@ -10,6 +12,7 @@ from cdrflow.incidents.report import build_report, to_markdown
 from cdrflow.incidents.store import load_baselines, store_incidents
 from cdrflow.infra.config import Thresholds
 from cdrflow.schemas.causes import classify
+from cdrflow.stream.detection import PREFETCH_AFTER_MS, Baselines
 
 from support.quality import cdr, store
 
@@ -54,6 +57,33 @@ def test_baseline_needs_min_baseline_minutes(clickhouse):
     store(clickhouse, calls(500, AT - 36 * 60_000, 1, 1))
     base = load_baselines(client, settings, AT)["verizon|out"]
     assert (base.seizures, base.minutes) == (401, 21)
+
+
+def test_a_baseline_read_ahead_is_not_short_of_calls_still_in_progress(clickhouse):
+    """The detector reads a slot's baselines ahead (stream/detection.py Baselines), when ClickHouse
+    holds the calls that had ended by its watermark. Calls of 10 minutes must all be counted."""
+    settings, client = clickhouse
+    reads = []
+
+    async def load(at_ms):
+        reads.append(at_ms)
+        return {}
+
+    async def read_ahead(watermark):
+        Baselines(load).read_ahead(watermark)
+        await asyncio.sleep(0)
+
+    watermark = AT + PREFETCH_AFTER_MS          # AT starts a slot: the next slot's baselines are read
+    asyncio.run(read_ahead(watermark))
+    # the hour before the watermark: each minute 50 calls, 30 of them answered and talking 10 minutes
+    traffic = [cdr(m * 100 + i, watermark - (60 - m) * MINUTE_MS + i * 1000,
+                   answered_s=600 if i < 30 else None, q850=16 if i < 30 else 34)
+               for m in range(60) for i in range(50)]
+    store(clickhouse, [c for c in traffic if c["end_ms"] <= watermark])
+    read = load_baselines(client, settings, reads[0])["verizon|out"]
+    assert (read.answered / read.seizures, read.minutes) == (0.6, 49)
+    store(clickhouse, [c for c in traffic if c["end_ms"] > watermark])
+    assert load_baselines(client, settings, reads[0])["verizon|out"] == read
 
 
 def test_stored_incident_gives_an_escalation_report(clickhouse):

@@ -1,6 +1,6 @@
 """`cdrflow up`, the README's main command, as a newcomer runs it: its own Tansu broker, a worker
 owning an embedded chdb, the simulator; the live view has interconnect figures from the start
-(the simulator publishes forty minutes of history first), and the command leaves nothing running."""
+(the simulator publishes fifty minutes of history first), and the command leaves nothing running."""
 from __future__ import annotations
 
 import os

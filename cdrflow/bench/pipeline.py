@@ -288,8 +288,8 @@ DETECTION_SPEED = 10          # event time runs this many times faster than wall
 # calls per second of event time: 21,500 CDR/s of wall time, ~20,900 reached (two faults are vanished
 # traffic); the replay must reach 20,000 for the figure, so the bench reports what it did
 DETECTION_CPS = 2_150
-# history first: the recent baseline ends 15 minutes before "now" (and 5-15 minutes before a
-# minute judged) and needs min_baseline_minutes (20) of traffic; 45 gives it 30-40 at the onset
+# history first: the recent baseline ends 15-25 minutes before a minute judged (stream/detection.py
+# Baselines) and needs min_baseline_minutes (20) of traffic; 45 gives it 21-30 at the onset
 DETECTION_ONSET_MIN = 45
 DETECTION_PACED_MIN = 3       # the minutes before the first onset are replayed paced too
 # (interconnect, fault kind, onset second): staggered inside a minute, as real faults are

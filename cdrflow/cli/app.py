@@ -32,8 +32,8 @@ def up(
     layout: Optional[Path] = typer.Option(None, help=LAYOUT_HELP),
     rate: float = typer.Option(300.0, help="Simulated calls per second"),
     duration: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)"),
-    history_minutes: float = typer.Option(40.0, help="Minutes of simulated history published at once (detector "
-                                          "baselines need 20)"),
+    history_minutes: float = typer.Option(50.0, help="Minutes of simulated history published at once (detector "
+                                          "baselines need 20, ending 15-25 minutes before a minute judged)"),
     demo_fault: bool = typer.Option(True, help="On the demo world, script a fault: att's answers collapse "
                                     "a few minutes in, then recover"),
     demo_fault_at: float = typer.Option(2.0, help="Minutes from now the scripted fault starts (negative: inside "
