@@ -33,7 +33,7 @@ SLOT_MS = 600_000           # baselines are read per 10 minutes of event time
 # before the slot before begins. They are read once the watermark is 6 minutes into that slot, when
 # the window's newest minute is 11 minutes old. interconnect_minute counts a call in the minute it
 # began, once it has ended: read a minute after its window, a baseline would lack the calls of its
-# last minutes still in progress, ~1 minute of answered calls (ASR 0.6-0.7 points low on the bench's
+# last minutes still in progress, ~1 minute of answered calls (ASR 0.6-1.2 points low on the bench's
 # traffic). After 11 minutes only calls longer than that can be missing (2.5 % of answered ones).
 PREFETCH_AFTER_MS = 6 * MINUTE_MS
 
