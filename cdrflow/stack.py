@@ -55,7 +55,6 @@ WORKER_STOP_S = 20.0
 LOW_DISK_BYTES = 16 * 1024 * 1024   # below this the live view and exit events name a full disk
 SHOWN_EVENTS = 4           # the live view's latest events
 EVENT_HISTORY = 50         # events repeated when up ends
-HISTORY_MINUTES = 50.0     # at once: baselines need 20 minutes of traffic, ending 15-25 minutes before a minute judged
 # The demo world's scripted fault (interconnect, kind, minutes long); `up --demo-fault-at` says
 # when it starts. Over by 4 minutes in, it resolves after the detector's 5 quiet minutes.
 DEMO_FAULT = ("att", "answer_collapse", 2.0)
@@ -165,10 +164,11 @@ class Stack:
 
     # --- starting and supervising -------------------------------------------------------------
 
-    def start(self, ingest: Path | None, format: str, rate: float, layout: Path | None = None,
-              history_minutes: float = HISTORY_MINUTES, demo_fault_at: float | None = None) -> None:
-        """demo_fault_at: minutes from now the demo world's scripted fault starts (negative: inside
-        the history); None: no fault. Only the demo world has one."""
+    def start(self, ingest: Path | None, format: str, rate: float, layout: Path | None = None, *,
+              history_minutes: float, demo_fault_at: float | None = None) -> None:
+        """history_minutes: simulated history published at once (`cdrflow up --history-minutes`
+        holds the default); demo_fault_at: minutes from now the demo world's scripted fault starts
+        (negative: inside the history); None: no fault. Only the demo world has one."""
         if self.settings.embedded_clickhouse and read_state(self.settings, "worker"):
             raise SystemExit("a cdrflow worker already owns this data dir's embedded ClickHouse; stop it first")
         try:
