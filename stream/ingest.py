@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 import orjson
 
-from cdrflow.incidents.partials import partial_steps_of
+from cdrflow.incidents.partials import MINUTE_MS, STEP_MS, partial_steps_of
 from cdrflow.numbering.hits import DisconnectedHits
 from cdrflow.schemas.envelope import DeadLetter, encode_dead_letter
 
@@ -167,7 +167,10 @@ class Announce:
     watermark tick to every partials partition, so a detector whose interconnects went silent
     still sees time pass. A step's tick is its end, but never past the oldest of the CDR
     partitions' newest end times (PartitionClock): a take can hold one partition's next seconds
-    before another's. Ticks name this worker: a partials partition's time is the oldest of its
+    before another's. Every STEP_MS boundary passed gets its own tick, the detector judges at each
+    (ticks_through): a take cut short just below a boundary would otherwise have the next take's
+    first tick land past the boundary after it, and a judgement skipped (a fault seen 10 s later).
+    Ticks name this worker: a partials partition's time is the oldest of its
     senders' (stream/detector_agent.py). Sent after the insert and before the ack: a crash in
     between loses these partials for detection only (ClickHouse has the rows; a redelivery finds
     them stored and sends nothing). While an assigned partition not read yet holds event time
@@ -176,6 +179,7 @@ class Announce:
     def __init__(self, ports: IngestPorts, hits: DisconnectedHits, partitions: int, worker_id: str):
         self.ports, self.hits, self.partitions, self.worker_id = ports, hits, partitions, worker_id
         self.clock = PartitionClock()     # event time read from cdr.batches, per partition
+        self.ticked: int | None = None    # the newest tick sent
 
     async def __call__(self, take: Prepared, fresh: Columns) -> None:
         ports = self.ports
@@ -193,12 +197,24 @@ class Announce:
     def partial_records(self, steps: Partials, watermark: int | None) -> list[Record]:
         records: list[Record] = []
         for messages, step_end in steps:
+            if watermark is not None and self.ticked is not None:   # the boundaries before the step's calls
+                records += self.ticks_through(min(step_end - STEP_MS, watermark))
             records += [(key.encode(), orjson.dumps(message), None) for key, message in messages.items()]
-            if watermark is None:
-                continue
-            tick = orjson.dumps({"watermark_ms": min(step_end, watermark), "from": self.worker_id})
-            records += [(None, tick, p) for p in range(self.partitions)]
+            if watermark is not None:
+                records += self.ticks_through(min(step_end, watermark))
         return records
+
+    def ticks_through(self, until_ms: int) -> list[Record]:
+        """Ticks at the STEP_MS boundaries after the newest tick sent, up to until_ms (a minute of
+        them at most: a longer silence is judged by closed minutes), and at until_ms."""
+        if self.ticked is not None and until_ms <= self.ticked:
+            return []
+        first = until_ms if self.ticked is None else max(self.ticked // STEP_MS * STEP_MS + STEP_MS,
+                                                         until_ms // STEP_MS * STEP_MS - MINUTE_MS + STEP_MS)
+        times = [*range(first, until_ms, STEP_MS), until_ms]
+        self.ticked = until_ms
+        return [(None, orjson.dumps({"watermark_ms": t, "from": self.worker_id}), p)
+                for t in times for p in range(self.partitions)]
 
     def calls_to_disconnected(self, cdrs: Columns) -> list[dict[str, Any]]:
         numbers = self.hits.numbers

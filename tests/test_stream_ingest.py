@@ -309,3 +309,40 @@ def test_parts_of_one_take_are_written_and_acknowledged_in_order():
     log, stats = asyncio.run(main())
     assert log == ["write 400", "partials", "ack part-1", "write 200", "partials", "ack part-2"]
     assert (stats.takes, stats.messages, stats.cdrs_stored) == (2, 3, 600)
+
+
+def test_every_step_boundary_the_watermark_passes_gets_its_tick():
+    """Take 1 holds partition 0 to 29 s but partition 1 only to 19.99 s, so its ticks stop there.
+    Take 2 brings partition 1's calls ending from 20 s on: its first step starts at 20 s. The
+    detector judges at each 10-s boundary it reads; without a tick at 20 s it would judge next at
+    29 s, a judgement skipped."""
+    def ending(cdrs: list[dict], ends: list[int]) -> list[dict]:
+        return [{**c, "start_ms": c["start_ms"] + e - c["end_ms"], "end_ms": e,
+                 "answer_ms": c["answer_ms"] and c["answer_ms"] + e - c["end_ms"]} for c, e in zip(cdrs, ends)]
+
+    def take(partition_cdrs: dict[int, list[dict]], offset: int) -> list[Message]:
+        return [Message(encode_batch("sim", cdrs), "cdr.batches", p, offset, START_MS / 1000)
+                for p, cdrs in partition_cdrs.items()]
+
+    def ticks(records: list) -> list[int]:
+        return [orjson.loads(value)["watermark_ms"] - START_MS for key, value, _ in records if key is None]
+
+    def spread(first_s: float, last_s: float, n: int) -> list[int]:
+        return [START_MS + int(1000 * (first_s + (last_s - first_s) * i / (n - 1))) for i in range(n)]
+
+    async def main():
+        fake = FakePorts()
+        chain = ingest_chain(fake.ports(), Enricher(SETTINGS.home_region, SETTINGS.interconnects, SETTINGS.tenants),
+                             WorkerStats(), DisconnectedHits(60.0), retention_days=30, partitions=1, worker_id="test")
+        await chain.take(take({0: ending(CDRS[:150], spread(1, 29, 150)),
+                               1: ending(CDRS[150:300], spread(1, 19.99, 150))}, 0), "take-1")
+        await chain.join()
+        first = ticks(fake.partials)
+        await chain.take(take({1: ending(CDRS[300:450], spread(20, 29, 150)),
+                               0: ending(CDRS[450:600], spread(29, 35, 150))}, 1), "take-2")
+        await chain.join()
+        return first, ticks(fake.partials)[len(first):]
+    first, second = asyncio.run(main())
+    assert max(first) == 19_990 and max(second) == 29_000       # never past partition 1's time
+    assert {t for t in first + second if t % 10_000 == 0} == {10_000, 20_000}
+    assert first == [10_000, 19_990] and second == [20_000, 29_000]     # each once, in order
