@@ -1,5 +1,6 @@
 """Calls in progress, stale STARTs and trunk load (clickhouse/migrations/0013_noc.sql, call_spans as
-0014 has it) on embedded ClickHouse, against hand counts; Erlang B against schemas/erlang.py."""
+0014 has it, trunk_load as 0015 has it) on embedded ClickHouse, against hand counts; Erlang B
+against schemas/erlang.py."""
 from __future__ import annotations
 
 import pytest
@@ -81,3 +82,23 @@ def test_trunk_load_utilisation_and_erlang_b(clickhouse):
     # the one Erlang B: the view's recursion gives schemas/erlang.py's value; by hand
     # B(4, 1.75) = (1.75⁴/4!) / (1 + 1.75 + 1.75²/2 + 1.75³/6 + 1.75⁴/24) = 0.39079 / 5.56527 = 0.07022
     assert vz0[6] == pytest.approx(erlang_b(4, 1.75)) == pytest.approx(0.07022, abs=1e-5)
+
+
+def test_trunk_load_ends_before_starts_at_the_same_instant_and_counts_calls_carried_in(clickhouse):
+    """Peaks by hand. Minute 0: a 0:10-0:30, b 0:30-0:40 (starts as a ends), c 0:20-0:30 (ends as
+    b starts), d 0:25-1:30 → up at once: a, c, d (0:25-0:30), then b and d; peak 3 (4 were b
+    counted before a and c end).
+    Minute 1: d carried in from minute 0, e 1:00-1:05 (starts at the minute's first instant),
+    f 1:10-1:20 → peak 2 (d and e, then d and f)."""
+    settings, client = clickhouse
+    store_noc_config(client, settings.model_copy(update={"trunk_channels": {"TG-VZ-01": 10}}), T0)
+    s = 1_000
+    store(clickhouse, [record("a", "stop", T0 + 10 * s, T0 + 30 * s), record("b", "stop", T0 + 30 * s, T0 + 40 * s),
+                       record("c", "stop", T0 + 20 * s, T0 + 30 * s), record("d", "stop", T0 + 25 * s, T0 + 90 * s),
+                       record("e", "stop", T0 + M, T0 + M + 5 * s),
+                       record("f", "stop", T0 + M + 10 * s, T0 + M + 20 * s)])
+    rows = client.query("SELECT toUnixTimestamp64Milli(bucket), peak_concurrent FROM cdrflow.trunk_load("
+                        "from = fromUnixTimestamp64Milli({f:Int64}), to = fromUnixTimestamp64Milli({t:Int64}), "
+                        "bucket_s = 60) WHERE trunk = 'TG-VZ-01' ORDER BY 1",
+                        parameters={"f": T0, "t": T0 + 2 * M}).result_rows
+    assert [list(r) for r in rows] == [[T0, 3], [T0 + M, 2]]

@@ -108,7 +108,8 @@ def test_a_crash_anywhere_in_0009_then_a_rerun_leaves_one_copy_of_each_call(fres
 
     assert migrate(client, settings) == ["0009_tenant_calls_by_caller.sql", "0010_tenant_views_by_caller.sql",
                                          "0011_quarantine_checkpoint.sql", "0012_alerting_incident_actions.sql",
-                                         "0013_noc.sql", "0014_call_spans_starts_first.sql", "R_retention.sql"]
+                                         "0013_noc.sql", "0014_call_spans_starts_first.sql",
+                                         "0015_trunk_load_compact.sql", "R_retention.sql"]
     rows = copies(client)
     assert len(rows) == BY_CALLER and all(row[3] == 1 for row in rows), rows
     assert {(r[0], r[1]) for r in rows} == {("acme", "+442071234567"), ("acme", "+14155550100"),
