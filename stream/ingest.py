@@ -197,8 +197,9 @@ class Announce:
     def partial_records(self, steps: Partials, watermark: int | None) -> list[Record]:
         records: list[Record] = []
         for messages, step_end in steps:
-            if watermark is not None and self.ticked is not None:   # the boundaries before the step's calls
-                records += self.ticks_through(min(step_end - STEP_MS, watermark))
+            start = None if watermark is None else min(step_end - STEP_MS, watermark)
+            if start is not None and self.ticked is not None and start > self.ticked:   # boundaries before its calls
+                records += self.ticks_through(start)
             records += [(key.encode(), orjson.dumps(message), None) for key, message in messages.items()]
             if watermark is not None:
                 records += self.ticks_through(min(step_end, watermark))
@@ -206,13 +207,15 @@ class Announce:
 
     def ticks_through(self, until_ms: int) -> list[Record]:
         """Ticks at the STEP_MS boundaries after the newest tick sent, up to until_ms (a minute of
-        them at most: a longer silence is judged by closed minutes), and at until_ms."""
-        if self.ticked is not None and until_ms <= self.ticked:
-            return []
-        first = until_ms if self.ticked is None else max(self.ticked // STEP_MS * STEP_MS + STEP_MS,
-                                                         until_ms // STEP_MS * STEP_MS - MINUTE_MS + STEP_MS)
+        them at most: a longer silence is judged by closed minutes), and at until_ms. One not newer
+        than the newest sent goes out too: it keeps this worker among the partition's live senders
+        (stream/watermark.py), so its newest tick still holds the partition's time back."""
+        if self.ticked is None or until_ms <= self.ticked:
+            first = until_ms
+        else:
+            first = max(self.ticked // STEP_MS * STEP_MS + STEP_MS, until_ms // STEP_MS * STEP_MS - MINUTE_MS + STEP_MS)
         times = [*range(first, until_ms, STEP_MS), until_ms]
-        self.ticked = until_ms
+        self.ticked = until_ms if self.ticked is None else max(self.ticked, until_ms)
         return [(None, orjson.dumps({"watermark_ms": t, "from": self.worker_id}), p)
                 for t in times for p in range(self.partitions)]
 
