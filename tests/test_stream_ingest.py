@@ -14,7 +14,7 @@ from cdrflow.producers.simulate import default_config, generate
 from cdrflow.schemas.envelope import encode_batch
 from cdrflow.stream.columns import Columns
 from cdrflow.stream.enrich import Enricher
-from cdrflow.stream.ingest import IngestPorts, Message, ingest_chain, parts_by_size
+from cdrflow.stream.ingest import Announce, IngestPorts, Message, ingest_chain, parts_by_size
 from cdrflow.stream.worker_stats import WorkerStats
 
 START_MS = 1_795_000_000_000
@@ -346,3 +346,15 @@ def test_every_step_boundary_the_watermark_passes_gets_its_tick():
     assert max(first) == 19_990 and max(second) == 29_000       # never past partition 1's time
     assert {t for t in first + second if t % 10_000 == 0} == {10_000, 20_000}
     assert first + second == sorted(first + second)
+
+
+def test_a_silence_gets_its_last_minute_of_boundary_ticks_and_an_older_tick_still_goes_out():
+    """Closed minutes are judged whatever ticks come; the running minute's boundaries are what a
+    skipped tick would lose. An older tick keeps the worker a live sender (stream/watermark.py)."""
+    announce = Announce(FakePorts().ports(), DisconnectedHits(60.0), partitions=2, worker_id="w")
+
+    def ticks(until_ms: int) -> list[tuple[int, int | None]]:
+        return [(orjson.loads(value)["watermark_ms"], p) for _, value, p in announce.ticks_through(until_ms)]
+    assert ticks(5_000) == [(5_000, 0), (5_000, 1)]
+    assert [t for t, p in ticks(300_000) if p == 0] == [250_000, 260_000, 270_000, 280_000, 290_000, 300_000]
+    assert ticks(290_000) == [(290_000, 0), (290_000, 1)] and announce.ticked == 300_000
