@@ -216,8 +216,8 @@ class Announce:
             first = max(self.ticked // STEP_MS * STEP_MS + STEP_MS, until_ms // STEP_MS * STEP_MS - MINUTE_MS + STEP_MS)
         times = [*range(first, until_ms, STEP_MS), until_ms]
         self.ticked = until_ms if self.ticked is None else max(self.ticked, until_ms)
-        return [(None, orjson.dumps({"watermark_ms": t, "from": self.worker_id}), p)
-                for t in times for p in range(self.partitions)]
+        ticks = [orjson.dumps({"watermark_ms": t, "from": self.worker_id}) for t in times]
+        return [(None, tick, p) for tick in ticks for p in range(self.partitions)]
 
     def calls_to_disconnected(self, cdrs: Columns) -> list[dict[str, Any]]:
         numbers = self.hits.numbers
