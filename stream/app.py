@@ -67,10 +67,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=10.0,
-        # per partition and fetch, Kafka's default: ~3 envelopes of a busy switch's 500 CDRs. At
-        # 4 MB a partition behind was read up to ~13 s of event time ahead of the others, and the
-        # detector judged with those calls (docs/benchmarks.md, 2026-12-05, latest); at 16 MB four
-        # partitions overflowed the 50 MB fetch and one waited a round.
+        # per partition and fetch, Kafka's default, in compressed bytes: ~13 envelopes of 500 CDRs.
+        # At 4 MB a partition fetched again was read to its head, a backlog's worth of event time
+        # ahead of one still on its previous fetch, and the detector judged with those calls
+        # (docs/benchmarks.md, 2026-12-05, latest); at 16 MB four partitions overflowed the 50 MB
+        # fetch and one waited a round.
         consumer_max_fetch_size=1024 * 1024,
         web_bind=settings.worker_web_bind,
         web_port=settings.worker_web_port,
