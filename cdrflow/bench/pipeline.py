@@ -39,6 +39,7 @@ from cdrflow.producers.simulator_source import publish_stream
 from cdrflow.schemas.envelope import encode_batch
 from cdrflow.infra.runtime import QueryError, worker_request
 from cdrflow.stack import run_migrate
+from cdrflow.stream.worker_stats import percentile
 
 
 LINE_BENCH_FORMATS = ("asterisk_csv", "asterisk_custom", "freeswitch_csv", "freeswitch_json", "ribbon_sbc", "acme_sbc",
@@ -370,7 +371,7 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
         if key not in opened:       # the first open after the onset
             opened[key], by_clock[key] = detected - onset[ic], clock - onset[ic]
     consumer.close()
-    lat, by_clock_ms = sorted(opened.values()), sorted(by_clock.values())
+    lat, by_clock_s = sorted(v / 1000 for v in opened.values()), [v / 1000 for v in by_clock.values()]
     missed = sorted(ic for ic in onset if not any(k.startswith(ic + "|") for k in opened))
 
     def seconds(key: str) -> str:       # and by the clock where a partition read ahead moved it
@@ -382,10 +383,10 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
                                      f"stored {replayed / stored_s:,.0f} over {replayed:,} CDRs)",
         "detection_ingest_latency_p50_p95_ms": f'{ingest["latency_p50_ms"]:,.0f} / {ingest["latency_p95_ms"]:,.0f}',
         "detection_incidents_opened": f"{len(lat)} ({len(DETECTION_FAULTS)} faults × in/out)",
-        "detection_latency_p50_s": _quantile_s(lat, 0.5),
-        "detection_latency_p95_s": _quantile_s(lat, 0.95),
-        "detection_latency_max_s": lat[-1] / 1000 if lat else None,
-        "detection_latency_by_clock_p50_p95_s": f"{_quantile_s(by_clock_ms, 0.5)} / {_quantile_s(by_clock_ms, 0.95)}",
+        "detection_latency_p50_s": percentile(lat, 0.5),
+        "detection_latency_p95_s": percentile(lat, 0.95),
+        "detection_latency_max_s": lat[-1] if lat else None,
+        "detection_latency_by_clock_p50_p95_s": f"{percentile(by_clock_s, 0.5)} / {percentile(by_clock_s, 0.95)}",
         "detection_latency_by_fault_s": ", ".join(
             f"{ic} {kind}: "
             + "/".join(seconds(key) for key in (f"{ic}|in", f"{ic}|out") if key in opened)
@@ -393,11 +394,6 @@ def _detection_latency(settings: Settings, publisher: Publisher, worker: subproc
         "detection_faults_missed": ", ".join(missed) or "none",
         "detection_false_positives": ", ".join(sorted(false_positives)) or "none",
     }
-
-
-def _quantile_s(ordered_ms: list[int], q: float) -> float | None:
-    """The q quantile (nearest rank below) of sorted milliseconds, in seconds."""
-    return ordered_ms[min(len(ordered_ms) - 1, int(q * len(ordered_ms)))] / 1000 if ordered_ms else None
 
 
 def run_bench(cdrs: int, partitions: int, console: Console, rate: float = 20_000, paced_s: float = 15,
