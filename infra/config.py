@@ -248,9 +248,9 @@ class Settings(BaseSettings):
     syslog_flush_s: float = Field(0.5, gt=0, description="Longest a syslog message received waits before it is "
                                   "published (the listener also flushes on shutdown)")
     worker_take: int = Field(200, ge=1, description="Kafka messages a worker inserts at once")
-    worker_take_mb: float = Field(32, gt=0, description="Largest take in megabytes of envelopes: a take of bigger "
-                                  "envelopes (busy switches' full batches) goes through the worker in parts, so the "
-                                  "CDRs it holds in flight stay bounded")
+    worker_take_mb: float = Field(28, gt=0, description="Largest take in megabytes of envelopes: a take of bigger "
+                                  "envelopes (busy switches' full batches) goes through the worker in equal parts, "
+                                  "so the CDRs it holds in flight stay bounded")
     worker_within_s: float = Field(0.5, gt=0, description="Longest wait before inserting a partial batch")
     worker_web_port: int = Field(6066, description="Faust web port; also serves queries in embedded mode on a "
                                  "loopback bind")

@@ -320,19 +320,26 @@ class IngestChain:
 
 
 def parts_by_size(items: Sequence[T], limit: int, size: Callable[[T], int]) -> list[list[T]]:
-    """items, in order, cut into runs whose sizes add up to at most limit (an item bigger than limit
-    alone). A Faust take counts messages, and a message is a switch's envelope of 1 to 500 CDRs: the
-    worker takes at most worker_take_mb of them into the chain at once, so three takes in flight hold
-    ~1.4 KB of Python per CDR of a bounded number of CDRs, whatever the envelopes' size."""
+    """items, in order, cut into as few runs of about equal size as keep each within limit (an item
+    bigger than limit alone). A Faust take counts messages, and a message is a switch's envelope of
+    1 to 500 CDRs: the worker takes at most worker_take_mb of them into the chain at once, so three
+    takes in flight hold ~1.4 KB of Python per CDR of a bounded number of CDRs, whatever the
+    envelopes' size. Equal parts, not greedy ones: a take just over the limit goes as two halves,
+    not as a full part and a sliver that costs an insert of its own."""
+    sizes = [size(item) for item in items]
+    total = sum(sizes)
+    shares = max(1, -(-total // limit))
     parts: list[list[T]] = []
-    used = limit
-    for item in items:
-        n = size(item)
-        if used + n > limit:
+    used = done = 0
+    share = -1
+    for item, n in zip(items, sizes):
+        due = (2 * done + n) * shares // (2 * total) if total else 0   # the share holding the item's middle
+        if due > share or used + n > limit:
             parts.append([])
-            used = 0
+            used, share = 0, max(share, due)
         parts[-1].append(item)
         used += n
+        done += n
     return parts
 
 

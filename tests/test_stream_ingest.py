@@ -284,15 +284,18 @@ def test_partials_go_without_ticks_while_an_assigned_partition_is_not_read_yet()
     assert seizures(after) == 200 and ticks(after) and max(ticks(after)) <= max(c["end_ms"] for c in CDRS[:400])
 
 
-@pytest.mark.parametrize(("sizes", "parts"), [
-    ([10, 10, 10, 25, 5, 40, 1], [[10, 10, 10], [25, 5], [40], [1]]),   # 40 > limit: alone
-    ([30, 30], [[30], [30]]),
-    ([1] * 5, [[1] * 5]),
-    ([], []),
+@pytest.mark.parametrize(("sizes", "limit", "parts"), [
+    ([13] * 20, 240, [[13] * 10, [13] * 10]),   # 260 over 240: two halves, not 234 and a sliver of 26
+    ([10] * 10, 30, [[10] * 2, [10] * 3, [10] * 2, [10] * 3]),  # the fewest parts within 30: four
+    ([29] * 4, 30, [[29], [29], [29], [29]]),
+    ([10, 40, 10], 30, [[10], [40], [10]]),     # 40 > limit: alone
+    ([30, 30], 30, [[30], [30]]),
+    ([1] * 5, 30, [[1] * 5]),
+    ([], 30, []),
 ])
-def test_a_take_of_big_envelopes_is_cut_into_parts_of_at_most_the_limit_in_order(sizes, parts):
+def test_a_take_of_big_envelopes_is_cut_into_about_equal_parts_of_at_most_the_limit_in_order(sizes, limit, parts):
     items = [(index, size) for index, size in enumerate(sizes)]
-    cut = parts_by_size(items, 30, lambda item: item[1])
+    cut = parts_by_size(items, limit, lambda item: item[1])
     assert [[size for _, size in part] for part in cut] == parts
     assert [item for part in cut for item in part] == items
 
