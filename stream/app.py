@@ -186,8 +186,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
     @app.agent(cdr_topic)
     async def ingest(stream):
-        """Takes go through the chain (stream/ingest.py), in parts of at most worker_take_mb of
-        envelopes; the write in flight is joined on stop."""
+        """Takes go through the chain (stream/ingest.py), in about equal parts of at most
+        worker_take_mb of envelopes; the write in flight is joined on stop."""
         try:
             async for taken in stream.noack_take(settings.worker_take, within=settings.worker_within_s):
                 events = await admitted(taken)
