@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -261,16 +262,15 @@ def parse_stage(settings: Settings, cdrs: int, formats: tuple[str, ...] = PARSE_
     figures = {}
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                              max_tasks_per_child=1) as pool:
-        def median(fmt: str, published: bool) -> float:
-            rates = sorted(
+        def median_rate(fmt: str, published: bool) -> float:
+            return statistics.median(
                 pool.submit(_format_parse_rate, fmt, cdrs, settings, published).result()[1 if published else 0]
                 for _ in range(runs))
-            return rates[len(rates) // 2]
 
         for fmt in formats:
-            figures[f"parse_{fmt}_cdr_per_s"] = median(fmt, False)
+            figures[f"parse_{fmt}_cdr_per_s"] = median_rate(fmt, False)
             if publish:
-                figures[f"parse_publish_{fmt}_cdr_per_cpu_s"] = median(fmt, True)
+                figures[f"parse_publish_{fmt}_cdr_per_cpu_s"] = median_rate(fmt, True)
     return figures
 
 
@@ -555,20 +555,15 @@ def _throughput(settings: Settings, publisher: Publisher, worker: subprocess.Pop
         del batch
     return {
         "cdrs": cdrs,
-        "simulate_cdr_per_s": _median(generate_rates),
-        "produce_cdr_per_s": _median(produce_rates),
-        "end_to_end_cdr_per_s": _median(end_to_end_rates),
+        "simulate_cdr_per_s": statistics.median(generate_rates),
+        "produce_cdr_per_s": statistics.median(produce_rates),
+        "end_to_end_cdr_per_s": statistics.median(end_to_end_rates),
         "end_to_end_runs_cdr_per_s": " · ".join(f"{r:,.0f}" for r in end_to_end_rates),
         f"latency_p50_ms_at_{rate:.0f}_cdr_per_s": latency["latency_p50_ms"],
         f"latency_p95_ms_at_{rate:.0f}_cdr_per_s": latency["latency_p95_ms"],
         "latency_stages_p50_p95_ms": " · ".join(
             f'{mark} {ms["p50"]:,.0f}/{ms["p95"]:,.0f}' for mark, ms in latency.get("latency_stages_ms", {}).items()),
     }
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
 
 
 def _stored(settings: Settings, count: int):
