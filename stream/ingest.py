@@ -328,6 +328,7 @@ def parts_by_size(items: Sequence[T], limit: int, size: Callable[[T], int]) -> l
     not as a full part and a sliver that costs an insert of its own."""
     sizes = [size(item) for item in items]
     total = sum(sizes)
+    limit = max(1, limit)       # a worker_take_mb below a byte: each envelope alone
     shares = max(1, -(-total // limit))
     parts: list[list[T]] = []
     used = done = 0

@@ -290,6 +290,7 @@ def test_partials_go_without_ticks_while_an_assigned_partition_is_not_read_yet()
     ([29] * 4, 30, [[29], [29], [29], [29]]),
     ([10, 40, 10], 30, [[10], [40], [10]]),     # 40 > limit: alone
     ([30, 30], 30, [[30], [30]]),
+    ([5, 5], 0, [[5], [5]]),                   # a limit under a byte: each alone
     ([1] * 5, 30, [[1] * 5]),
     ([], 30, []),
 ])
