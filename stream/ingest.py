@@ -337,7 +337,7 @@ def parts_by_size(items: Sequence[T], limit: int, size: Callable[[T], int]) -> l
         due = (2 * done + n) * shares // (2 * total) if total else 0   # the share holding the item's middle
         if due > share or used + n > limit:
             parts.append([])
-            used, share = 0, max(share, due)
+            used, share = 0, due        # due never falls: done only grows
         parts[-1].append(item)
         used += n
         done += n
